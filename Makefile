@@ -1,0 +1,38 @@
+# The two commands of the README: `make run` and `make test`. Everything they need is installed here.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STATUS_REPO ?= var/status.git
+
+.PHONY: run test lint bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@
+
+## run: set up, create the embedded status repository if it is missing, and show its status
+run: $(VENV)/.installed
+	$(VENV)/bin/crosscloud init --repo $(STATUS_REPO) --exist-ok
+	$(VENV)/bin/crosscloud status --repo $(STATUS_REPO)
+
+## test: set up what the tests need and run the whole suite (lint and type checks included)
+test: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/pytest
+
+## bench: the benchmarks under bench/, each prints JSON
+bench: $(VENV)/.installed-dev
+	$(PY) bench/bench_writers.py
+	$(PY) bench/bench_fanin.py
+	$(PY) bench/bench_reader.py
+
+clean:
+	rm -rf $(VENV) var build *.egg-info .pytest_cache .mypy_cache .ruff_cache

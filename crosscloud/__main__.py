@@ -1,0 +1,3 @@
+from crosscloud.cli import main
+
+raise SystemExit(main())

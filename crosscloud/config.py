@@ -1,0 +1,253 @@
+"""The configuration model: ``cross-cloud.yml`` loaded, checked against ``schema/config.schema.json``, in order.
+
+Files of the original cncf.ci load unchanged; every problem is reported with the file, the line and the
+field path (``cross-cloud.yml:42: projects.etcd.timeout: 'soon' is not of type 'integer'``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from crosscloud import schemas, yaml_source
+from crosscloud.errors import ConfigError, ConfigErrors, UnknownNameError
+from crosscloud.vocabulary import ARCHES, RELEASES
+
+DEFAULT_STALE_AFTER_HOURS = 48.0
+DEFAULT_TIMEOUT = 1800
+DEFAULT_ORDER = 1000
+
+
+@dataclass(frozen=True)
+class Cloud:
+    name: str
+    display_name: str
+    order: int
+    active: bool
+    module: str
+    """The terraform module under ``terraform/`` that provisions it."""
+    kubernetes: bool
+    """False for clouds that run projects on the host (the ``local`` cloud)."""
+    region: str | None = None
+    node_count: int | None = None
+    arch: tuple[str, ...] = ARCHES
+
+
+@dataclass(frozen=True)
+class Project:
+    name: str
+    display_name: str
+    order: int
+    active: bool
+    app_layer: bool
+    """False for Kubernetes itself: the test environment, whose cloud cells are provisioning results."""
+    deploy: bool
+    arch: tuple[str, ...]
+    timeout: int
+    refs: Mapping[str, str | None]
+    charts: Mapping[str, str | None]
+    cncf_relation: str | None = None
+    sub_title: str | None = None
+    logo_url: str | None = None
+    project_url: str | None = None
+    repository_url: str | None = None
+    repository: str | None = None
+    """owner/name of the GitHub repository that reports this project's results."""
+    build: Mapping[str, Any] = field(default_factory=dict)
+    run: Mapping[str, Any] = field(default_factory=dict)
+    e2e: Mapping[str, Any] = field(default_factory=dict)
+    chart: Mapping[str, Any] = field(default_factory=dict)
+
+    def ref(self, release: str) -> str | None:
+        return self.refs.get(release)
+
+    def commit_url(self, sha: str) -> str | None:
+        return f"{self.repository_url.rstrip('/')}/commit/{sha}" if self.repository_url else None
+
+    def cloud_stage(self) -> str:
+        """The stage a cloud column shows for this project: provisioning for Kubernetes, else the deploy."""
+        return "deploy" if self.app_layer else "provision"
+
+
+@dataclass(frozen=True)
+class Config:
+    source: str
+    clouds: Mapping[str, Cloud]
+    """Every cloud, active or not, in dashboard order."""
+    projects: Mapping[str, Project]
+    """Every project, active or not, in dashboard order."""
+    cncf_relations: tuple[str, ...]
+    stale_after: timedelta
+    default_arch: str
+    kubernetes_project: str | None
+    raw: Mapping[str, Any]
+
+    def active_clouds(self) -> list[Cloud]:
+        return [c for c in self.clouds.values() if c.active]
+
+    def active_projects(self) -> list[Project]:
+        return [p for p in self.projects.values() if p.active]
+
+    def project(self, name: str) -> Project:
+        try:
+            return self.projects[name]
+        except KeyError:
+            raise UnknownNameError("project", name, list(self.projects), where=self.source) from None
+
+    def cloud(self, name: str) -> Cloud:
+        try:
+            return self.clouds[name]
+        except KeyError:
+            raise UnknownNameError("cloud", name, list(self.clouds), where=self.source) from None
+
+    def sections(self) -> list[tuple[str | None, list[Project]]]:
+        """Active projects grouped by ``cncf_relation`` in the order of ``cncf_relations`` (one unnamed
+        section when the file has none, as in 2018)."""
+        active = self.active_projects()
+        if not self.cncf_relations:
+            return [(None, active)]
+        out: list[tuple[str | None, list[Project]]] = [
+            (rel, [p for p in active if p.cncf_relation == rel]) for rel in self.cncf_relations
+        ]
+        unsorted = [p for p in active if p.cncf_relation not in self.cncf_relations]
+        if unsorted:
+            out.append((None, unsorted))
+        return [(rel, projects) for rel, projects in out if projects]
+
+
+def load_config(path: str | Path) -> Config:
+    """Load and check the configuration file at ``path``."""
+    source = str(path)
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ConfigError("no such file", source=source) from None
+    except IsADirectoryError:
+        raise ConfigError("is a directory, not a configuration file", source=source) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", source=source) from exc
+    return parse_config(data, source)
+
+
+def parse_config(text: str | bytes, source: str) -> Config:
+    """Check ``text`` (the contents of ``source``) and build the model."""
+    data, lines = yaml_source.load(text, source)
+    if not isinstance(data, dict):
+        raise ConfigError("expected a mapping with 'clouds' and 'projects' at the top", source=source, line=1)
+    problems = [
+        ConfigError(message, source=source, line=yaml_source.line_of(lines, path), field=schemas.field_path(path))
+        for path, message in _non_string_keys(data, []) + list(schemas.errors(schemas.CONFIG, data))
+    ]
+    if not problems:
+        problems = _cross_field_problems(data, lines, source)
+    if problems:
+        raise problems[0] if len(problems) == 1 else ConfigErrors(problems)
+    return _build(data, source)
+
+
+def _non_string_keys(data: Any, path: list[Any]) -> list[tuple[list[Any], str]]:
+    """JSON Schema only knows string keys; YAML also allows numbers, booleans and null as keys."""
+    found: list[tuple[list[Any], str]] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if not isinstance(key, str):
+                found.append((path, f"key {key!r} must be a string"))
+            else:
+                found.extend(_non_string_keys(value, [*path, key]))
+    elif isinstance(data, list):
+        for index, item in enumerate(data):
+            found.extend(_non_string_keys(item, [*path, index]))
+    return found
+
+
+def _cross_field_problems(data: dict[str, Any], lines: yaml_source.Lines, source: str) -> list[ConfigError]:
+    """Rules one field cannot state alone."""
+    problems: list[ConfigError] = []
+
+    def problem(path: list[Any], message: str) -> None:
+        problems.append(
+            ConfigError(
+                message, source=source, line=yaml_source.line_of(lines, path), field=schemas.field_path(path)
+            )
+        )
+
+    relations = data.get("cncf_relations")
+    for name, project in data["projects"].items():
+        relation = project.get("cncf_relation")
+        if relations is not None and relation is not None and relation not in relations:
+            problem(["projects", name, "cncf_relation"], f"{relation!r} is not one of cncf_relations {relations}")
+    k8s = data.get("settings", {}).get("kubernetes_project")
+    if k8s is not None and k8s not in data["projects"]:
+        problem(["settings", "kubernetes_project"], f"no project {k8s!r} in projects")
+    return problems
+
+
+def _arch_list(value: Any, default: str) -> tuple[str, ...]:
+    if value is None:
+        return (default,)
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _by_order(items: dict[str, Any]) -> list[tuple[str, Any]]:
+    return sorted(items.items(), key=lambda kv: (kv[1].get("order", DEFAULT_ORDER), kv[0]))
+
+
+def _build(data: dict[str, Any], source: str) -> Config:
+    settings = data.get("settings", {})
+    default_arch = settings.get("default_arch", "amd64")
+    clouds = {
+        name: Cloud(
+            name=name,
+            display_name=str(c.get("display_name", name)).strip() or name,
+            order=c.get("order", DEFAULT_ORDER),
+            active=c.get("active", True),
+            module=c.get("module", name),
+            kubernetes=c.get("kubernetes", True),
+            region=c.get("region"),
+            node_count=c.get("node_count"),
+            arch=tuple(c.get("arch", ARCHES)),
+        )
+        for name, c in _by_order(data["clouds"])
+    }
+    pipeline_timeout = data.get("gitlab_pipeline", {}).get("cross-project", {}).get("timeout", DEFAULT_TIMEOUT)
+    projects = {
+        name: Project(
+            name=name,
+            display_name=str(p.get("display_name", name)).strip() or name,
+            order=p.get("order", DEFAULT_ORDER),
+            active=p.get("active", True),
+            app_layer=p.get("app_layer", True),
+            deploy=p.get("deploy", True),
+            arch=_arch_list(p.get("arch"), default_arch),
+            timeout=p.get("timeout", pipeline_timeout),
+            refs=MappingProxyType({r: p.get(f"{r}_ref") for r in RELEASES}),
+            charts=MappingProxyType({r: p.get(f"{r}_chart") for r in RELEASES}),
+            cncf_relation=p.get("cncf_relation"),
+            sub_title=p.get("sub_title"),
+            logo_url=p.get("logo_url"),
+            project_url=p.get("project_url"),
+            repository_url=p.get("repository_url"),
+            repository=p.get("repository"),
+            build=MappingProxyType(p.get("build", {})),
+            run=MappingProxyType(p.get("run", {})),
+            e2e=MappingProxyType(p.get("e2e", {})),
+            chart=MappingProxyType(p.get("chart", {})),
+        )
+        for name, p in _by_order(data["projects"])
+    }
+    kubernetes_project = settings.get("kubernetes_project") or next(
+        (p.name for p in projects.values() if not p.app_layer), None
+    )
+    return Config(
+        source=source,
+        clouds=MappingProxyType(clouds),
+        projects=MappingProxyType(projects),
+        cncf_relations=tuple(data.get("cncf_relations", ())),
+        stale_after=timedelta(hours=settings.get("stale_after_hours", DEFAULT_STALE_AFTER_HOURS)),
+        default_arch=default_arch,
+        kubernetes_project=kubernetes_project,
+        raw=MappingProxyType(data),
+    )

@@ -1,0 +1,155 @@
+"""The result record: one stage of one project release on one cloud, validated and in canonical form.
+
+A record is valid when it passes ``schema/result.schema.json`` and the few rules a schema cannot state
+(a finish after the start). Its canonical JSON is what the status repository stores, so two records are
+the same result exactly when their canonical texts are equal."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from crosscloud import schemas
+from crosscloud.errors import RecordError
+from crosscloud.vocabulary import NO_KUBERNETES
+
+SCHEMA_VERSION = 1
+MAX_RECORD_BYTES = 64 * 1024
+_KEY_ORDER = tuple(schemas.load(schemas.RESULT)["properties"])
+
+
+@dataclass(frozen=True, order=True)
+class CellKey:
+    """Which cell a record fills. ``environment`` is the Kubernetes release of the test cluster, or
+    ``host`` on a cloud without Kubernetes; builds have neither cloud nor environment."""
+
+    project: str
+    release: str
+    arch: str
+    stage: str
+    cloud: str | None = None
+    environment: str | None = None
+
+    def __str__(self) -> str:
+        parts = [self.project, self.release]
+        if self.cloud:
+            parts.append(self.cloud)
+        parts.append(self.stage)
+        return " ".join(parts)
+
+
+def parse_time(value: str) -> datetime:
+    """An RFC 3339 timestamp (``Z`` or an offset) as an aware UTC datetime."""
+    parsed = datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError("no time zone")
+    return parsed.astimezone(UTC)
+
+
+def format_time(value: datetime) -> str:
+    """The canonical form: UTC, seconds, ``Z``."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Record:
+    data: dict[str, Any]
+    """Canonical, validated data; treat as read-only."""
+
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "record") -> Record:
+        """Validate ``data`` and return it in canonical form, or raise ``RecordError`` naming the field."""
+        if not isinstance(data, dict):
+            raise RecordError("a record must be a JSON object", source=source)
+        for path, message in schemas.errors(schemas.RESULT, data):
+            raise RecordError(message, source=source, field=schemas.field_path(path))
+        canonical = {key: data[key] for key in _KEY_ORDER if key in data}
+        for name in ("started_at", "finished_at"):
+            if canonical.get(name) is not None:
+                try:
+                    canonical[name] = format_time(parse_time(canonical[name]))
+                except ValueError as exc:
+                    raise RecordError(f"not a valid date and time: {exc}", source=source, field=name) from None
+        if canonical.get("finished_at") and canonical["finished_at"] < canonical["started_at"]:
+            raise RecordError("finished before it started", source=source, field="finished_at")
+        return cls(canonical)
+
+    @classmethod
+    def from_json(cls, text: str | bytes, source: str = "record") -> Record:
+        if len(text) > MAX_RECORD_BYTES:
+            raise RecordError(f"too large ({len(text)} bytes, at most {MAX_RECORD_BYTES})", source=source)
+        if isinstance(text, bytes):
+            try:
+                text = text.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise RecordError(f"not UTF-8 text (byte {exc.start})", source=source) from None
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise RecordError(f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", source=source) from None
+        return cls.from_dict(data, source)
+
+    def to_json(self) -> str:
+        return json.dumps(self.data, indent=2, ensure_ascii=False) + "\n"
+
+    @property
+    def key(self) -> CellKey:
+        d = self.data
+        if d["stage"] == "build":
+            return CellKey(d["project"], d["release"], d["arch"], "build")
+        k8s = d.get("kubernetes")
+        return CellKey(
+            d["project"], d["release"], d["arch"], d["stage"], d["cloud"], k8s["release"] if k8s else NO_KUBERNETES
+        )
+
+    @property
+    def project(self) -> str:
+        return str(self.data["project"])
+
+    @property
+    def status(self) -> str:
+        return str(self.data["status"])
+
+    @property
+    def started_at(self) -> datetime:
+        return parse_time(self.data["started_at"])
+
+    @property
+    def finished_at(self) -> datetime | None:
+        value = self.data.get("finished_at")
+        return parse_time(value) if value else None
+
+    @property
+    def run(self) -> dict[str, Any]:
+        return self.data.get("run") or {}
+
+    def recency(self) -> tuple[str, int, int, int, str]:
+        """Orders two results of one cell: later run start, then run id, then attempt, and a final
+        status after ``running`` of the same run. A record that sorts lower never replaces a higher one."""
+        run = self.run
+        return (
+            self.data["started_at"],
+            run.get("id", 0),
+            run.get("attempt", 0),
+            0 if self.status == "running" else 1,
+            self.data.get("finished_at") or "",
+        )
+
+    def summary(self) -> str:
+        """``coredns stable v1.2.5 aws deploy: failed``: the words of a commit subject."""
+        d = self.data
+        parts = [d["project"], d["release"]]
+        ref = d.get("ref") or (d.get("sha") or "")[:7]
+        if ref:
+            parts.append(ref)
+        if d["arch"] != "amd64":
+            parts.append(d["arch"])
+        if d.get("cloud"):
+            parts.append(d["cloud"])
+        k8s = d.get("kubernetes")
+        if k8s and k8s["release"] != "stable":
+            parts.append(f"(kubernetes {k8s['release']})")
+        parts.append(d["stage"])
+        return " ".join(parts) + f": {d['status']}"

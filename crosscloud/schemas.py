@@ -1,0 +1,71 @@
+"""The JSON Schemas of the contract, loaded from the package, and validation that names the field at fault.
+
+``jsonschema`` is imported on first use only: the vocabulary (names, stages, statuses) is read straight
+from the schema files, so a process that only needs names does not pay for the validator."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterator
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
+
+CONFIG = "config.schema.json"
+RESULT = "result.schema.json"
+
+
+@functools.cache
+def load(name: str) -> dict[str, Any]:
+    """The schema document ``name`` (``CONFIG`` or ``RESULT``)."""
+    text = resources.files("crosscloud.schema").joinpath(name).read_text(encoding="utf-8")
+    document: dict[str, Any] = json.loads(text)
+    return document
+
+
+@functools.cache
+def validator(name: str) -> Validator:
+    from jsonschema import Draft202012Validator
+
+    schema = load(name)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def field_path(path: Any) -> str:
+    """``['projects', 'etcd', 'arch', 0]`` -> ``projects.etcd.arch[0]``; the document itself is ``(root)``."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(root)"
+
+
+def errors(name: str, document: Any) -> Iterator[tuple[list[Any], str]]:
+    """Every violation of schema ``name`` by ``document`` as (path, message), the most specific first.
+
+    For a ``oneOf``/``anyOf`` failure the message of the branch that went deepest is given, which is the
+    one a person meant."""
+    from jsonschema.exceptions import best_match
+
+    found = sorted(validator(name).iter_errors(document), key=lambda e: [str(p) for p in e.absolute_path])
+    for error in found:
+        chosen = best_match([error]) if not error.context else best_match(error.context)
+        path = list(chosen.absolute_path) if chosen is not None else list(error.absolute_path)
+        yield path, _shorten(_message(chosen if chosen is not None else error))
+
+
+def _message(error: Any) -> str:
+    """jsonschema's words, except for a pattern: a regular expression tells a person little, so the
+    description of the field is said instead where the schema has one."""
+    description = error.schema.get("description") if isinstance(error.schema, dict) else None
+    if error.validator == "pattern" and description:
+        return f"{_shorten(repr(error.instance))} is not valid: {description}"
+    return str(error.message)
+
+
+def _shorten(message: str) -> str:
+    """jsonschema repeats the whole offending value; cut absurdly long ones down."""
+    return message if len(message) <= 300 else message[:297] + "..."

@@ -1,0 +1,182 @@
+"""The one place that runs git: arguments as lists, stderr kept, secrets never in a URL, argv or message.
+
+An https remote gets its token through ``http.extraHeader`` set in git's environment
+(``GIT_CONFIG_COUNT``/``GIT_CONFIG_KEY_n``/``GIT_CONFIG_VALUE_n``), so the token appears neither in the
+remote URL (which git may print) nor on a command line (which ``ps`` shows)."""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from crosscloud.errors import BadInputError, GitCommandError
+
+_URL_SCHEMES = ("https://", "http://", "file://", "ssh://", "git://")
+_TRANSIENT = re.compile(
+    r"timed out|Could not resolve host|Connection (refused|reset|timed out)|early EOF|hung up unexpectedly"
+    r"|The requested URL returned error: 5\d\d|HTTP 5\d\d|RPC failed|Operation too slow|Empty reply",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Remote:
+    """Where a status repository lives: a local path, ``file://``, or an http(s) URL (with a token)."""
+
+    url: str
+    token: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def parse(cls, location: str, token: str | None = None) -> Remote:
+        if not location or "\x00" in location or any(ord(c) < 32 for c in location):
+            raise BadInputError(f"invalid status repository location {location!r}")
+        if location.startswith(_URL_SCHEMES):
+            parts = urlsplit(location)
+            if parts.username or parts.password:
+                raise BadInputError(
+                    "credentials in the status repository URL would be logged: give the URL without them "
+                    "and the token through --token-env (CROSSCLOUD_TOKEN by default)"
+                )
+            return cls(location, token)
+        if re.match(r"^[\w.-]+@[\w.-]+:", location):  # scp-like ssh syntax
+            return cls(location, token)
+        return cls(str(Path(location).resolve()), token)
+
+    @property
+    def is_local(self) -> bool:
+        return not self.url.startswith(_URL_SCHEMES) or self.url.startswith("file://")
+
+    @property
+    def local_path(self) -> Path | None:
+        if self.url.startswith("file://"):
+            return Path(urlsplit(self.url).path)
+        return None if self.url.startswith(_URL_SCHEMES) else Path(self.url)
+
+    def __str__(self) -> str:
+        return self.url
+
+    def environment(self) -> dict[str, str]:
+        """Environment entries that hand the token to git for this remote's host only."""
+        if not self.token or not self.url.startswith(("https://", "http://")):
+            return {}
+        parts = urlsplit(self.url)
+        basic = base64.b64encode(f"x-access-token:{self.token}".encode()).decode()
+        return {
+            "GIT_CONFIG_COUNT": "1",
+            "GIT_CONFIG_KEY_0": f"http.{parts.scheme}://{parts.netloc}/.extraHeader",
+            "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
+        }
+
+    def secrets(self) -> tuple[str, ...]:
+        if not self.token:
+            return ()
+        basic = base64.b64encode(f"x-access-token:{self.token}".encode()).decode()
+        return (self.token, basic)
+
+
+def redact(text: str, secrets: Sequence[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def is_transient(stderr: str) -> bool:
+    """A failure that may go away on its own (network, server errors), worth another attempt."""
+    return bool(_TRANSIENT.search(stderr))
+
+
+class Git:
+    """Runs git against one repository (``git_dir``), with a fixed, quiet, non-interactive environment."""
+
+    def __init__(self, git_dir: Path, *, remote: Remote | None = None, extra_env: Mapping[str, str] | None = None):
+        self.git_dir = git_dir
+        self.secrets = remote.secrets() if remote else ()
+        env = {
+            k: v for k, v in os.environ.items() if k not in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE")
+        }
+        env.update(
+            {
+                "GIT_DIR": str(git_dir),
+                "GIT_TERMINAL_PROMPT": "0",
+                "GIT_ASKPASS": "true",
+                "GCM_INTERACTIVE": "never",
+                "LC_ALL": "C",
+            }
+        )
+        if remote:
+            env.update(remote.environment())
+        if extra_env:
+            env.update(extra_env)
+        self.env = env
+
+    def run(self, *args: str, input: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+        try:
+            proc = subprocess.run(
+                ["git", *args], input=input, capture_output=True, env=self.env, check=False, timeout=600
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise GitCommandError(list(args), -1, "timed out after 600 s") from exc
+        except FileNotFoundError as exc:
+            raise GitCommandError(list(args), -1, "git is not installed (no 'git' on PATH)") from exc
+        if check and proc.returncode != 0:
+            raise GitCommandError(list(args), proc.returncode, self.redact(proc.stderr.decode(errors="replace")))
+        return proc
+
+    def text(self, *args: str, input: bytes | None = None) -> str:
+        return self.run(*args, input=input).stdout.decode().strip()
+
+    def redact(self, text: str) -> str:
+        return redact(text, self.secrets)
+
+    def read_blobs(self, specs: Sequence[str]) -> dict[str, bytes | None]:
+        """Contents of ``<rev>:<path>`` specs in one ``cat-file --batch`` call; None where missing."""
+        if not specs:
+            return {}
+        out = self.run("cat-file", "--batch", input="".join(f"{s}\n" for s in specs).encode()).stdout
+        result: dict[str, bytes | None] = {}
+        pos = 0
+        for spec in specs:
+            end = out.index(b"\n", pos)
+            header = out[pos:end].decode()
+            pos = end + 1
+            if header.endswith(" missing") or header.endswith(" ambiguous"):
+                result[spec] = None
+                continue
+            _, kind, size_text = header.rsplit(" ", 2)
+            size = int(size_text)
+            result[spec] = out[pos : pos + size] if kind == "blob" else None
+            pos += size + 1
+        return result
+
+    def commit_files(
+        self,
+        ref: str,
+        files: Mapping[str, bytes],
+        *,
+        message: str,
+        identity: tuple[str, str],
+        when: int,
+        parent: str | None = None,
+    ) -> str:
+        """One commit on ``parent`` (none: a root commit) that sets ``files`` (path -> content), made by
+        ``git fast-import`` in a single process; ``ref`` is moved to it. Returns the commit id."""
+        name, email = identity
+        body = message.encode()
+        stream = bytearray(f"commit {ref}\n".encode())
+        stream += f"author {name} <{email}> {when} +0000\n".encode()
+        stream += f"committer {name} <{email}> {when} +0000\n".encode()
+        stream += f"data {len(body)}\n".encode() + body + b"\n"
+        if parent:
+            stream += f"from {parent}\n".encode()
+        for path, content in sorted(files.items()):
+            stream += f"M 100644 inline {path}\ndata {len(content)}\n".encode() + content + b"\n"
+        stream += b"done\n"
+        self.run("fast-import", "--quiet", "--force", "--done", input=bytes(stream))
+        return self.text("rev-parse", ref)
