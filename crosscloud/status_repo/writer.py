@@ -106,6 +106,13 @@ class StatusRepoWriter:
         self._clock = clock
         self._config_cache: tuple[str, Config] | None = None
 
+    def config(self) -> Config:
+        """The configuration at the remote's tip (to fill in defaults before records are made)."""
+        with tempfile.TemporaryDirectory(prefix="crosscloud-read-") as scratch:
+            git = Git(Path(scratch), remote=self.remote)
+            git.run("init", "--quiet", "--bare")
+            return self._config(git, self._fetch(git))
+
     def write(self, records: Sequence[Record]) -> WriteResult:
         """Commit ``records`` (already validated ``Record`` objects) in one commit; see the module doc."""
         if not records:

@@ -1,0 +1,105 @@
+"""The grid and histories as terminal tables and as JSON, for ``crosscloud status`` and ``history``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from crosscloud.cell_rules import CellView, Grid
+from crosscloud.status_repo.reader import Entry
+
+STALE_MARK = "*"
+
+
+def _cell_text(cell: CellView) -> str:
+    return cell.status + (STALE_MARK if cell.stale else "")
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "") -> list[str]:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    return [indent + "  ".join(str(v).ljust(w) for v, w in zip(row, widths, strict=True)).rstrip() for row in
+            [header, *rows]]  # fmt: skip
+
+
+def grid_table(grid: Grid, *, repo: str, commit: str) -> str:
+    env = f"Kubernetes {grid.kubernetes}" + (f", {grid.arch}" if grid.arch else "")
+    lines = [f"{repo} at {commit[:12]} ({env})"]
+    header = ["PROJECT", "RELEASE", "REF", "BUILD", *[c.display_name.upper() for c in grid.clouds], "TEST"]
+    any_stale = False
+    for relation, rows in grid.sections:
+        lines.append("")
+        if relation:
+            lines.append(relation)
+        table = []
+        for row in rows:
+            cells = [row.build, *row.clouds]
+            any_stale = any_stale or any(c.stale for c in cells)
+            table.append(
+                [row.project.name, row.release, row.release_label, *(_cell_text(c) for c in cells), row.test]
+            )
+        lines += _table(header, table, indent="  ")
+    if any_stale:
+        lines += ["", f"{STALE_MARK} stale: older than the schedule says it should be"]
+    return "\n".join(lines)
+
+
+def _cell_json(cell: CellView) -> dict[str, Any]:
+    k = cell.key
+    return {
+        "project": k.project,
+        "release": k.release,
+        "arch": k.arch,
+        "stage": k.stage,
+        "cloud": k.cloud,
+        "environment": k.environment,
+        "status": cell.status,
+        "stale": cell.stale,
+        "note": cell.note,
+        "url": cell.url,
+        "started_at": cell.entry.started_at if cell.entry else None,
+        "finished_at": cell.entry.finished_at if cell.entry else None,
+    }
+
+
+def grid_json(grid: Grid, commit: str | None) -> dict[str, Any]:
+    return {
+        "commit": commit,
+        "kubernetes": grid.kubernetes,
+        "arch": grid.arch,
+        "clouds": [c.name for c in grid.clouds],
+        "sections": [
+            {
+                "name": relation,
+                "rows": [
+                    {
+                        "project": row.project.name,
+                        "release": row.release,
+                        "arch": row.arch,
+                        "ref": row.ref,
+                        "sha": row.sha,
+                        "label": row.release_label,
+                        "build": _cell_json(row.build),
+                        "clouds": [_cell_json(c) for c in row.clouds],
+                        "e2e": [_cell_json(c) for c in row.e2e],
+                        "test": row.test,
+                    }
+                    for row in rows
+                ],
+            }
+            for relation, rows in grid.sections
+        ],
+    }
+
+
+def history_table(entries: Sequence[Entry]) -> str:
+    if not entries:
+        return "no results"
+    rows = []
+    for e in entries:
+        where = " ".join(x for x in (e.key.cloud, e.key.environment if e.key.cloud else None) if x)
+        detail = e.error or e.reason or e.url or ""
+        rows.append(
+            [e.started_at or "?", e.status or "error", e.key.release, e.key.stage, where or "-",
+             e.ref or (e.sha or "")[:7] or "-", detail]
+        )  # fmt: skip
+    return "\n".join(_table(["STARTED", "STATUS", "RELEASE", "STAGE", "CLOUD", "REF", "DETAIL"], rows))

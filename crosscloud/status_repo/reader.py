@@ -1,0 +1,305 @@
+"""Reading a status repository: the current state of every cell and the history of each, from git alone.
+
+``StatusIndex`` keeps an SQLite index of every version of every cell file. It is keyed by the commit it
+was computed from: ``refresh()`` reads only the commits since then (``git log --raw`` plus one
+``git cat-file --batch``), and rebuilds from scratch when history was rewritten. History entries are
+summarised with light checks (a file that is not a record becomes an entry with an ``error``); the
+current cells are validated in full against the schema, so a broken file breaks one cell, not the rest."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from crosscloud import layout
+from crosscloud.config import Config, parse_config
+from crosscloud.errors import BadInputError, StatusRepoError
+from crosscloud.records import CellKey, Record
+from crosscloud.status_repo.git import Git
+from crosscloud.vocabulary import STATUSES
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS entries (
+    seq INTEGER PRIMARY KEY,
+    path TEXT NOT NULL,
+    commit_id TEXT NOT NULL,
+    committed_at INTEGER NOT NULL,
+    blob TEXT,
+    project TEXT NOT NULL, release TEXT NOT NULL, arch TEXT NOT NULL, stage TEXT NOT NULL,
+    cloud TEXT, environment TEXT,
+    status TEXT, started_at TEXT, finished_at TEXT,
+    ref TEXT, sha TEXT, url TEXT, reason TEXT, error TEXT
+);
+CREATE INDEX IF NOT EXISTS entries_by_path ON entries (path, seq);
+CREATE TABLE IF NOT EXISTS current (path TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+"""
+_FIELDS = ("status", "started_at", "finished_at", "ref", "sha", "url", "reason")
+_BLOB_BATCH = 4096
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One version of one cell file: what the dashboard, the API and ``crosscloud history`` show."""
+
+    key: CellKey
+    seq: int
+    """Position in the index: later versions have larger numbers (a cursor for pagination)."""
+    path: str
+    commit: str
+    committed_at: int
+    blob: str | None
+    status: str | None
+    started_at: str | None
+    finished_at: str | None
+    ref: str | None
+    sha: str | None
+    url: str | None
+    reason: str | None
+    error: str | None
+    """Why the file is not a valid record (then ``status`` is None)."""
+
+    def as_dict(self) -> dict[str, Any]:
+        k = self.key
+        return {
+            "project": k.project,
+            "release": k.release,
+            "arch": k.arch,
+            "stage": k.stage,
+            "cloud": k.cloud,
+            "environment": k.environment,
+            "status": self.status,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "ref": self.ref,
+            "sha": self.sha,
+            "url": self.url,
+            "reason": self.reason,
+            "error": self.error,
+            "commit": self.commit,
+            "path": self.path,
+        }
+
+
+@dataclass(frozen=True)
+class RefreshStats:
+    commit: str
+    commits: int
+    entries: int
+    rebuilt: bool
+
+
+def _summarise(path: str, key: CellKey, content: bytes | None) -> dict[str, Any]:
+    """The indexed fields of one file version, with light checks only (see the module doc)."""
+    if content is None:
+        return {"error": "file is not a blob"}
+    try:
+        data = json.loads(content)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return {"error": f"{path}: not JSON ({exc})"}
+    if not isinstance(data, dict):
+        return {"error": f"{path}: not a JSON object"}
+    out = {name: data.get(name) if isinstance(data.get(name), str) else None for name in _FIELDS}
+    if out["status"] not in STATUSES or out["started_at"] is None:
+        return {"error": f"{path}: no valid status or started_at"}
+    if (data.get("project"), data.get("release"), data.get("stage"), data.get("cloud")) != (
+        key.project,
+        key.release,
+        key.stage,
+        key.cloud,
+    ):
+        return {"error": f"{path}: the record's project/release/stage/cloud do not match its path"}
+    return out
+
+
+class StatusIndex:
+    def __init__(self, git_dir: Path, db_path: str | Path = ":memory:"):
+        self.git = Git(git_dir)
+        self.db = sqlite3.connect(str(db_path), check_same_thread=False)
+        self.db.executescript(_SCHEMA)
+        self._valid: dict[str, str | None] = {}  # blob -> error of full validation (None: valid)
+
+    # -- state -------------------------------------------------------------------------------
+    @property
+    def commit(self) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE name = 'commit'").fetchone()
+        return row[0] if row else None
+
+    def tip(self) -> str:
+        proc = self.git.run("rev-parse", "--verify", "--quiet", f"refs/heads/{layout.BRANCH}^{{commit}}", check=False)
+        if proc.returncode != 0:
+            raise StatusRepoError(f"{self.git.git_dir} has no branch {layout.BRANCH}: is it a status repository?")
+        return proc.stdout.decode().strip()
+
+    def config(self) -> Config:
+        """The configuration at the indexed commit."""
+        commit = self.commit or self.tip()
+        text = self.git.read_blobs([f"{commit}:{layout.CONFIG_PATH}"])[f"{commit}:{layout.CONFIG_PATH}"]
+        if text is None:
+            raise StatusRepoError(f"no {layout.CONFIG_PATH} in {self.git.git_dir} at {commit[:12]}")
+        return parse_config(text, f"{layout.CONFIG_PATH} at {commit[:12]}")
+
+    # -- building ----------------------------------------------------------------------------
+    def refresh(self, tip: str | None = None) -> RefreshStats:
+        """Bring the index up to ``tip`` (default: the branch), reading only what is new."""
+        tip = tip or self.tip()
+        known = self.commit
+        if known == tip:
+            return RefreshStats(tip, 0, 0, rebuilt=False)
+        rebuilt = known is None or not self._is_ancestor(known, tip)
+        with self.db:
+            if rebuilt:
+                self.db.execute("DELETE FROM entries")
+                self.db.execute("DELETE FROM current")
+            commits, changes = self._changes(tip if rebuilt else f"{known}..{tip}")
+            count = self._ingest(changes)
+            self.db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('commit', ?)", (tip,))
+        return RefreshStats(tip, commits, count, rebuilt)
+
+    def _is_ancestor(self, old: str, new: str) -> bool:
+        return self.git.run("merge-base", "--is-ancestor", old, new, check=False).returncode == 0
+
+    def _changes(self, revisions: str) -> tuple[int, list[tuple[str, int, str, CellKey, str | None]]]:
+        """(commit, time, path, cell, new blob or None when deleted) for every cell file change, oldest first."""
+        out = self.git.run(
+            "log", "--reverse", "--first-parent", "-m", "--raw", "--no-renames", "--no-abbrev", "-z",
+            "--format=%x01%H%x00%ct", revisions, "--", f"{layout.RESULTS_DIR}/",
+        ).stdout.decode("utf-8", errors="surrogateescape")  # fmt: skip
+        changes: list[tuple[str, int, str, CellKey, str | None]] = []
+        commits = 0
+        for chunk in out.split("\x01")[1:]:
+            tokens = chunk.split("\x00")
+            commit, when = tokens[0], int(tokens[1])
+            commits += 1
+            for meta, path in zip(tokens[2::2], tokens[3::2], strict=False):
+                fields = meta.strip().split(" ")
+                if len(fields) < 5:
+                    continue
+                key = layout.parse_cell_path(path)
+                if key is None:
+                    continue
+                blob = None if fields[4].startswith("D") else fields[3]
+                changes.append((commit, when, path, key, blob))
+        return commits, changes
+
+    def _ingest(self, changes: Sequence[tuple[str, int, str, CellKey, str | None]]) -> int:
+        for start in range(0, len(changes), _BLOB_BATCH):
+            part = changes[start : start + _BLOB_BATCH]
+            blobs = self.git.read_blobs(sorted({b for *_, b in part if b is not None}))
+            rows = []
+            for commit, when, path, key, blob in part:
+                if blob is None:
+                    self.db.execute("DELETE FROM current WHERE path = ?", (path,))
+                    continue
+                fields = _summarise(path, key, blobs.get(blob))
+                rows.append(
+                    (path, commit, when, blob, key.project, key.release, key.arch, key.stage, key.cloud,
+                     key.environment, *(fields.get(name) for name in _FIELDS), fields.get("error"))
+                )  # fmt: skip
+            for row in rows:
+                cursor = self.db.execute(
+                    "INSERT INTO entries (path, commit_id, committed_at, blob, project, release, arch, stage, "
+                    "cloud, environment, status, started_at, finished_at, ref, sha, url, reason, error) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    row,
+                )
+                self.db.execute(
+                    "INSERT OR REPLACE INTO current (path, seq) VALUES (?, ?)", (row[0], cursor.lastrowid)
+                )
+        return len(changes)
+
+    # -- queries -----------------------------------------------------------------------------
+    def current(self) -> dict[CellKey, Entry]:
+        """The stored result of every cell at the indexed commit, each validated in full."""
+        rows = self.db.execute(
+            "SELECT e.* FROM current c JOIN entries e ON e.seq = c.seq ORDER BY e.path"
+        ).fetchall()
+        entries = [_entry(row) for row in rows]
+        self._validate_blobs([e for e in entries if e.error is None and e.blob and e.blob not in self._valid])
+        return {entry.key: self._validated(entry) for entry in entries}
+
+    def history(
+        self,
+        *,
+        project: str | None = None,
+        release: str | None = None,
+        arch: str | None = None,
+        stage: str | None = None,
+        cloud: str | None = None,
+        environment: str | None = None,
+        status: str | None = None,
+        limit: int | None = None,
+        before_seq: int | None = None,
+    ) -> list[Entry]:
+        """Versions of the matching cells, newest first."""
+        where, args = [], []
+        for column, value in (
+            ("project", project), ("release", release), ("arch", arch), ("stage", stage),
+            ("cloud", cloud), ("environment", environment), ("status", status),
+        ):  # fmt: skip
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        if before_seq is not None:
+            where.append("seq < ?")
+            args.append(before_seq)
+        sql = "SELECT * FROM entries" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        return [_entry(row) for row in self.db.execute(sql, args)]
+
+    def cell_history(self, key: CellKey, limit: int | None = None) -> list[Entry]:
+        """The versions of one cell, newest first (uses the path index)."""
+        sql = "SELECT * FROM entries WHERE path = ? ORDER BY seq DESC" + (" LIMIT ?" if limit else "")
+        args: list[Any] = [layout.cell_path(key)] + ([limit] if limit else [])
+        return [_entry(row) for row in self.db.execute(sql, args)]
+
+    def record(self, entry: Entry) -> Record:
+        """The full record behind an entry (read from git on demand)."""
+        if entry.blob is None:
+            raise StatusRepoError(f"{entry.path} at {entry.commit[:12]} has no content")
+        content = self.git.read_blobs([entry.blob])[entry.blob]
+        if content is None:
+            raise StatusRepoError(f"blob {entry.blob} of {entry.path} is missing")
+        return Record.from_json(content, source=f"{entry.path} at {entry.commit[:12]}")
+
+    def size(self) -> int:
+        return int(self.db.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
+
+    def _validate_blobs(self, entries: Sequence[Entry]) -> None:
+        """Full schema validation of the files behind ``entries``, read in one batch, remembered by blob."""
+        contents = self.git.read_blobs(sorted({e.blob for e in entries if e.blob}))
+        for entry in entries:
+            assert entry.blob is not None
+            content = contents.get(entry.blob)
+            try:
+                if content is None:
+                    raise StatusRepoError(f"blob {entry.blob} of {entry.path} is missing")
+                record = Record.from_json(content, source=entry.path)
+                mismatch = record.key != entry.key
+                self._valid[entry.blob] = f"{entry.path}: the record is for {record.key}" if mismatch else None
+            except (BadInputError, StatusRepoError) as exc:
+                self._valid[entry.blob] = str(exc)
+
+    def _validated(self, entry: Entry) -> Entry:
+        error = None if entry.error or entry.blob is None else self._valid.get(entry.blob)
+        if error is None:
+            return entry
+        return Entry(**{**entry.__dict__, "status": None, "error": error})
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _entry(row: Sequence[Any]) -> Entry:
+    (seq, path, commit, when, blob, project, release, arch, stage, cloud, environment,
+     status, started, finished, ref, sha, url, reason, error) = row  # fmt: skip
+    return Entry(
+        CellKey(project, release, arch, stage, cloud, environment),
+        seq, path, commit, when, blob, status, started, finished, ref, sha, url, reason, error,
+    )  # fmt: skip
