@@ -83,17 +83,20 @@ def view(
 ) -> CellView:
     """What the cell ``key`` shows, given the stored ``entries`` (see the module doc)."""
     entry = entries.get(key)
+    reasons: list[tuple[int, str]] = []  # (priority, note): a failure says most, then running, then waiting
     for earlier in upstream(key):
         held = entries.get(earlier)
         if held is None or held.status is None or held.started_at is None:
             continue
         if entry is None or entry.started_at is None or held.started_at > entry.started_at:
             if held.status in FINAL_FAILURES:
-                return CellView(key, "n/a", entry, note=f"{earlier.stage} {held.status}")
-            if held.status == "running":
-                return CellView(key, "n/a", entry, note=f"{earlier.stage} is running")
-            if entry is not None:
-                return CellView(key, "n/a", entry, note=f"waiting for {key.stage} after a newer {earlier.stage}")
+                reasons.append((0, f"{earlier.stage} {held.status}"))
+            elif held.status == "running":
+                reasons.append((1, f"{earlier.stage} is running"))
+            elif entry is not None:
+                reasons.append((2, f"waiting for {key.stage} after a newer {earlier.stage}"))
+    if reasons:
+        return CellView(key, "n/a", entry, note=min(reasons, key=lambda r: r[0])[1])
     if entry is None:
         return CellView(key, "n/a", None, note="no result yet")
     if entry.error or entry.status is None:

@@ -137,9 +137,10 @@ def parse_config(text: str | bytes, source: str) -> Config:
     data, lines = yaml_source.load(text, source)
     if not isinstance(data, dict):
         raise ConfigError("expected a mapping with 'clouds' and 'projects' at the top", source=source, line=1)
+    found = _non_string_keys(data, []) or list(schemas.errors(schemas.CONFIG, data))
     problems = [
         ConfigError(message, source=source, line=yaml_source.line_of(lines, path), field=schemas.field_path(path))
-        for path, message in _non_string_keys(data, []) + list(schemas.errors(schemas.CONFIG, data))
+        for path, message in found
     ]
     if not problems:
         problems = _cross_field_problems(data, lines, source)
@@ -154,7 +155,7 @@ def _non_string_keys(data: Any, path: list[Any]) -> list[tuple[list[Any], str]]:
     if isinstance(data, dict):
         for key, value in data.items():
             if not isinstance(key, str):
-                found.append((path, f"key {key!r} must be a string"))
+                found.append(([*path, key], f"key {key!r} must be a string (quote it)"))
             else:
                 found.extend(_non_string_keys(value, [*path, key]))
     elif isinstance(data, list):

@@ -7,6 +7,7 @@ the vocabulary (names, stages, statuses) is read straight from the files."""
 
 from __future__ import annotations
 
+import difflib
 import functools
 import json
 from collections.abc import Callable, Iterator
@@ -74,9 +75,26 @@ def errors(name: str, document: Any) -> Iterator[tuple[list[Any], str]]:
 
     found = sorted(validator(name).iter_errors(document), key=lambda e: [str(p) for p in e.absolute_path])
     for error in found:
+        if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+            yield from _unknown_keys(error)
+            continue
         chosen = best_match([error]) if not error.context else best_match(error.context)
-        path = list(chosen.absolute_path) if chosen is not None else list(error.absolute_path)
-        yield path, _shorten(_message(chosen if chosen is not None else error))
+        chosen = chosen if chosen is not None else error
+        path = list(chosen.absolute_path)
+        if "propertyNames" in chosen.absolute_schema_path:
+            path.append(chosen.instance)  # the error is about a key: point at the key itself
+        yield path, _shorten(_message(chosen))
+
+
+def _unknown_keys(error: Any) -> Iterator[tuple[list[Any], str]]:
+    """One error per unknown key, at the key, with the nearest known key as a suggestion."""
+    known = list(error.schema.get("properties", {}))
+    for key in error.instance:
+        if key in known or not isinstance(key, str):
+            continue
+        close = difflib.get_close_matches(key, known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else f"; known keys: {', '.join(known)}"
+        yield [*error.absolute_path, key], f"unknown key {key!r}{hint}"
 
 
 def _message(error: Any) -> str:

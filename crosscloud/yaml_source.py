@@ -100,6 +100,10 @@ def _walk(node: yaml.Node, path: tuple[Any, ...], lines: Lines, source: str) -> 
 def line_of(lines: Lines, path: list[Any] | tuple[Any, ...]) -> int | None:
     """The line of ``path``, or of its nearest parent that has one."""
     key = tuple(path)
+    if key and key not in lines and not isinstance(key[-1], str | int):
+        key = (*key[:-1], str(key[-1]).lower() if isinstance(key[-1], bool) else str(key[-1]))
+    elif key and key not in lines and isinstance(key[-1], int) and (*key[:-1], str(key[-1])) in lines:
+        key = (*key[:-1], str(key[-1]))
     while key not in lines and key:
         key = key[:-1]
     return lines.get(key)

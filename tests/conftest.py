@@ -1,0 +1,92 @@
+"""Shared fixtures: real git repositories in temporary directories, the original cncf.ci configurations."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crosscloud.records import Record
+from crosscloud.status_repo.git import Remote
+from crosscloud.status_repo.seed import init_status_repo
+from crosscloud.status_repo.writer import Backoff, StatusRepoWriter
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED_FIXTURES = ROOT.parent / "shared" / "fixtures"
+CNCF_2018 = SHARED_FIXTURES / "cncf-configuration" / "cross-cloud.2018-12-04.yml"
+CNCF_2020 = SHARED_FIXTURES / "cncf-configuration" / "cross-cloud.2020-11-30.yml"
+
+
+def git(repo: Path, *args: str) -> str:
+    return subprocess.run(
+        ["git", "--git-dir", str(repo), *args], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def snapshot(repo: Path) -> str:
+    """Every ref and its commit: equal snapshots mean the repository did not change."""
+    return git(repo, "for-each-ref", "--format=%(refname) %(objectname)")
+
+
+@pytest.fixture
+def status_repo(tmp_path: Path) -> Path:
+    """A bare status repository seeded with the embedded default configuration."""
+    path = tmp_path / "status.git"
+    init_status_repo(path)
+    return path
+
+
+@pytest.fixture
+def cncf_repo(tmp_path: Path) -> Path:
+    """A bare status repository seeded with the December 2018 cncf.ci configuration (8 clouds)."""
+    path = tmp_path / "cncf.git"
+    init_status_repo(path, CNCF_2018)
+    return path
+
+
+@pytest.fixture
+def writer_for() -> Callable[..., StatusRepoWriter]:
+    def make(repo: Path | str, **kwargs: Any) -> StatusRepoWriter:
+        kwargs.setdefault("backoff", Backoff(attempts=30, base=0.01, cap=0.5))
+        return StatusRepoWriter(Remote.parse(str(repo)), **kwargs)
+
+    return make
+
+
+def record_data(**overrides: Any) -> dict[str, Any]:
+    """A valid record of the default configuration (etcd stable deploy on local), with ``overrides``."""
+    data: dict[str, Any] = {
+        "schema_version": 1,
+        "project": "etcd",
+        "release": "stable",
+        "ref": "v3.4.23",
+        "sha": "a" * 40,
+        "stage": "deploy",
+        "cloud": "local",
+        "arch": "amd64",
+        "kubernetes": None,
+        "status": "success",
+        "reason": None,
+        "started_at": "2026-11-01T08:00:00Z",
+        "finished_at": "2026-11-01T08:05:00Z",
+        "url": "https://github.com/etcd-io/etcd/actions/runs/100/job/200",
+        "run": {
+            "repository": "etcd-io/etcd",
+            "id": 100,
+            "attempt": 1,
+            "job": "cross-cloud",
+            "workflow": "Cross-Cloud CI",
+            "url": "https://github.com/etcd-io/etcd/actions/runs/100",
+        },
+    }
+    if overrides.get("stage") == "build":
+        data.update(cloud=None, kubernetes=None)
+    data.update(overrides)
+    return data
+
+
+def make_record(**overrides: Any) -> Record:
+    return Record.from_dict(record_data(**overrides))

@@ -1,0 +1,206 @@
+"""The status repository writer against real bare repositories (and a real HTTP remote on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import multiprocessing
+import stat
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from crosscloud import layout
+from crosscloud.errors import BadInputError, PushGaveUpError, StatusRepoError, UnknownNameError
+from crosscloud.records import Record
+from crosscloud.status_repo.git import Remote
+from crosscloud.status_repo.writer import Backoff, StatusRepoWriter
+from tests.conftest import git, make_record, record_data, snapshot
+from tests.git_http_server import GitHTTPServer
+
+Writer = Callable[..., StatusRepoWriter]
+
+
+def stored(repo: Path, record: Record) -> str | None:
+    try:
+        return git(repo, "show", f"main:{layout.cell_path(record.key)}") + "\n"
+    except subprocess.CalledProcessError:
+        return None
+
+
+def commits(repo: Path) -> int:
+    return int(git(repo, "rev-list", "--count", "main"))
+
+
+def install_hook(repo: Path, body: str) -> None:
+    hook = repo / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\n" + body)
+    hook.chmod(hook.stat().st_mode | stat.S_IEXEC)
+
+
+def test_one_record_is_one_commit_with_a_subject_in_words_and_trailers(status_repo: Path, writer_for: Writer) -> None:
+    record = make_record(status="failed", reason="etcd did not answer on 127.0.0.1:2379")
+    result = writer_for(status_repo).write([record])
+    assert result.commit and result.written == [record] and result.attempts == 1
+    assert stored(status_repo, record) == record.to_json()
+    assert git(status_repo, "log", "-1", "--format=%s") == "etcd stable v3.4.23 local deploy: failed"
+    trailers = git(status_repo, "log", "-1", "--format=%(trailers:only,unfold)")
+    assert "Cross-Cloud-Status: failed" in trailers
+    assert "Cross-Cloud-Run-URL: https://github.com/etcd-io/etcd/actions/runs/100" in trailers
+    assert "Cross-Cloud-Run-Attempt: 1" in trailers
+    assert "[skip ci]" in git(status_repo, "log", "-1", "--format=%b")
+
+
+def test_a_whole_matrix_lands_in_one_commit(status_repo: Path, writer_for: Writer) -> None:
+    records = [
+        make_record(project=p, release=r, stage=s, status="success")
+        for p in ("prometheus", "etcd", "nats")
+        for r in ("stable", "head")
+        for s in ("build", "provision", "deploy", "e2e")
+    ]
+    before = commits(status_repo)
+    result = writer_for(status_repo).write(records)
+    assert len(result.written) == 24 and commits(status_repo) == before + 1
+    assert all(stored(status_repo, r) == r.to_json() for r in records)
+    assert git(status_repo, "log", "-1", "--format=%s") == "etcd, nats, prometheus: 24 results: 24 success"
+
+
+def test_writing_an_identical_record_again_is_a_no_op(status_repo: Path, writer_for: Writer) -> None:
+    record = make_record()
+    writer_for(status_repo).write([record])
+    before = snapshot(status_repo)
+    result = writer_for(status_repo).write([Record.from_dict(record_data())])
+    assert result.commit is None and len(result.unchanged) == 1
+    assert snapshot(status_repo) == before
+
+
+def test_an_older_result_arriving_late_never_replaces_a_newer_one(status_repo: Path, writer_for: Writer) -> None:
+    newer = make_record(status="success", started_at="2026-11-02T08:00:00Z", finished_at="2026-11-02T08:05:00Z",
+                        run={"id": 200, "attempt": 1})  # fmt: skip
+    older = make_record(status="failed", started_at="2026-11-01T08:00:00Z", finished_at="2026-11-02T09:00:00Z",
+                        run={"id": 100, "attempt": 1})  # fmt: skip
+    writer_for(status_repo).write([newer])
+    before = snapshot(status_repo)
+    result = writer_for(status_repo).write([older])
+    assert result.superseded == [older] and result.commit is None
+    assert stored(status_repo, newer) == newer.to_json() and snapshot(status_repo) == before
+
+
+def test_a_rerun_attempt_and_a_final_status_replace_what_they_follow(status_repo: Path, writer_for: Writer) -> None:
+    running = make_record(status="running", finished_at=None)
+    final = make_record(status="failed", finished_at="2026-11-01T08:09:00Z")
+    rerun = make_record(status="success", run={"id": 100, "attempt": 2})
+    writer = writer_for(status_repo)
+    assert writer.write([running]).written
+    assert writer.write([final]).written
+    assert writer.write([running]).superseded  # the late 'running' of the same run loses to its final status
+    assert writer.write([rerun]).written
+    assert stored(status_repo, rerun) == rerun.to_json()
+
+
+def test_names_are_checked_against_the_repository_config_and_nothing_is_written(
+    status_repo: Path, writer_for: Writer
+) -> None:
+    before = snapshot(status_repo)
+    writer = writer_for(status_repo)
+    with pytest.raises(UnknownNameError, match="unknown project 'coredns'.*allowed: prometheus, etcd, nats"):
+        writer.write([make_record(), make_record(project="coredns")])
+    with pytest.raises(UnknownNameError, match="unknown cloud 'aws'"):
+        writer.write([make_record(cloud="aws")])
+    with pytest.raises(UnknownNameError, match="unknown arch 'arm64'"):
+        writer.write([make_record(arch="arm64")])
+    with pytest.raises(BadInputError, match="runs projects on the host"):
+        writer.write([make_record(kubernetes={"release": "stable"})])
+    assert snapshot(status_repo) == before
+
+
+def test_a_rejected_push_is_retried_on_the_fresh_tip(status_repo: Path, writer_for: Writer) -> None:
+    """A pre-receive hook refuses the first two pushes, as a concurrent writer's push would."""
+    counter = status_repo / "refusals"
+    counter.write_text("")
+    install_hook(status_repo, f'n=$(wc -c < "{counter}"); if [ "$n" -lt 2 ]; then printf x >> "{counter}"; '
+                              'echo "busy" >&2; exit 1; fi\n')  # fmt: skip
+    delays: list[float] = []
+    result = writer_for(status_repo, sleep=delays.append).write([make_record()])
+    assert result.attempts == 3 and len(delays) == 2
+    assert stored(status_repo, make_record()) is not None
+
+
+def test_backoff_is_exponential_with_full_jitter_and_capped() -> None:
+    backoff = Backoff(attempts=10, base=0.5, cap=4.0)
+    assert [backoff.delay(n, rng=lambda: 1.0) for n in range(6)] == [0.5, 1.0, 2.0, 4.0, 4.0, 4.0]
+    assert backoff.delay(3, rng=lambda: 0.0) == 0.0
+
+
+def test_giving_up_is_a_clear_error_and_changes_nothing(status_repo: Path, writer_for: Writer) -> None:
+    install_hook(status_repo, 'echo "status repository is read-only today" >&2; exit 1\n')
+    before = snapshot(status_repo)
+    writer = writer_for(status_repo, backoff=Backoff(attempts=3, base=0.001, cap=0.001))
+    with pytest.raises(PushGaveUpError, match="after 3 attempts; last: push rejected"):
+        writer.write([make_record()])
+    assert snapshot(status_repo) == before
+
+
+def test_a_missing_repository_or_branch_is_a_clear_error(tmp_path: Path, writer_for: Writer) -> None:
+    with pytest.raises(StatusRepoError, match="cannot read the status repository"):
+        writer_for(tmp_path / "nowhere.git").write([make_record()])
+    subprocess.run(["git", "init", "--quiet", "--bare", str(tmp_path / "empty.git")], check=True)
+    with pytest.raises(StatusRepoError, match="has no branch main: create it with 'crosscloud init'"):
+        writer_for(tmp_path / "empty.git").write([make_record()])
+
+
+def test_file_url_remotes_work(status_repo: Path, writer_for: Writer) -> None:
+    record = make_record()
+    writer_for(f"file://{status_repo}").write([record])
+    assert stored(status_repo, record) == record.to_json()
+
+
+def test_an_https_style_remote_gets_its_token_through_a_header_never_the_url(
+    status_repo: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """A real smart-HTTP server on 127.0.0.1 (git http-backend) that demands the token, as GitHub does."""
+    token = "ghs_TestToken0123456789abcdefghijklmnopq"
+    with GitHTTPServer(status_repo.parent, token) as server:
+        url = f"{server.url}/{status_repo.name}"
+        record = make_record()
+        result = StatusRepoWriter(Remote.parse(url, token)).write([record])
+        assert result.commit and stored(status_repo, record) == record.to_json()
+        assert all(token not in r["path"] for r in server.requests)
+        with pytest.raises(StatusRepoError) as err:
+            StatusRepoWriter(Remote.parse(url, "wrong-token")).write([make_record(status="failed")])
+        assert "wrong-token" not in str(err.value)
+    log = git(status_repo, "log", "--format=%B")
+    out, errs = capfd.readouterr()
+    assert token not in log + out + errs + str(err.value)
+
+
+def test_credentials_inside_a_url_are_refused_before_they_can_be_logged() -> None:
+    with pytest.raises(BadInputError, match="credentials in the status repository URL"):
+        Remote.parse("https://x-access-token:secret@github.com/cncf/status.git")
+
+
+def _write_one(args: tuple[str, str, str, str]) -> tuple[str, int]:
+    repo, project, release, cloud = args
+    record = Record.from_dict(
+        record_data(project=project, release=release, cloud=cloud, stage="deploy", ref=None, sha=None,
+                    kubernetes={"release": "stable"})
+    )  # fmt: skip
+    writer = StatusRepoWriter(Remote.parse(repo), backoff=Backoff(attempts=40, base=0.02, cap=1.0))
+    result = writer.write([record])
+    return record.to_json(), result.attempts
+
+
+@pytest.mark.slow
+def test_concurrent_writers_lose_nothing(cncf_repo: Path) -> None:
+    """24 processes, each its own cell, all at once into one bare repository: every record lands once."""
+    cells = [(str(cncf_repo), p, r, c) for p in ("prometheus", "coredns", "envoy") for r in ("stable", "head")
+             for c in ("aws", "azure", "gce", "packet")]  # fmt: skip
+    with multiprocessing.get_context("fork").Pool(len(cells)) as pool:
+        results = pool.map(_write_one, cells)
+    assert commits(cncf_repo) == 1 + len(cells)
+    for (_, project, release, cloud), (text, _) in zip(cells, results, strict=True):
+        path = f"results/{project}/{release}/amd64/{cloud}/k8s-stable/deploy.json"
+        assert git(cncf_repo, "show", f"main:{path}") + "\n" == text
+    assert max(attempts for _, attempts in results) > 1  # they really did contend
+    subprocess.run(["git", "--git-dir", str(cncf_repo), "fsck", "--strict", "--no-progress"], check=True)
+    assert git(cncf_repo, "rev-list", "--merges", "main") == ""  # linear history
