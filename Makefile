@@ -7,12 +7,14 @@ STATUS_REPO ?= var/status.git
 .PHONY: run test lint bench clean
 
 $(VENV)/.installed: pyproject.toml
+	PYTHON=$(PYTHON) scripts/system-deps.sh run
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e .
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
+	PYTHON=$(PYTHON) scripts/system-deps.sh test
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 

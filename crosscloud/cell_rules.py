@@ -69,7 +69,9 @@ def is_stale(entry: Entry, now: datetime, stale_after: timedelta, timeout: timed
         return None
     last = parse_time(entry.finished_at) if entry.finished_at else started
     if now - last > stale_after:
-        return f"last result {entry.finished_at or entry.started_at}, older than {stale_after.total_seconds() / 3600:g} h"
+        return (
+            f"last result {entry.finished_at or entry.started_at}, older than {stale_after.total_seconds() / 3600:g} h"
+        )
     return None
 
 

@@ -19,7 +19,7 @@ from crosscloud import __version__, layout
 from crosscloud.errors import BadInputError, CrossCloudError
 from crosscloud.vocabulary import ARCHES, RELEASES, STAGES, STATUSES, check_name
 
-TOKEN_ENV = "CROSSCLOUD_TOKEN"
+TOKEN_ENV = "CROSSCLOUD_TOKEN"  # noqa: S105 - the name of a variable, not a secret
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -179,7 +179,21 @@ def _read_record_file(path: Path) -> bytes:
 
 
 def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    from crosscloud.records import format_time
+
+    return format_time(datetime.now(UTC))
+
+
+def _default_finish(started: str) -> str:
+    """Now, or the start when it lies in the future (a clock skew must not make the record invalid).
+    An unparsable start is left for the record's validation to report."""
+    from crosscloud.records import format_time, parse_time
+
+    now = datetime.now(UTC)
+    try:
+        return format_time(max(now, parse_time(started)))
+    except ValueError:
+        return format_time(now)
 
 
 def _provenance() -> dict[str, Any] | None:
@@ -190,7 +204,11 @@ def _provenance() -> dict[str, Any] | None:
     run: dict[str, Any] = {"id": int(env["GITHUB_RUN_ID"])}
     if env.get("GITHUB_RUN_ATTEMPT", "").isdigit():
         run["attempt"] = int(env["GITHUB_RUN_ATTEMPT"])
-    for field, name in (("repository", "GITHUB_REPOSITORY"), ("job", "GITHUB_JOB"), ("workflow", "GITHUB_WORKFLOW")):
+    for field, name in (
+        ("repository", "GITHUB_REPOSITORY"),
+        ("job", "GITHUB_JOB"),
+        ("workflow", "GITHUB_WORKFLOW"),
+    ):
         if env.get(name):
             run[field] = env[name]
     if env.get("GITHUB_REPOSITORY"):
@@ -217,7 +235,7 @@ def _record_from_options(args: argparse.Namespace, writer: Any) -> dict[str, Any
         elif args.kubernetes or args.kubernetes_version:
             raise BadInputError(f"cloud {args.cloud} runs projects on the host: drop --kubernetes")
     started = args.started_at or _now()
-    finished = None if args.status == "running" else (args.finished_at or max(_now(), started))
+    finished = None if args.status == "running" else (args.finished_at or _default_finish(started))
     data: dict[str, Any] = {
         "schema_version": 1,
         "project": args.project,

@@ -170,9 +170,7 @@ def _cross_field_problems(data: dict[str, Any], lines: yaml_source.Lines, source
 
     def problem(path: list[Any], message: str) -> None:
         problems.append(
-            ConfigError(
-                message, source=source, line=yaml_source.line_of(lines, path), field=schemas.field_path(path)
-            )
+            ConfigError(message, source=source, line=yaml_source.line_of(lines, path), field=schemas.field_path(path))
         )
 
     relations = data.get("cncf_relations")

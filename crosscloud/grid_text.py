@@ -34,9 +34,7 @@ def grid_table(grid: Grid, *, repo: str, commit: str) -> str:
         for row in rows:
             cells = [row.build, *row.clouds]
             any_stale = any_stale or any(c.stale for c in cells)
-            table.append(
-                [row.project.name, row.release, row.release_label, *(_cell_text(c) for c in cells), row.test]
-            )
+            table.append([row.project.name, row.release, row.release_label, *(_cell_text(c) for c in cells), row.test])
         lines += _table(header, table, indent="  ")
     if any_stale:
         lines += ["", f"{STALE_MARK} stale: older than the schedule says it should be"]

@@ -13,6 +13,7 @@ A cell's history is ``git log -p -- <its path>``."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from crosscloud.records import CellKey, Record
 from crosscloud.vocabulary import ARCHES, NO_KUBERNETES, RELEASES, STAGES, check_name
@@ -71,7 +72,7 @@ def commit_message(records: Sequence[Record]) -> str:
     repository's own workflows from running on every result."""
     if not records:
         raise ValueError("no records")
-    trailers: list[tuple[str, str]] = []
+    trailers: list[tuple[str, Any]] = []
     if len(records) == 1:
         record = records[0]
         subject = record.summary()

@@ -88,7 +88,9 @@ class Record:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise RecordError(f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", source=source) from None
+            raise RecordError(
+                f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", source=source
+            ) from None
         return cls.from_dict(data, source)
 
     def to_json(self) -> str:
@@ -101,7 +103,12 @@ class Record:
             return CellKey(d["project"], d["release"], d["arch"], "build")
         k8s = d.get("kubernetes")
         return CellKey(
-            d["project"], d["release"], d["arch"], d["stage"], d["cloud"], k8s["release"] if k8s else NO_KUBERNETES
+            d["project"],
+            d["release"],
+            d["arch"],
+            d["stage"],
+            d["cloud"],
+            k8s["release"] if k8s else NO_KUBERNETES,
         )
 
     @property

@@ -38,8 +38,7 @@ def check_name(kind: str, value: str) -> str:
         return value
     shown = repr(value if len(value) <= 80 else value[:77] + "...")
     raise BadInputError(
-        f"invalid {kind} name {shown}: use 1-63 lower-case letters, digits, '-' or '_', starting with a "
-        "letter or digit"
+        f"invalid {kind} name {shown}: use 1-63 lower-case letters, digits, '-' or '_', starting with a letter or digit"
     )
 
 

@@ -86,15 +86,15 @@ def _walk(node: yaml.Node, path: tuple[Any, ...], lines: Lines, source: str) -> 
                     f"duplicate key {key!r} (first on line {seen[key]})",
                     source=source,
                     line=line,
-                    field=_dotted(path + (key,)),
+                    field=_dotted((*path, key)),
                 )
             if key is not None:
                 seen[key] = line
-            _walk(value_node, path + (key,), lines, source)
-            lines[path + (key,)] = line
+            _walk(value_node, (*path, key), lines, source)
+            lines[(*path, key)] = line
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            _walk(item, path + (index,), lines, source)
+            _walk(item, (*path, index), lines, source)
 
 
 def line_of(lines: Lines, path: list[Any] | tuple[Any, ...]) -> int | None:

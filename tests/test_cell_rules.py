@@ -16,7 +16,9 @@ NOW = datetime(2018, 12, 4, 12, 0, tzinfo=UTC)
 DAY = timedelta(hours=48)
 
 
-def entry(key: CellKey, status: str | None, started: str, finished: str | None = "same", error: str | None = None) -> Entry:
+def entry(
+    key: CellKey, status: str | None, started: str, finished: str | None = "same", error: str | None = None
+) -> Entry:
     done = (started if finished == "same" else finished) if status != "running" else None
     return Entry(key, 0, "p", "c" * 40, 0, "b" * 40, status, started, done, None, None,
                  "https://ci/job", None, error)  # fmt: skip
@@ -99,11 +101,11 @@ def test_grid_of_december_2018_kubernetes_rows_show_provisioning() -> None:
     config = load_config(CNCF_2018)
     k8s_provision = CellKey("kubernetes", "stable", "amd64", "provision", "aws", "stable")
     grid = build_grid(config, {k8s_provision: entry(k8s_provision, "success", "2018-12-04T08:00:00Z")}, now=NOW)
-    (_, rows), = grid.sections
+    ((_, rows),) = grid.sections
     assert [(r.project.name, r.release) for r in rows][:4] == [
         ("kubernetes", "stable"), ("kubernetes", "head"), ("prometheus", "stable"), ("prometheus", "head"),
     ]  # fmt: skip
-    assert len(rows) == 14 and [c.name for c in grid.clouds][0] == "aws" and len(rows[0].clouds) == 8
+    assert len(rows) == 14 and next(c.name for c in grid.clouds) == "aws" and len(rows[0].clouds) == 8
     assert rows[0].clouds[0].status == "success" and rows[0].clouds[0].key.stage == "provision"
     assert rows[2].clouds[0].key.stage == "deploy" and rows[2].clouds[0].status == "n/a"
     assert rows[2].release_label == "v2.5.0" and rows[3].release_label == "master"

@@ -61,7 +61,11 @@ def test_unknown_names_list_the_allowed_ones() -> None:
 
 
 CASES = {
-    "wrong type": ("clouds:\n  aws:\n    active: yes-please\nprojects:\n  k:\n    order: 1\n", 3, "clouds.aws.active"),
+    "wrong type": (
+        "clouds:\n  aws:\n    active: yes-please\nprojects:\n  k:\n    order: 1\n",
+        3,
+        "clouds.aws.active",
+    ),
     "unknown key": ("clouds:\n  aws: {}\nprojects:\n  k:\n    ordr: 1\n", 5, "projects.k.ordr"),
     "bad name": ("clouds:\n  aws: {}\nprojects:\n  ../etc:\n    order: 1\n", 4, "projects.../etc"),
     "missing projects": ("clouds:\n  aws: {}\n", 1, "(root)"),

@@ -52,7 +52,9 @@ def test_valid_examples_are_accepted(path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", [*_examples("result", "invalid"), *_examples("config", "invalid")], ids=lambda p: f"{p.parent.parent.name}/{p.name}"
+    "path",
+    [*_examples("result", "invalid"), *_examples("config", "invalid")],
+    ids=lambda p: f"{p.parent.parent.name}/{p.name}",
 )
 def test_invalid_examples_are_rejected_naming_the_field(path: Path) -> None:
     with pytest.raises((RecordError, ConfigError, ConfigErrors)) as err:

@@ -103,7 +103,7 @@ def test_names_are_checked_against_the_repository_config_and_nothing_is_written(
 ) -> None:
     before = snapshot(status_repo)
     writer = writer_for(status_repo)
-    with pytest.raises(UnknownNameError, match="unknown project 'coredns'.*allowed: prometheus, etcd, nats"):
+    with pytest.raises(UnknownNameError, match=r"unknown project 'coredns'.*allowed: prometheus, etcd, nats"):
         writer.write([make_record(), make_record(project="coredns")])
     with pytest.raises(UnknownNameError, match="unknown cloud 'aws'"):
         writer.write([make_record(cloud="aws")])

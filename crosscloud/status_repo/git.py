@@ -98,9 +98,7 @@ class Git:
     def __init__(self, git_dir: Path, *, remote: Remote | None = None, extra_env: Mapping[str, str] | None = None):
         self.git_dir = git_dir
         self.secrets = remote.secrets() if remote else ()
-        env = {
-            k: v for k, v in os.environ.items() if k not in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE")
-        }
+        env = {k: v for k, v in os.environ.items() if k not in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE")}
         env.update(
             {
                 "GIT_DIR": str(git_dir),

@@ -207,17 +207,13 @@ class StatusIndex:
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     row,
                 )
-                self.db.execute(
-                    "INSERT OR REPLACE INTO current (path, seq) VALUES (?, ?)", (row[0], cursor.lastrowid)
-                )
+                self.db.execute("INSERT OR REPLACE INTO current (path, seq) VALUES (?, ?)", (row[0], cursor.lastrowid))
         return len(changes)
 
     # -- queries -----------------------------------------------------------------------------
     def current(self) -> dict[CellKey, Entry]:
         """The stored result of every cell at the indexed commit, each validated in full."""
-        rows = self.db.execute(
-            "SELECT e.* FROM current c JOIN entries e ON e.seq = c.seq ORDER BY e.path"
-        ).fetchall()
+        rows = self.db.execute("SELECT e.* FROM current c JOIN entries e ON e.seq = c.seq ORDER BY e.path").fetchall()
         entries = [_entry(row) for row in rows]
         self._validate_blobs([e for e in entries if e.error is None and e.blob and e.blob not in self._valid])
         return {entry.key: self._validated(entry) for entry in entries}
@@ -236,7 +232,8 @@ class StatusIndex:
         before_seq: int | None = None,
     ) -> list[Entry]:
         """Versions of the matching cells, newest first."""
-        where, args = [], []
+        where: list[str] = []
+        args: list[Any] = []
         for column, value in (
             ("project", project), ("release", release), ("arch", arch), ("stage", stage),
             ("cloud", cloud), ("environment", environment), ("status", status),
@@ -247,7 +244,8 @@ class StatusIndex:
         if before_seq is not None:
             where.append("seq < ?")
             args.append(before_seq)
-        sql = "SELECT * FROM entries" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq DESC"
+        # Only fixed column names are joined in; every value is a bound parameter.
+        sql = "SELECT * FROM entries" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY seq DESC"  # noqa: S608
         if limit is not None:
             sql += " LIMIT ?"
             args.append(limit)
@@ -255,7 +253,7 @@ class StatusIndex:
 
     def cell_history(self, key: CellKey, limit: int | None = None) -> list[Entry]:
         """The versions of one cell, newest first (uses the path index)."""
-        sql = "SELECT * FROM entries WHERE path = ? ORDER BY seq DESC" + (" LIMIT ?" if limit else "")
+        sql = "SELECT * FROM entries WHERE path = ? ORDER BY seq DESC" + (" LIMIT ?" if limit else "")  # noqa: S608
         args: list[Any] = [layout.cell_path(key)] + ([limit] if limit else [])
         return [_entry(row) for row in self.db.execute(sql, args)]
 

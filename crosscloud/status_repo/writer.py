@@ -19,7 +19,13 @@ from pathlib import Path
 
 from crosscloud import layout
 from crosscloud.config import Config, parse_config
-from crosscloud.errors import BadInputError, GitCommandError, PushGaveUpError, StatusRepoError, UnknownNameError
+from crosscloud.errors import (
+    BadInputError,
+    GitCommandError,
+    PushGaveUpError,
+    StatusRepoError,
+    UnknownNameError,
+)
 from crosscloud.records import Record
 from crosscloud.status_repo.git import Git, Remote, is_transient
 
@@ -50,7 +56,7 @@ class Backoff:
     cap: float = 15.0
 
     def delay(self, attempt: int, rng: Callable[[], float] = random.random) -> float:
-        return rng() * min(self.cap, self.base * (2**attempt))
+        return float(rng() * min(self.cap, self.base * 2.0**attempt))
 
 
 def check_names(records: Sequence[Record], config: Config) -> None:
@@ -65,7 +71,8 @@ def check_names(records: Sequence[Record], config: Config) -> None:
             k8s = record.data.get("kubernetes")
             if not cloud.kubernetes and k8s:
                 raise BadInputError(
-                    f"{record.key}: cloud {cloud.name} runs projects on the host, so the record's kubernetes must be null"
+                    f"{record.key}: cloud {cloud.name} runs projects on the host, "
+                    "so the record's kubernetes must be null"
                 )
             if cloud.kubernetes and not k8s:
                 raise BadInputError(
@@ -199,14 +206,24 @@ class StatusRepoWriter:
         files = {layout.cell_path(r.key): r.to_json().encode() for r in records}
         message = layout.commit_message(records)
         return git.commit_files(
-            "refs/crosscloud/new", files, message=message, identity=self.author, when=int(self._clock()), parent=parent
+            "refs/crosscloud/new",
+            files,
+            message=message,
+            identity=self.author,
+            when=int(self._clock()),
+            parent=parent,
         )
 
     def _push(self, git: Git, commit: str) -> str | None:
         """Push ``commit`` as the new tip. None on success, the reason when another writer was first
         (or a hook refused): those are retried. Anything else is raised."""
         proc = git.run(
-            "push", "--porcelain", "--quiet", self.remote.url, f"{commit}:refs/heads/{layout.BRANCH}", check=False
+            "push",
+            "--porcelain",
+            "--quiet",
+            self.remote.url,
+            f"{commit}:refs/heads/{layout.BRANCH}",
+            check=False,
         )
         if proc.returncode == 0:
             return None
