@@ -4,13 +4,13 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STATUS_REPO ?= var/status.git
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean typecheck-links
 
 $(VENV)/.installed: pyproject.toml
 	PYTHON=$(PYTHON) scripts/system-deps.sh run
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e .
+	$(PY) -m pip install --quiet -e '.[local]'
 	touch $@
 
 $(VENV)/.installed-dev: $(VENV)/.installed
@@ -18,23 +18,28 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $@
 
-## run: set up, create the embedded status repository if it is missing, and show its status
+## run: set up, create the embedded status repository if missing, run the default matrix, show the grid
 run: $(VENV)/.installed
-	$(VENV)/bin/crosscloud init --repo $(STATUS_REPO) --exist-ok
-	$(VENV)/bin/crosscloud status --repo $(STATUS_REPO)
+	$(VENV)/bin/crosscloud init --repo $(STATUS_REPO) --exist-ok --update-config
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/crosscloud run --repo $(STATUS_REPO) --jobs 2; \
+	  status=$$?; $(VENV)/bin/crosscloud status --repo $(STATUS_REPO); exit $$status
 
 ## test: set up what the tests need and run the whole suite (lint and type checks included)
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev typecheck-links
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
+
+typecheck-links:
+	mkdir -p build/typecheck && ln -sfn ../../action build/typecheck/crosscloud_action
 
 ## bench: the benchmarks under bench/, each prints JSON
 bench: $(VENV)/.installed-dev
 	$(PY) bench/bench_writers.py
 	$(PY) bench/bench_fanin.py
 	$(PY) bench/bench_reader.py
+	$(PY) bench/bench_action_overhead.py
 
 clean:
 	rm -rf $(VENV) var build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -169,7 +169,7 @@ def build_grid(
         rows = []
         for project in projects:
             row_arch = arch or project.arch[0]
-            for release in ("stable", "head"):
+            for release in project.releases:
                 rows.append(_row(config, project, release, row_arch, clouds, kubernetes, entries, now))
         sections.append((relation, rows))
     return Grid(config, arch, kubernetes, sections, clouds)

@@ -17,6 +17,7 @@ from typing import Any
 
 from crosscloud import __version__, layout
 from crosscloud.errors import BadInputError, CrossCloudError
+from crosscloud.provenance import run_provenance
 from crosscloud.vocabulary import ARCHES, RELEASES, STAGES, STATUSES, check_name
 
 TOKEN_ENV = "CROSSCLOUD_TOKEN"  # noqa: S105 - the name of a variable, not a secret
@@ -45,6 +46,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--repo", required=True, type=Path, metavar="PATH", help="where to create it")
     p.add_argument("--config", type=Path, metavar="FILE", help="cross-cloud.yml to use (default: the embedded one)")
     p.add_argument("--exist-ok", action="store_true", help="succeed when PATH already is a status repository")
+    p.add_argument(
+        "--update-config",
+        action="store_true",
+        help="with --exist-ok: commit the configuration into the existing repository when it differs",
+    )
     p.set_defaults(func=cmd_init)
 
     p = commands.add_parser("validate", help="check a configuration file", description="Check a cross-cloud.yml "
@@ -74,6 +80,24 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--started-at", metavar="TIME", help="RFC 3339 (default: now)")
     p.add_argument("--finished-at", metavar="TIME", help="RFC 3339 (default: now, none while running)")
     p.set_defaults(func=cmd_record)
+
+    p = commands.add_parser(
+        "run",
+        help="run the matrix here",
+        description="Run the build, provision, deploy and e2e stages of the matrix on this machine, in "
+        "parallel, recording every cell through the same code path as the GitHub Action.",
+    )
+    p.add_argument("--repo", default="var/status.git", metavar="URL_OR_PATH", help="default: var/status.git")
+    p.add_argument("--token-env", default=TOKEN_ENV, metavar="NAME", help=f"token variable (default {TOKEN_ENV})")
+    p.add_argument("--config", type=Path, metavar="FILE", help="plan from this file (default: the repository's)")
+    p.add_argument("--project", action="append", metavar="P", help="only these projects (repeatable)")
+    p.add_argument("--cloud", action="append", metavar="C", help="only these clouds (repeatable)")
+    p.add_argument("--release", action="append", choices=RELEASES, help="only these releases (repeatable)")
+    p.add_argument("--jobs", type=int, default=2, metavar="N", help="jobs at once (default 2)")
+    p.add_argument("--work-dir", type=Path, default=Path("var/work"), help="scratch space (default var/work)")
+    p.add_argument("--log-dir", type=Path, default=Path("var/logs"), help="job logs (default var/logs)")
+    p.add_argument("--fan-in", type=Path, metavar="DIR", help="write record files into DIR instead of committing")
+    p.set_defaults(func=cmd_run)
 
     p = commands.add_parser("status", help="print the grid", description="Print every cell of the dashboard.")
     repo_option(p)
@@ -119,7 +143,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 def cmd_init(args: argparse.Namespace) -> int:
     from crosscloud.status_repo.seed import init_status_repo
 
+    if args.update_config and not args.exist_ok:
+        raise BadInputError("--update-config goes with --exist-ok")
+    existed = args.repo.exists()
     commit = init_status_repo(args.repo, args.config, exist_ok=args.exist_ok)
+    if existed and args.update_config:
+        from crosscloud.status_repo.git import Remote
+        from crosscloud.status_repo.seed import default_config_text
+        from crosscloud.status_repo.writer import StatusRepoWriter
+
+        text = args.config.read_bytes() if args.config else default_config_text()
+        source = str(args.config or f"status-data/{layout.CONFIG_PATH}")
+        result = StatusRepoWriter(Remote.parse(str(args.repo))).update_config(text, source)
+        if result.commit:
+            commit = result.commit
+            print(f"updated {layout.CONFIG_PATH} of {args.repo}")
     print(f"status repository at {args.repo} (main at {commit[:12]})")
     return 0
 
@@ -196,27 +234,6 @@ def _default_finish(started: str) -> str:
         return format_time(now)
 
 
-def _provenance() -> dict[str, Any] | None:
-    """The GitHub Actions run this command runs in, from its standard environment variables."""
-    env = os.environ
-    if not env.get("GITHUB_RUN_ID", "").isdigit():
-        return None
-    run: dict[str, Any] = {"id": int(env["GITHUB_RUN_ID"])}
-    if env.get("GITHUB_RUN_ATTEMPT", "").isdigit():
-        run["attempt"] = int(env["GITHUB_RUN_ATTEMPT"])
-    for field, name in (
-        ("repository", "GITHUB_REPOSITORY"),
-        ("job", "GITHUB_JOB"),
-        ("workflow", "GITHUB_WORKFLOW"),
-    ):
-        if env.get(name):
-            run[field] = env[name]
-    if env.get("GITHUB_REPOSITORY"):
-        server = env.get("GITHUB_SERVER_URL", "https://github.com")
-        run["url"] = f"{server}/{env['GITHUB_REPOSITORY']}/actions/runs/{run['id']}"
-    return run
-
-
 def _record_from_options(args: argparse.Namespace, writer: Any) -> dict[str, Any]:
     """A record from ``crosscloud record --project ...``; defaults come from the repository's config."""
     check_name("project", args.project)
@@ -251,9 +268,44 @@ def _record_from_options(args: argparse.Namespace, writer: Any) -> dict[str, Any
         "started_at": started,
         "finished_at": finished,
         "url": args.url,
-        "run": _provenance(),
+        "run": run_provenance(),
     }
     return data
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from crosscloud.config import load_config
+    from crosscloud.status_repo.writer import StatusRepoWriter
+    from crosscloud_action import matrix
+    from crosscloud_action.pipeline import Pipeline
+    from crosscloud_action.recording import DirectRecorder, FanInRecorder, Recorder
+
+    if args.jobs < 1:
+        raise BadInputError("--jobs must be at least 1")
+    remote = _remote(args)
+    if remote.url.startswith(("https://", "http://")) and not remote.token:
+        raise BadInputError(f"{remote} needs a token to push results: set {args.token_env}")
+    writer = StatusRepoWriter(remote)
+    config = load_config(args.config) if args.config else writer.config()
+    the_plan = matrix.plan(config, projects=args.project, clouds=args.cloud, releases=args.release)
+    if not the_plan.builds:
+        raise BadInputError("nothing to run: no active project has a release that matches")
+    recorder: Recorder = FanInRecorder(args.fan_in) if args.fan_in else DirectRecorder(writer)
+    pipeline = Pipeline(config, recorder, workroot=args.work_dir.resolve(), log_dir=args.log_dir, run=run_provenance())
+    print(
+        f"running {the_plan.size} jobs ({len(the_plan.builds)} builds), {args.jobs} at a time; logs in {args.log_dir}"
+    )
+    outcomes = matrix.run(pipeline, the_plan, jobs=args.jobs)
+    print()
+    print(matrix.summary_table(outcomes))
+    where = args.fan_in or remote
+    print(f"\nresults recorded in {where}" + ("" if args.fan_in else f"; see: crosscloud status --repo {args.repo}"))
+    if pipeline.cancel.is_set():
+        return 130
+    teardown = [e for o in outcomes for e in o.result.teardown_errors]
+    for error in teardown:
+        print(f"crosscloud: error: teardown: {error}", file=sys.stderr)
+    return 0 if not teardown and all(o.result.status == "success" for o in outcomes) else 1
 
 
 def _index(args: argparse.Namespace) -> Any:

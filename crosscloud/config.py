@@ -49,6 +49,8 @@ class Project:
     timeout: int
     refs: Mapping[str, str | None]
     charts: Mapping[str, str | None]
+    releases: tuple[str, ...] = RELEASES
+    """The releases tested: both unless only one version of the project is available."""
     cncf_relation: str | None = None
     sub_title: str | None = None
     logo_url: str | None = None
@@ -224,6 +226,7 @@ def _build(data: dict[str, Any], source: str) -> Config:
             timeout=p.get("timeout", pipeline_timeout),
             refs=MappingProxyType({r: p.get(f"{r}_ref") for r in RELEASES}),
             charts=MappingProxyType({r: p.get(f"{r}_chart") for r in RELEASES}),
+            releases=tuple(r for r in RELEASES if r in p.get("releases", RELEASES)),
             cncf_relation=p.get("cncf_relation"),
             sub_title=p.get("sub_title"),
             logo_url=p.get("logo_url"),

