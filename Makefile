@@ -40,6 +40,7 @@ bench: $(VENV)/.installed-dev
 	$(PY) bench/bench_fanin.py
 	$(PY) bench/bench_reader.py
 	$(PY) bench/bench_action_overhead.py
+	$(PY) bench/bench_run_matrix.py
 
 clean:
 	rm -rf $(VENV) var build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -39,7 +39,8 @@ CREATE INDEX IF NOT EXISTS entries_by_path ON entries (path, seq);
 CREATE TABLE IF NOT EXISTS current (path TEXT PRIMARY KEY, seq INTEGER NOT NULL);
 """
 _FIELDS = ("status", "started_at", "finished_at", "ref", "sha", "url", "reason")
-_BLOB_BATCH = 4096
+_BLOB_BATCH = 32768
+"""Blobs per ``cat-file --batch`` process: few processes, bounded memory (records are ~1 KiB)."""
 
 
 @dataclass(frozen=True)
@@ -187,27 +188,36 @@ class StatusIndex:
         return commits, changes
 
     def _ingest(self, changes: Sequence[tuple[str, int, str, CellKey, str | None]]) -> int:
+        """Insert one entry per change (sequence numbers assigned here, in order) and move ``current``."""
+        row = self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM entries").fetchone()
+        seq = int(row[0])
+        current: dict[str, int | None] = {}  # path -> newest seq, None when deleted
         for start in range(0, len(changes), _BLOB_BATCH):
             part = changes[start : start + _BLOB_BATCH]
             blobs = self.git.read_blobs(sorted({b for *_, b in part if b is not None}))
             rows = []
             for commit, when, path, key, blob in part:
                 if blob is None:
-                    self.db.execute("DELETE FROM current WHERE path = ?", (path,))
+                    current[path] = None
                     continue
+                seq += 1
+                current[path] = seq
                 fields = _summarise(path, key, blobs.get(blob))
                 rows.append(
-                    (path, commit, when, blob, key.project, key.release, key.arch, key.stage, key.cloud,
+                    (seq, path, commit, when, blob, key.project, key.release, key.arch, key.stage, key.cloud,
                      key.environment, *(fields.get(name) for name in _FIELDS), fields.get("error"))
                 )  # fmt: skip
-            for row in rows:
-                cursor = self.db.execute(
-                    "INSERT INTO entries (path, commit_id, committed_at, blob, project, release, arch, stage, "
-                    "cloud, environment, status, started_at, finished_at, ref, sha, url, reason, error) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    row,
-                )
-                self.db.execute("INSERT OR REPLACE INTO current (path, seq) VALUES (?, ?)", (row[0], cursor.lastrowid))
+            self.db.executemany(
+                "INSERT INTO entries (seq, path, commit_id, committed_at, blob, project, release, arch, stage, "
+                "cloud, environment, status, started_at, finished_at, ref, sha, url, reason, error) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        self.db.executemany("DELETE FROM current WHERE path = ?", [(p,) for p, s in current.items() if s is None])
+        self.db.executemany(
+            "INSERT OR REPLACE INTO current (path, seq) VALUES (?, ?)",
+            [(p, s) for p, s in current.items() if s is not None],
+        )
         return len(changes)
 
     # -- queries -----------------------------------------------------------------------------
