@@ -41,6 +41,9 @@ from crosscloud.status_repo.git import Git, Remote, is_transient
 log = logging.getLogger(__name__)
 
 PENDING = "refs/crosscloud/pending/"
+COMBINE_BASE_CAP = 1.0
+"""Seconds: the most the first combining delay grows with a slow attempt. Larger waits only idle the
+machine (measured: with the uncapped base, 256 writers waited 209 s against a 61 s serial floor)."""
 DEFAULT_NAME = "Cross-Cloud CI"
 DEFAULT_EMAIL = "cross-cloud-ci@users.noreply.github.com"
 
@@ -170,11 +173,12 @@ class StatusRepoWriter:
         later, find their records landed and push nothing."""
         mine = result.written
         proposal = self._propose(git, mine)
-        backoff = replace(self.backoff, base=max(self.backoff.base, round_trip))
+        backoff = replace(self.backoff, base=min(max(self.backoff.base, round_trip), COMBINE_BASE_CAP))
         # Let the proposals of writers that finished at the same moment arrive: one round then lands them all.
         self._sleep(backoff.delay(0, self._rng))
         last_problem = ""
         for attempt in range(2, self.backoff.attempts + 1):
+            commit = None
             try:
                 tip, pending = self._fetch_all(git)
                 if self._landed(git, tip, mine):
