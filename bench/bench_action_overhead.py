@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests.workflows.act import (  # noqa: E402 - after the project root is importable
+    FIXTURE_CONFIG,
     INSTALL_HINT,
     ActRun,
     copy_project,
@@ -44,20 +45,6 @@ from tests.workflows.act import (  # noqa: E402 - after the project root is impo
 )
 
 TARGET_S = 5.0
-CONFIG = """\
-clouds:
-  local:
-    active: true
-    display_name: Local
-    kubernetes: false
-projects:
-  fixture:
-    active: true
-    display_name: Fixture
-    stable_ref: "v1.0.0"
-    head_ref: "main"
-    arch: ["amd64"]
-"""
 WORKFLOW = """\
 name: bench
 on: workflow_dispatch
@@ -137,7 +124,7 @@ def main() -> int:
         log("copying the project (the action under test)")
         action_copy = copy_project(root / "cross-cloud-ci")
         config = root / "cross-cloud.yml"
-        config.write_text(CONFIG, encoding="utf-8")
+        config.write_text(FIXTURE_CONFIG, encoding="utf-8")
         status = root / "status.git"
         subprocess.run([sys.executable, "-m", "crosscloud", "init", "--repo", str(status), "--config", str(config)],
                        check=True, capture_output=True, timeout=120)  # fmt: skip

@@ -42,14 +42,8 @@ def grid_table(grid: Grid, *, repo: str, commit: str) -> str:
 
 
 def _cell_json(cell: CellView) -> dict[str, Any]:
-    k = cell.key
     return {
-        "project": k.project,
-        "release": k.release,
-        "arch": k.arch,
-        "stage": k.stage,
-        "cloud": k.cloud,
-        "environment": k.environment,
+        **cell.key.as_dict(),
         "status": cell.status,
         "stale": cell.stale,
         "note": cell.note,

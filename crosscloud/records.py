@@ -32,6 +32,17 @@ class CellKey:
     cloud: str | None = None
     environment: str | None = None
 
+    def as_dict(self) -> dict[str, str | None]:
+        """The key's fields by name, as the JSON outputs show them."""
+        return {
+            "project": self.project,
+            "release": self.release,
+            "arch": self.arch,
+            "stage": self.stage,
+            "cloud": self.cloud,
+            "environment": self.environment,
+        }
+
     def __str__(self) -> str:
         parts = [self.project, self.release]
         if self.cloud:

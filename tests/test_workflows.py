@@ -32,6 +32,7 @@ import yaml
 from crosscloud_action.entry import Inputs
 from tests.conftest import git
 from tests.workflows.act import (
+    FIXTURE_CONFIG,
     INSTALL_HINT,
     PROJECT_ROOT,
     STAND_INS,
@@ -245,20 +246,6 @@ def test_nightly_template_runs_at_three_in_new_york() -> None:
 
 # -- act ---------------------------------------------------------------------------------------------------
 
-FIXTURE_CONFIG = """\
-clouds:
-  local:
-    active: true
-    display_name: Local
-    kubernetes: false
-projects:
-  fixture:
-    active: true
-    display_name: Fixture
-    stable_ref: "v1.0.0"
-    head_ref: "main"
-    arch: ["amd64"]
-"""
 PROJECT = "nats"
 RELEASES = ("stable", "head")
 CLOUD_STAGES = ("provision", "deploy", "e2e")

@@ -12,7 +12,7 @@ import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from crosscloud_action.errors import InfraFailure, ProjectFailure, StageCancelled, StageFailure, StageTimeout
 from crosscloud_action.runtimes.interface import StageContext
@@ -62,21 +62,15 @@ def run(
     name = Path(args[0]).name
     print(f"$ {shlex.join(args)}", file=ctx.log, flush=True)
     full_env = {**os.environ, **ctx.env, **(env or {})}
-    try:
-        proc = subprocess.Popen(
-            list(args),
-            cwd=cwd,
-            env=full_env,
-            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE if capture else ctx.log,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-    except FileNotFoundError:
-        raise InfraFailure(f"{name} is not installed (not found on PATH)") from None
-    except PermissionError:
-        raise InfraFailure(f"{name} is not executable") from None
+    proc: subprocess.Popen[str] = _spawn(
+        args,
+        cwd=cwd,
+        env=full_env,
+        stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE if capture else ctx.log,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         stdout, stderr = _communicate(ctx, proc, input, timeout, name)
     finally:
@@ -142,18 +136,26 @@ def start(
     print(f"$ {shlex.join(args)} &  # output in {log_file}", file=ctx.log, flush=True)
     out: IO[bytes] = log_file.open("ab")
     try:
-        return subprocess.Popen(
-            list(args),
+        proc: subprocess.Popen[bytes] = _spawn(
+            args,
             cwd=cwd,
             env={**os.environ, **ctx.env, **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
-            start_new_session=True,
         )
-    except FileNotFoundError:
-        raise InfraFailure(f"{Path(args[0]).name} is not installed (not found on PATH)") from None
-    except PermissionError:
-        raise InfraFailure(f"{Path(args[0]).name} is not executable") from None
+        return proc
     finally:
         out.close()
+
+
+def _spawn(args: Sequence[str], **kwargs: Any) -> Any:
+    """``Popen`` in a new process group; a program that is missing or not executable is the
+    environment's failure (``InfraFailure``), not a crash."""
+    name = Path(args[0]).name
+    try:
+        return subprocess.Popen(list(args), start_new_session=True, **kwargs)
+    except FileNotFoundError:
+        raise InfraFailure(f"{name} is not installed (not found on PATH)") from None
+    except PermissionError:
+        raise InfraFailure(f"{name} is not executable") from None

@@ -65,14 +65,8 @@ class Entry:
     """Why the file is not a valid record (then ``status`` is None)."""
 
     def as_dict(self) -> dict[str, Any]:
-        k = self.key
         return {
-            "project": k.project,
-            "release": k.release,
-            "arch": k.arch,
-            "stage": k.stage,
-            "cloud": k.cloud,
-            "environment": k.environment,
+            **self.key.as_dict(),
             "status": self.status,
             "started_at": self.started_at,
             "finished_at": self.finished_at,

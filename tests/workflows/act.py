@@ -260,3 +260,21 @@ def _end_leftovers(marker: Path) -> list[str]:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, signal.SIGKILL)
     return [f"{pid}: {cmd}" for pid, cmd in leftovers.items()]
+
+
+FIXTURE_CONFIG = """\
+clouds:
+  local:
+    active: true
+    display_name: Local
+    kubernetes: false
+projects:
+  fixture:
+    active: true
+    display_name: Fixture
+    stable_ref: "v1.0.0"
+    head_ref: "main"
+    arch: ["amd64"]
+"""
+"""The status repository configuration of the act tests and the action overhead benchmark: one
+project on the local cloud."""
