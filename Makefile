@@ -16,6 +16,7 @@ $(VENV)/.installed: pyproject.toml
 $(VENV)/.installed-dev: $(VENV)/.installed
 	PYTHON=$(PYTHON) scripts/system-deps.sh test
 	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) scripts/install-helm.py
 	touch $@
 
 ## run: set up, create the embedded status repository if missing, run the default matrix, show the grid
@@ -32,7 +33,7 @@ test: $(VENV)/.installed-dev typecheck-links
 	$(VENV)/bin/pytest
 
 typecheck-links:
-	mkdir -p build/typecheck && ln -sfn ../../action build/typecheck/crosscloud_action
+	mkdir -p build/typecheck && ln -sfn ../../action build/typecheck/crosscloud_action && ln -sfn ../../app build/typecheck/crosscloud_app
 
 ## bench: the benchmarks under bench/, each prints JSON
 bench: $(VENV)/.installed-dev
