@@ -22,6 +22,10 @@ from crosscloud.vocabulary import ARCHES, RELEASES, STAGES, STATUSES, check_name
 
 TOKEN_ENV = "CROSSCLOUD_TOKEN"  # noqa: S105 - the name of a variable, not a secret
 
+COMMAND_MODULES: tuple[str, ...] = ()
+"""Modules that add commands of their own: each has ``register(commands)``, which adds its parsers to the
+subparsers of ``crosscloud`` and keeps its heavy imports inside the command's function."""
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -118,6 +122,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=50, help="at most this many results (default 50)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_history)
+
+    import importlib
+
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(commands)
     return parser
 
 
