@@ -17,7 +17,7 @@ from typing import IO, Any
 
 from crosscloud.config import Cloud, Config, Project
 from crosscloud.errors import UnknownNameError
-from crosscloud.vocabulary import RELEASES
+from crosscloud.vocabulary import ARCHES, RELEASES, host_arch
 from crosscloud_action.pipeline import JobResult, Pipeline
 
 
@@ -69,21 +69,34 @@ def plan(
     projects: Sequence[str] | None = None,
     clouds: Sequence[str] | None = None,
     releases: Sequence[str] | None = None,
+    arches: Sequence[str] | None = None,
 ) -> Plan:
-    """The jobs to run: active projects x their releases, each on every active cloud. Filters must name
-    active projects and clouds; an unknown name fails before anything runs, listing the allowed ones."""
+    """The jobs to run: active projects x their releases x their architectures, each on every active cloud
+    that offers the architecture. Filters must name active projects and clouds; an unknown name fails
+    before anything runs, listing the allowed ones. ``arches`` defaults to this machine's architecture:
+    what runs here runs on this host's processor. Kubernetes itself (``app_layer: false``) only runs on
+    clouds with Kubernetes: on the host there is no cluster to provision."""
     chosen_projects = _choose("project", projects, [p.name for p in config.active_projects()])
     chosen_clouds = _choose("cloud", clouds, [c.name for c in config.active_clouds()])
     chosen_releases = _choose("release", releases, list(RELEASES))
+    here = host_arch()
+    chosen_arches = _choose("arch", arches or ([here] if here else None), list(ARCHES))
     result = Plan()
     for name in chosen_projects:
         project = config.projects[name]
         for release in project.releases:
             if release not in chosen_releases:
                 continue
-            build = BuildJob(project, release, project.arch[0])
-            result.builds.append(build)
-            result.clouds[build] = [CloudJob(build, config.clouds[c]) for c in chosen_clouds]
+            for arch in project.arch:
+                if arch not in chosen_arches:
+                    continue
+                build = BuildJob(project, release, arch)
+                result.builds.append(build)
+                result.clouds[build] = [
+                    CloudJob(build, cloud)
+                    for cloud in (config.clouds[c] for c in chosen_clouds)
+                    if arch in cloud.arch and (project.app_layer or cloud.kubernetes)
+                ]
     return result
 
 

@@ -97,6 +97,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--project", action="append", metavar="P", help="only these projects (repeatable)")
     p.add_argument("--cloud", action="append", metavar="C", help="only these clouds (repeatable)")
     p.add_argument("--release", action="append", choices=RELEASES, help="only these releases (repeatable)")
+    p.add_argument(
+        "--arch", action="append", choices=ARCHES, help="only these architectures (repeatable; default: this machine's)"
+    )
     p.add_argument("--jobs", type=int, default=2, metavar="N", help="jobs at once (default 2)")
     p.add_argument("--work-dir", type=Path, default=Path("var/work"), help="scratch space (default var/work)")
     p.add_argument("--log-dir", type=Path, default=Path("var/logs"), help="job logs (default var/logs)")
@@ -296,7 +299,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise BadInputError(f"{remote} needs a token to push results: set {args.token_env}")
     writer = StatusRepoWriter(remote)
     config = load_config(args.config) if args.config else writer.config()
-    the_plan = matrix.plan(config, projects=args.project, clouds=args.cloud, releases=args.release)
+    the_plan = matrix.plan(
+        config, projects=args.project, clouds=args.cloud, releases=args.release, arches=args.arch
+    )
     if not the_plan.builds:
         raise BadInputError("nothing to run: no active project has a release that matches")
     recorder: Recorder = FanInRecorder(args.fan_in) if args.fan_in else DirectRecorder(writer)

@@ -46,3 +46,16 @@ def check_choice(kind: str, value: str, allowed: tuple[str, ...]) -> str:
     if value in allowed:
         return value
     raise UnknownNameError(kind, value, allowed)
+
+
+_MACHINE_ARCH: Final[dict[str, str]] = {
+    "x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64", "ppc64le": "ppc64le", "s390x": "s390x",
+}  # fmt: skip
+
+
+def host_arch() -> str | None:
+    """The architecture of this machine in the config's words (``amd64`` for x86_64), or None when the
+    machine is none of ARCHES."""
+    import platform
+
+    return _MACHINE_ARCH.get(platform.machine().lower())

@@ -229,7 +229,13 @@ def test_project_template_shape() -> None:
     build, cloud, record = data["jobs"]["build"], data["jobs"]["cross-cloud"], data["jobs"]["record"]
     assert build["strategy"]["matrix"]["release"] == ["stable", "head"]
     assert cloud["strategy"]["fail-fast"] is False and cloud["needs"] == "build"
-    assert {"cloud", "release"} <= set(cloud["strategy"]["matrix"])
+    assert {"cloud", "release", "arch"} <= set(cloud["strategy"]["matrix"])
+    for job in (build, cloud):  # arm64 runs on GitHub's arm runners, and the action is told the arch
+        assert "ubuntu-24.04-arm" in job["runs-on"] and "matrix.arch" in job["runs-on"]
+        action_step = next(s for s in job["steps"] if str(s.get("uses", "")).startswith("crosscloudci/"))
+        assert action_step["with"]["arch"] == "${{ matrix.arch }}"
+    kind = next(s for s in cloud["steps"] if str(s.get("uses", "")).startswith("helm/kind-action@"))
+    assert kind["if"] == "matrix.cloud == 'kind'" and kind["with"] == {"install_only": True}
     assert record["needs"] == ["build", "cross-cloud"] and record["if"] == "always()"
     for job in (build, cloud):
         action_step = next(s for s in job["steps"] if str(s.get("uses", "")).startswith("crosscloudci/"))

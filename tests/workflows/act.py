@@ -37,6 +37,7 @@ STAND_IN_FOR = {
     "actions/upload-artifact": "upload-artifact",
     "actions/download-artifact": "download-artifact",
     "hashicorp/setup-terraform": "setup-terraform",
+    "helm/kind-action": "kind-action",
 }
 ACT_TIMEOUT = 600.0
 """Seconds one act run may take before it is killed."""

@@ -1,0 +1,63 @@
+"""What ``crosscloud run`` plans: architectures and which clouds a project runs on."""
+
+from __future__ import annotations
+
+import pytest
+
+from crosscloud.config import parse_config
+from crosscloud.errors import UnknownNameError
+from crosscloud_action.matrix import plan
+
+CONFIG = """
+clouds:
+  local: {active: true, display_name: Local, order: 1, kubernetes: false}
+  kind: {active: true, display_name: kind, order: 2, arch: [amd64]}
+  graviton: {active: true, display_name: AWS arm, order: 3, module: aws, arch: [arm64]}
+projects:
+  kubernetes:
+    order: 1
+    active: true
+    display_name: Kubernetes
+    app_layer: false
+    stable_ref: v1.31.4
+    head_ref: master
+    arch: [amd64, arm64]
+  etcd:
+    order: 2
+    active: true
+    display_name: etcd
+    stable_ref: v3.5.17
+    head_ref: main
+    arch: [amd64, arm64]
+"""
+
+
+def jobs(**filters: object) -> list[tuple[str, str, str, list[str]]]:
+    the_plan = plan(parse_config(CONFIG, "cross-cloud.yml"), **filters)  # type: ignore[arg-type]
+    return [
+        (b.project.name, b.release, b.arch, [c.cloud.name for c in the_plan.clouds[b]]) for b in the_plan.builds
+    ]
+
+
+def test_each_architecture_is_a_build_and_runs_only_on_clouds_that_offer_it() -> None:
+    planned = jobs(projects=["etcd"], releases=["stable"], arches=["amd64", "arm64"])
+    assert planned == [("etcd", "stable", "amd64", ["local", "kind"]), ("etcd", "stable", "arm64", ["local", "graviton"])]
+
+
+def test_kubernetes_itself_runs_only_where_there_is_a_cluster_to_provision() -> None:
+    planned = jobs(projects=["kubernetes"], releases=["head"], arches=["amd64"])
+    assert planned == [("kubernetes", "head", "amd64", ["kind"])]
+
+
+def test_the_default_architecture_is_this_machines(monkeypatch: pytest.MonkeyPatch) -> None:
+    import platform
+
+    monkeypatch.setattr(platform, "machine", lambda: "aarch64")
+    assert {arch for _, _, arch, _ in jobs()} == {"arm64"}
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+    assert {arch for _, _, arch, _ in jobs()} == {"amd64"}
+
+
+def test_an_unknown_architecture_is_refused() -> None:
+    with pytest.raises(UnknownNameError, match="riscv64"):
+        jobs(arches=["riscv64"])
