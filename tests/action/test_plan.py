@@ -34,14 +34,15 @@ projects:
 
 def jobs(**filters: object) -> list[tuple[str, str, str, list[str]]]:
     the_plan = plan(parse_config(CONFIG, "cross-cloud.yml"), **filters)  # type: ignore[arg-type]
-    return [
-        (b.project.name, b.release, b.arch, [c.cloud.name for c in the_plan.clouds[b]]) for b in the_plan.builds
-    ]
+    return [(b.project.name, b.release, b.arch, [c.cloud.name for c in the_plan.clouds[b]]) for b in the_plan.builds]
 
 
 def test_each_architecture_is_a_build_and_runs_only_on_clouds_that_offer_it() -> None:
     planned = jobs(projects=["etcd"], releases=["stable"], arches=["amd64", "arm64"])
-    assert planned == [("etcd", "stable", "amd64", ["local", "kind"]), ("etcd", "stable", "arm64", ["local", "graviton"])]
+    assert planned == [
+        ("etcd", "stable", "amd64", ["local", "kind"]),
+        ("etcd", "stable", "arm64", ["local", "graviton"]),
+    ]
 
 
 def test_kubernetes_itself_runs_only_where_there_is_a_cluster_to_provision() -> None:
