@@ -1,0 +1,73 @@
+"""The app's settings: their names, defaults and how a missing one is reported.
+
+Every key is read from the environment as ``CROSSCLOUD_<KEY>`` (Flask's ``from_prefixed_env``, which parses
+JSON values, so ``CROSSCLOUD_REFRESH_SECONDS=60`` is a number) and may be overridden by ``test_config``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Final
+
+from flask import Flask
+
+from crosscloud.errors import BadInputError
+
+ENV_PREFIX: Final = "CROSSCLOUD"
+
+DEFAULTS: Final[dict[str, Any]] = {
+    "STATUS_REPO": None,
+    "MIRROR_DIR": None,
+    "REFRESH_SECONDS": 300,
+    "WEBHOOK_SECRET": None,
+    "APP_ID": None,
+    "PRIVATE_KEY": None,
+    "PRIVATE_KEY_FILE": None,
+    "INSTALLATION_ID": None,
+    "REFRESH_TOKEN": None,
+    "NIGHTLY_REPOSITORY": None,
+    "NIGHTLY_WORKFLOW": "nightly.yml",
+    "CONFIG_REPOSITORY": None,
+    "TOKEN": None,
+}
+
+
+def apply_defaults(app: Flask) -> None:
+    """Fill in every setting that neither the environment nor ``test_config`` gave."""
+    for key, value in DEFAULTS.items():
+        app.config.setdefault(key, value)
+
+
+def status_repo(app: Flask) -> str:
+    value = app.config.get("STATUS_REPO")
+    if not value:
+        raise BadInputError(f"no status repository: set {ENV_PREFIX}_STATUS_REPO to its path or URL")
+    return str(value)
+
+
+def mirror_dir(app: Flask) -> Path:
+    """Where the mirror and its index live (default: the app's instance folder)."""
+    return Path(app.config.get("MIRROR_DIR") or app.instance_path)
+
+
+def refresh_seconds(app: Flask) -> float:
+    value: Any = app.config.get("REFRESH_SECONDS")
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise BadInputError(f"{ENV_PREFIX}_REFRESH_SECONDS must be a number of seconds, not {value!r}") from None
+    if seconds < 0:
+        raise BadInputError(f"{ENV_PREFIX}_REFRESH_SECONDS must not be negative (0 turns the timer off)")
+    return seconds
+
+
+def private_key(app: Flask) -> str | None:
+    """The GitHub App's private key (PEM text), from ``PRIVATE_KEY`` or the file ``PRIVATE_KEY_FILE``."""
+    if app.config.get("PRIVATE_KEY"):
+        return str(app.config["PRIVATE_KEY"])
+    path = app.config.get("PRIVATE_KEY_FILE")
+    if not path:
+        return None
+    try:
+        return Path(path).read_text()
+    except OSError as exc:
+        raise BadInputError(f"{ENV_PREFIX}_PRIVATE_KEY_FILE: cannot read {path}: {exc.strerror}") from None

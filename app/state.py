@@ -1,0 +1,227 @@
+"""What the app serves: the last good state of the status repository, refreshed in the background.
+
+A ``StatusState`` owns a mirror of the status repository and its ``StatusIndex`` (persisted beside the
+mirror, so a restart reads only new commits). Requests never wait on git: they read the immutable
+``Snapshot`` of the last successful refresh. A refresh that fails keeps that snapshot and sets its
+``error``, so the dashboard shows "results as of <time>" under a banner instead of nothing.
+
+Refreshes happen on one worker thread: on a timer, and when asked (``request_refresh``, e.g. from a
+``push`` webhook). Requests are coalesced: however many arrive during a refresh, at most one more runs."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from flask import current_app
+
+from crosscloud.cell_rules import CellView, Grid, build_grid, view
+from crosscloud.config import Config
+from crosscloud.errors import CrossCloudError
+from crosscloud.records import CellKey
+from crosscloud.status_repo.git import Remote
+from crosscloud.status_repo.mirror import Mirror
+from crosscloud.status_repo.reader import Entry, StatusIndex
+from crosscloud_app import metrics
+
+EXTENSION = "crosscloud"
+GRID_TTL = timedelta(seconds=60)
+"""How long a cached grid is reused before staleness (which depends on the clock) is computed again."""
+
+log = logging.getLogger(__name__)
+
+metrics.describe("crosscloud_refresh_failures_total", "Refreshes of the status repository mirror that failed.")
+metrics.describe("crosscloud_refreshes_total", "Refreshes of the status repository mirror, by trigger.")
+metrics.describe("crosscloud_refresh_duration_seconds", "How long the last refresh took.")
+
+
+class NotReadyError(CrossCloudError):
+    """There has never been a good state to serve (the first refresh failed or has not finished)."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything a request needs, computed once per status repository commit."""
+
+    commit: str
+    """The status repository commit everything here was computed from (the basis of ETags)."""
+    config: Config
+    current: Mapping[CellKey, Entry]
+    """The validated current cells (``Entry.error`` set for a broken file)."""
+    refreshed_at: datetime
+    """The last successful refresh (UTC)."""
+    error: str | None = None
+    """Why the last refresh failed, when it did (then this is the last good state)."""
+    _grids: dict[tuple[str, str | None], tuple[datetime, Grid]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+
+    def grid(self, kubernetes: str = "stable", arch: str | None = None) -> Grid:
+        """The dashboard grid for a test environment, cached (for ``GRID_TTL``, as staleness moves with time)."""
+        now = datetime.now(UTC)
+        with self._lock:
+            cached = self._grids.get((kubernetes, arch))
+            if cached is not None and now - cached[0] < GRID_TTL:
+                return cached[1]
+        grid = build_grid(self.config, self.current, now=now, kubernetes=kubernetes, arch=arch)
+        with self._lock:
+            self._grids[(kubernetes, arch)] = (now, grid)
+        return grid
+
+    def cell(self, key: CellKey) -> CellView:
+        """What one cell shows now (``cell_rules.view`` with this snapshot's entries and configuration)."""
+        project = self.config.projects.get(key.project)
+        timeout = timedelta(seconds=project.timeout if project else 0)
+        return view(key, self.current, now=datetime.now(UTC), stale_after=self.config.stale_after, timeout=timeout)
+
+    @property
+    def age(self) -> timedelta:
+        return datetime.now(UTC) - self.refreshed_at
+
+
+class StatusState:
+    """The mirror, its index and the current ``Snapshot`` of one status repository (see the module doc)."""
+
+    def __init__(self, remote: Remote, mirror_dir: Path, *, refresh_seconds: float = 300.0):
+        self.remote = remote
+        self.mirror_dir = mirror_dir
+        self.refresh_seconds = refresh_seconds
+        mirror_dir.mkdir(parents=True, exist_ok=True)
+        self.mirror = Mirror(remote, cache=mirror_dir)
+        digest = hashlib.sha256(remote.url.encode()).hexdigest()[:16]
+        self._index = StatusIndex(self.mirror.git_dir, mirror_dir / f"index-{digest}.sqlite3")
+        self._index_lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
+        self._snapshot: Snapshot | None = None
+        self._last_error: str | None = None
+        self._wake = threading.Event()
+        self._pending: str | None = None
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.last_duration: float | None = None
+
+    # -- reading -----------------------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        """The last good state (never waits on git); ``NotReadyError`` when there has never been one."""
+        snap = self._snapshot
+        if snap is None:
+            raise NotReadyError(
+                f"no results from {self.remote} yet: {self._last_error or 'the first refresh is running'}"
+            )
+        return snap
+
+    @property
+    def ready(self) -> bool:
+        return self._snapshot is not None
+
+    @property
+    def last_error(self) -> str | None:
+        return self._last_error
+
+    @contextlib.contextmanager
+    def query(self) -> Iterator[StatusIndex]:
+        """Locked access to the index, for history queries (refreshes wait meanwhile; keep it short)."""
+        with self._index_lock:
+            yield self._index
+
+    def index_size(self) -> int:
+        with self._index_lock:
+            return self._index.size()
+
+    # -- refreshing --------------------------------------------------------------------------
+    def refresh_now(self, reason: str = "direct") -> Snapshot:
+        """Fetch, index new commits and publish a new snapshot; on failure keep the last good one with
+        ``error`` set (and raise ``NotReadyError`` when there is none)."""
+        with self._refresh_lock:
+            started = time.monotonic()
+            metrics.inc("crosscloud_refreshes_total", {"reason": reason})
+            try:
+                self._refresh()
+            except (CrossCloudError, OSError) as exc:
+                self._last_error = str(exc)
+                metrics.inc("crosscloud_refresh_failures_total")
+                log.warning("refresh of %s failed: %s", self.remote, exc)
+                if self._snapshot is not None:
+                    self._snapshot = replace(self._snapshot, error=str(exc))
+            finally:
+                self.last_duration = time.monotonic() - started
+                metrics.set_gauge("crosscloud_refresh_duration_seconds", self.last_duration)
+            return self.snapshot()
+
+    def _refresh(self) -> None:
+        self.mirror.fetch()
+        now = datetime.now(UTC)
+        with self._index_lock:
+            stats = self._index.refresh()
+            old = self._snapshot
+            if old is not None and old.commit == stats.commit:
+                self._snapshot = Snapshot(old.commit, old.config, old.current, now)
+                self._last_error = None
+                return
+            config = self._index.config()
+            current = self._index.current()
+        self._snapshot = Snapshot(stats.commit, config, current, now)
+        self._last_error = None
+
+    def request_refresh(self, reason: str) -> None:
+        """Ask the worker for a refresh and return at once; requests made meanwhile make one refresh."""
+        self._pending = reason
+        self._wake.set()
+
+    def start(self) -> None:
+        """Start the worker thread (the timer and ``request_refresh``)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="crosscloud-refresh", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def close(self) -> None:
+        self.stop()
+        with self._index_lock:
+            self._index.close()
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            woken = self._wake.wait(self.refresh_seconds or None)
+            if self._stopping.is_set():
+                return
+            self._wake.clear()
+            reason, self._pending = (self._pending or "request", None) if woken else ("timer", None)
+            try:
+                self.refresh_now(reason)
+            except NotReadyError:
+                pass  # recorded in last_error; the next tick tries again
+            except Exception:  # the worker must survive anything a refresh throws
+                log.exception("refresh of %s crashed", self.remote)
+
+    def status(self) -> dict[str, Any]:
+        """For /healthz: what is served and how old it is."""
+        snap = self._snapshot
+        return {
+            "repository": str(self.remote),
+            "commit": snap.commit if snap else None,
+            "refreshed_at": snap.refreshed_at.isoformat() if snap else None,
+            "mirror_age_seconds": round(snap.age.total_seconds(), 3) if snap else None,
+            "error": self._last_error,
+        }
+
+
+def get_state() -> StatusState:
+    """The ``StatusState`` of the current app."""
+    state: StatusState = current_app.extensions[EXTENSION]
+    return state

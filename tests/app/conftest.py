@@ -1,0 +1,112 @@
+"""Fixtures of the app tests: a status repository seeded with real commits, the app over it, a client.
+
+``seeded_repo`` is built with the same writer the GitHub Action uses, so the app reads real history."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from crosscloud.records import format_time
+from crosscloud.status_repo.writer import StatusRepoWriter
+from crosscloud_app import create_app
+from crosscloud_app.state import EXTENSION, StatusState
+from tests.conftest import make_record
+
+Writer = Callable[..., StatusRepoWriter]
+
+
+def hours_ago(hours: float) -> str:
+    return format_time(datetime.now(UTC) - timedelta(hours=hours))
+
+
+def result(
+    project: str, release: str, stage: str, status: str, *, at: float = 1.0, run: int = 100, **extra: Any
+) -> Any:
+    """A record of the default configuration on the ``local`` cloud, started ``at`` hours ago."""
+    fields: dict[str, Any] = {
+        "project": project,
+        "release": release,
+        "stage": stage,
+        "status": status,
+        "started_at": hours_ago(at),
+        "finished_at": None if status == "running" else hours_ago(at - 0.05),
+        "url": f"https://github.com/example/{project}/actions/runs/{run}/job/{run}{len(stage)}",
+        "run": {
+            "repository": f"example/{project}",
+            "id": run,
+            "attempt": 1,
+            "job": "cross-cloud",
+            "workflow": "Cross-Cloud CI",
+            "url": f"https://github.com/example/{project}/actions/runs/{run}",
+        },
+        "reason": None if status in ("success", "running") else f"{stage} {status} in the test",
+        "ref": {"prometheus": "v2.42.0", "etcd": "v3.4.23", "nats": "v2.9.10"}[project],
+        "sha": {"prometheus": "a", "etcd": "b", "nats": "c"}[project] * 40,
+    }
+    if stage != "build":
+        fields["cloud"] = "local"
+    fields.update(extra)
+    return make_record(**fields)
+
+
+def pipeline(project: str, release: str, statuses: dict[str, str], **kwargs: Any) -> list[Any]:
+    """One record per stage, started in pipeline order (later stages a little later)."""
+    at = float(kwargs.pop("at", 1.0))
+    return [
+        result(project, release, stage, status, at=at - i * 0.01, **kwargs)
+        for i, (stage, status) in enumerate(statuses.items())
+    ]
+
+
+ALL_GREEN = {"build": "success", "provision": "success", "deploy": "success", "e2e": "success"}
+
+
+@pytest.fixture
+def seeded_repo(status_repo: Path, writer_for: Writer) -> Path:
+    """The default configuration with a night of results:
+
+    - prometheus stable: all green (an older night failed its deploy, so it has history);
+    - etcd stable: deploy failed (e2e then n/a);
+    - nats stable: all green but 72 h old (stale); nats head: the build is running."""
+    writer = writer_for(status_repo)
+    writer.write(pipeline("prometheus", "stable", {**ALL_GREEN, "deploy": "failed"}, at=30.0, run=90))
+    writer.write(pipeline("prometheus", "stable", ALL_GREEN, run=100))
+    writer.write(pipeline("etcd", "stable", {"build": "success", "provision": "success", "deploy": "failed"}))
+    writer.write(pipeline("nats", "stable", ALL_GREEN, at=72.0, run=50))
+    writer.write([result("nats", "head", "build", "running", at=0.1, ref="v2.15.1", run=101)])
+    return status_repo
+
+
+@pytest.fixture
+def make_app(tmp_path: Path) -> Iterator[Callable[..., Flask]]:
+    """Build apps over a repository (each with its own mirror directory); their refresh threads are stopped."""
+    apps: list[Flask] = []
+
+    def make(repo: Path | str, **config: Any) -> Flask:
+        app = create_app(
+            {"TESTING": True, "STATUS_REPO": str(repo), "MIRROR_DIR": str(tmp_path / f"mirror{len(apps)}"), **config}
+        )
+        apps.append(app)
+        return app
+
+    yield make
+    for app in apps:
+        state: StatusState = app.extensions[EXTENSION]
+        state.close()
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask], seeded_repo: Path) -> Flask:
+    return make_app(seeded_repo)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
