@@ -129,14 +129,20 @@ class Pipeline:
             stages = ["provision", "deploy", "e2e"]
             if self.report_running and pinned is not None:
                 self._record_running(project, release, arch, cloud, env, stages)
-            outcomes = self._cloud_stages(ctx, project, cloud, pinned, result)
+            outcomes = self._cloud_stages(ctx, project, cloud, pinned, result, kubernetes)
             result.records = [self._record(project, release, arch, cloud, env, o, pinned) for o in outcomes]
             self.recorder.record(result.records)
         return result
 
     # -- stages ------------------------------------------------------------------------------------
     def _cloud_stages(
-        self, ctx: StageContext, project: Project, cloud: Cloud, pinned: Pinned | None, result: JobResult
+        self,
+        ctx: StageContext,
+        project: Project,
+        cloud: Cloud,
+        pinned: Pinned | None,
+        result: JobResult,
+        kubernetes: str,
     ) -> list[Outcome]:
         now = _now()
         if pinned is None:
@@ -152,7 +158,8 @@ class Pipeline:
 
             def provision() -> None:
                 nonlocal terraform
-                terraform = Terraform(ctx, modules_root() / cloud.module, self._terraform_inputs(ctx, project, cloud))
+                inputs = self.terraform_inputs(ctx, project, cloud, kubernetes)
+                terraform = Terraform(ctx, modules_root() / cloud.module, inputs)
                 holder["target"] = terraform.apply()
 
             outcome, _ = self._stage("provision", ctx, provision)
@@ -247,7 +254,10 @@ class Pipeline:
         return pin_reused(ctx, spec, ref)
 
     # -- helpers -----------------------------------------------------------------------------------
-    def _terraform_inputs(self, ctx: StageContext, project: Project, cloud: Cloud) -> dict[str, Any]:
+    def terraform_inputs(self, ctx: StageContext, project: Project, cloud: Cloud, kubernetes: str) -> dict[str, Any]:
+        """The inputs of ``terraform/<cloud>/`` (the contract in terraform/README.md). On a Kubernetes cloud the
+        cluster runs the version the Kubernetes project pins for the ``kubernetes`` release (stable or head);
+        when the project *is* Kubernetes (``app_layer: false``) it is its own release's ref."""
         inputs: dict[str, Any] = {
             "cluster_name": _cluster_name(project.name, ctx.release, cloud.name),
             "arch": ctx.arch,
@@ -257,8 +267,11 @@ class Pipeline:
         if cloud.region:
             inputs["region"] = cloud.region
         if cloud.kubernetes:
-            k8s = self.config.projects.get(self.config.kubernetes_project or "")
-            version = k8s.ref(self.env.get("CROSSCLOUD_KUBERNETES", "stable")) if k8s else None
+            if not project.app_layer:
+                version = project.ref(ctx.release)
+            else:
+                k8s = self.config.projects.get(self.config.kubernetes_project or "")
+                version = k8s.ref(kubernetes) if k8s else None
             if version:
                 inputs["kubernetes_version"] = version
         else:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import io
+from pathlib import Path
+
 import pytest
 
 from crosscloud.config import parse_config
 from crosscloud.errors import UnknownNameError
 from crosscloud_action.matrix import plan
+from crosscloud_action.pipeline import Pipeline
+from crosscloud_action.recording import DirectRecorder
+from crosscloud_action.runtimes.interface import StageContext
 
 CONFIG = """
 clouds:
@@ -62,3 +68,23 @@ def test_the_default_architecture_is_this_machines(monkeypatch: pytest.MonkeyPat
 def test_an_unknown_architecture_is_refused() -> None:
     with pytest.raises(UnknownNameError, match="riscv64"):
         jobs(arches=["riscv64"])
+
+
+@pytest.mark.parametrize(
+    ("project", "release", "kubernetes", "version"),
+    [
+        ("etcd", "stable", "stable", "v1.31.4"),  # an app on the Kubernetes project's stable release
+        ("etcd", "stable", "head", "master"),  # ... or its head
+        ("kubernetes", "head", "stable", "master"),  # Kubernetes itself: its own release is the cluster
+    ],
+)
+def test_the_cluster_runs_the_kubernetes_version_its_release_pins(
+    tmp_path: Path, project: str, release: str, kubernetes: str, version: str
+) -> None:
+    config = parse_config(CONFIG, "cross-cloud.yml")
+    pipeline = Pipeline(config, DirectRecorder(None), workroot=tmp_path, log_dir=tmp_path)  # type: ignore[arg-type]
+    ctx = StageContext(config.projects[project], release, "amd64", config.clouds["kind"], tmp_path, io.StringIO(), 0.0)
+    inputs = pipeline.terraform_inputs(ctx, config.projects[project], config.clouds["kind"], kubernetes)
+    assert inputs["kubernetes_version"] == version
+    assert inputs["labels"] == {"project": project, "release": release, "managed-by": "cross-cloud-ci"}
+    assert "sandbox_root" not in inputs
