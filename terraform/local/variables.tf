@@ -1,4 +1,4 @@
-# The inputs every module under terraform/ takes (see terraform/README.md), and the local cloud's own.
+# The inputs every module under terraform/ takes (the contract is in terraform/README.md), then this cloud's own.
 
 variable "cluster_name" {
   type        = string
@@ -12,13 +12,21 @@ variable "cluster_name" {
 variable "kubernetes_version" {
   type        = string
   default     = null
-  description = "Kubernetes version to run. The local cloud runs projects on the host, so it is ignored here."
+  description = "Kubernetes release to run. The local cloud runs projects on the host, so it is ignored here."
+  validation {
+    condition     = var.kubernetes_version == null || can(regex("^v?[0-9]+[.][0-9]+([.][0-9]+)?$", var.kubernetes_version))
+    error_message = "kubernetes_version must be a Kubernetes release like v1.30.4 or 1.30 (a branch such as master cannot be provisioned)."
+  }
 }
 
 variable "node_count" {
   type        = number
   default     = 1
-  description = "Worker nodes. The local cloud has exactly one: the host."
+  description = "Worker nodes. The local cloud has exactly one: the host; ignored."
+  validation {
+    condition     = var.node_count >= 1 && var.node_count <= 100 && floor(var.node_count) == var.node_count
+    error_message = "node_count must be a whole number from 1 to 100."
+  }
 }
 
 variable "arch" {
@@ -34,13 +42,21 @@ variable "arch" {
 variable "region" {
   type        = string
   default     = "localhost"
-  description = "Region or zone. The local cloud has one: localhost."
+  description = "Region or zone. The local cloud has one: localhost; ignored."
+  validation {
+    condition     = trimspace(var.region) != ""
+    error_message = "region must not be empty."
+  }
 }
 
 variable "labels" {
   type        = map(string)
   default     = {}
-  description = "Labels (tags) put on everything the module creates."
+  description = "Labels (tags) put on everything the module creates. Kept on the sandbox resource."
+  validation {
+    condition     = alltrue([for k, v in var.labels : can(regex("^[a-z][a-z0-9_-]{0,62}$", k)) && can(regex("^[a-z0-9_-]{0,63}$", v))])
+    error_message = "labels: keys must match ^[a-z][a-z0-9_-]{0,62}$ and values ^[a-z0-9_-]{0,63}$ (valid as tags and labels on every cloud and in Kubernetes)."
+  }
 }
 
 variable "sandbox_root" {
