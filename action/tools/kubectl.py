@@ -31,11 +31,17 @@ REQUEST_TIMEOUT = 20
 REASON_LIMIT = 300
 
 # (pattern, what it means): the first that matches a tool's error output decides. Order matters: an
-# unreachable server can also say "context deadline exceeded", and a quota is also "forbidden".
+# unreachable server can also say "context deadline exceeded", a quota is also "forbidden", and helm
+# reports refused credentials as "Kubernetes cluster unreachable: ... provide credentials".
 _INFRA: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), meaning)
     for pattern, meaning in (
         (r"exceeded quota", "a resource quota of the cluster is exhausted"),
+        (r"Unauthorized|provide credentials|You must be logged in", "the cluster refused the credentials"),
+        (r"is forbidden: User \"[^\"]*\" cannot", "the cluster's RBAC forbids it"),
+        # kubectl's reading calls (get, logs, delete) hit only RBAC; an admission refusal of the chart's
+        # pods ("violates PodSecurity") is the project's.
+        (r"Error from server \(Forbidden\)(?!.*violates PodSecurity)", "the cluster's RBAC forbids it"),
         (r"Kubernetes cluster unreachable", "the Kubernetes API server is unreachable"),
         (r"The connection to the server \S+ was refused", "the Kubernetes API server is unreachable"),
         (
@@ -44,8 +50,6 @@ _INFRA: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         ),
         (r"no such host", "the Kubernetes API server's name does not resolve"),
         (r"TLS handshake timeout|x509: ", "the Kubernetes API server's TLS failed"),
-        (r"Unauthorized|provide credentials|You must be logged in", "the cluster refused the credentials"),
-        (r"is forbidden: User \"[^\"]*\" cannot", "the cluster's RBAC forbids it"),
         (r"the server is currently unable to handle the request|ServiceUnavailable", "the API server is unavailable"),
         (r"etcdserver: request timed out|Internal error occurred", "the API server failed internally"),
         (r"Client\.Timeout exceeded|net/http: request canceled", "the Kubernetes API server does not answer"),
