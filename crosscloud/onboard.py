@@ -210,7 +210,8 @@ def ask(given: Mapping[str, str], *, no_input: bool, template: Path | None = Non
     from cookiecutter.prompt import read_user_choice, read_user_variable, render_variable  # type: ignore[import-untyped]
     from cookiecutter.utils import create_env_with_context  # type: ignore[import-untyped]
 
-    context = _context(template or template_dir())
+    template = template or template_dir()
+    context = _context(template)
     variables: dict[str, Any] = context["cookiecutter"]
     prompts = variables.get("__prompts__", {})
     env = create_env_with_context(context)
