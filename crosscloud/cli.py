@@ -299,9 +299,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise BadInputError(f"{remote} needs a token to push results: set {args.token_env}")
     writer = StatusRepoWriter(remote)
     config = load_config(args.config) if args.config else writer.config()
-    the_plan = matrix.plan(
-        config, projects=args.project, clouds=args.cloud, releases=args.release, arches=args.arch
-    )
+    the_plan = matrix.plan(config, projects=args.project, clouds=args.cloud, releases=args.release, arches=args.arch)
     if not the_plan.builds:
         raise BadInputError("nothing to run: no active project has a release that matches")
     recorder: Recorder = FanInRecorder(args.fan_in) if args.fan_in else DirectRecorder(writer)
