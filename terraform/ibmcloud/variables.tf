@@ -1,0 +1,72 @@
+# The inputs every module under terraform/ takes (the contract is in terraform/README.md), then this cloud's own.
+
+variable "cluster_name" {
+  type        = string
+  description = "Name of the environment; unique per matrix cell (project, release, cloud, run). IKS allows 32 characters: longer names are shortened with a hash."
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9-]{0,62}$", var.cluster_name))
+    error_message = "cluster_name must be 1-63 lower-case letters, digits or '-', starting with a letter or digit."
+  }
+}
+
+variable "kubernetes_version" {
+  type        = string
+  default     = null
+  description = "Kubernetes release to run, like v1.30.4 or 1.30; null for the cloud's default. IKS takes 1.30 or 1.30.4."
+  validation {
+    condition     = var.kubernetes_version == null || can(regex("^v?[0-9]+[.][0-9]+([.][0-9]+)?$", var.kubernetes_version))
+    error_message = "kubernetes_version must be a Kubernetes release like v1.30.4 or 1.30 (a branch such as master cannot be provisioned)."
+  }
+}
+
+variable "node_count" {
+  type        = number
+  default     = 1
+  description = "Worker nodes. Workers in the one zone the cluster uses."
+  validation {
+    condition     = var.node_count >= 1 && var.node_count <= 100 && floor(var.node_count) == var.node_count
+    error_message = "node_count must be a whole number from 1 to 100."
+  }
+}
+
+variable "arch" {
+  type        = string
+  default     = "amd64"
+  description = "CPU architecture of the nodes: amd64, arm64, ppc64le or s390x. IKS on VPC offers amd64 only."
+  validation {
+    condition     = contains(["amd64", "arm64", "ppc64le", "s390x"], var.arch)
+    error_message = "arch must be one of amd64, arm64, ppc64le, s390x."
+  }
+}
+
+variable "region" {
+  type        = string
+  default     = "us-south"
+  description = "Region or zone. An IBM Cloud VPC region; the cluster uses its zone 1."
+  validation {
+    condition     = trimspace(var.region) != ""
+    error_message = "region must not be empty."
+  }
+}
+
+variable "labels" {
+  type        = map(string)
+  default     = {}
+  description = "Labels (tags) put on everything the module creates."
+  validation {
+    condition     = alltrue([for k, v in var.labels : can(regex("^[a-z][a-z0-9_-]{0,62}$", k)) && can(regex("^[a-z0-9_-]{0,63}$", v))])
+    error_message = "labels: keys must match ^[a-z][a-z0-9_-]{0,62}$ and values ^[a-z0-9_-]{0,63}$ (valid as tags and labels on every cloud and in Kubernetes)."
+  }
+}
+
+variable "resource_group" {
+  type        = string
+  default     = "Default"
+  description = "Name of the resource group everything is created in (every account has Default)."
+}
+
+variable "flavor" {
+  type        = string
+  default     = "bx2.4x16"
+  description = "VPC worker flavor (4 vCPU, 16 GB by default)."
+}
