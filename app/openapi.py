@@ -1,0 +1,366 @@
+"""The OpenAPI 3.1 description of the history API ``/api/v1``: every route, parameter and response.
+
+The document is also what the API checks requests against: ``query_parameters`` says which query
+parameters a route accepts, so a parameter cannot be served without being documented (and the API's
+tests validate real responses against the schemas here). The result record is described by
+``schema/result.schema.json`` itself (loaded from the ``crosscloud.schema`` package), so the two never
+drift apart; the allowed stages, statuses, releases and architectures come from the same file."""
+
+from __future__ import annotations
+
+import copy
+import functools
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from crosscloud import schemas
+from crosscloud.vocabulary import ARCHES, NAME_PATTERN, NO_KUBERNETES, RELEASES, STAGES, STATUSES
+
+PREFIX: Final = "/api/v1"
+VERSION: Final = "1.0.0"
+DEFAULT_LIMIT: Final = 100
+MAX_LIMIT: Final = 1000
+CELL_STATUSES: Final[tuple[str, ...]] = (*STATUSES, "error")
+"""What a cell can show: a record status, or ``error`` when its file is not a valid record."""
+ENVIRONMENTS: Final[tuple[str, ...]] = (*RELEASES, NO_KUBERNETES)
+
+_JSON: Final = "application/json"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _nullable(schema: Mapping[str, Any]) -> dict[str, Any]:
+    return {"oneOf": [{"type": "null"}, dict(schema)]}
+
+
+_NAME: Final = {"type": "string", "pattern": NAME_PATTERN}
+_TIME: Final = {"type": "string", "format": "date-time"}
+_LINK: Final = {"type": "string", "description": "A path on this server, with its query string."}
+
+# -- parameters ---------------------------------------------------------------------------------------
+_PARAMETERS: Final[dict[str, dict[str, Any]]] = {
+    "project": {"schema": _NAME, "description": "Only this project (a key of cross-cloud.yml)."},
+    "release": {"schema": {"enum": list(RELEASES)}, "description": "Only this release line."},
+    "cloud": {"schema": _NAME, "description": "Only this cloud (a key of cross-cloud.yml); builds have none."},
+    "stage": {"schema": {"enum": list(STAGES)}, "description": "Only this pipeline stage."},
+    "status": {"schema": {"enum": list(STATUSES)}, "description": "Only results with this stored status."},
+    "arch": {"schema": {"enum": list(ARCHES)}, "description": "Only this CPU architecture."},
+    "environment": {
+        "schema": {"enum": list(ENVIRONMENTS)},
+        "description": "Only this test environment: the Kubernetes release of the cluster, or `host` on a cloud "
+        "that runs projects on the host. Builds have none.",
+    },
+    "kubernetes": {
+        "schema": {"enum": list(RELEASES), "default": "stable"},
+        "description": "The Kubernetes release of the test environment (clouds without Kubernetes use `host`).",
+    },
+    "since": {
+        "schema": _TIME,
+        "description": "Only results that started at or after this RFC 3339 time. A file that is not a valid record "
+        "has no start time: its commit time is used instead.",
+    },
+    "until": {
+        "schema": _TIME,
+        "description": "Only results that started before this RFC 3339 time (same rule as `since`).",
+    },
+    "limit": {
+        "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
+        "description": "At most this many entries in one page.",
+    },
+    "cursor": {
+        "schema": {"type": "string"},
+        "description": "Where the page starts: the `next` link of the previous page carries it. Opaque.",
+    },
+}
+_PATH_PARAMETERS: Final[dict[str, dict[str, Any]]] = {
+    "project": {"schema": _NAME, "description": "A project key of cross-cloud.yml."},
+    "release": {"schema": {"enum": list(RELEASES)}, "description": "The release line."},
+    "cloud": {"schema": _NAME, "description": "A cloud key of cross-cloud.yml."},
+    "stage": {"schema": {"enum": [s for s in STAGES if s != "build"]}, "description": "A stage that runs on a cloud."},
+}
+
+
+# -- schemas ------------------------------------------------------------------------------------------
+def _record_schema() -> dict[str, Any]:
+    """``schema/result.schema.json`` as an OpenAPI component: its local references point into the component."""
+    text = json.dumps(schemas.load(schemas.RESULT))
+    document: dict[str, Any] = json.loads(text.replace('"#/$defs/', '"#/components/schemas/Record/$defs/'))
+    for key in ("$schema", "$id"):
+        document.pop(key, None)
+    return document
+
+
+_KEY_PROPERTIES: Final[dict[str, Any]] = {
+    "project": _NAME,
+    "release": {"enum": list(RELEASES)},
+    "arch": {"enum": list(ARCHES)},
+    "stage": {"enum": list(STAGES)},
+    "cloud": _nullable(_NAME),
+    "environment": _nullable({"enum": list(ENVIRONMENTS)}),
+}
+_STORED: Final[dict[str, Any]] = {
+    "started_at": _nullable(_TIME),
+    "finished_at": _nullable(_TIME),
+    "ref": {"type": ["string", "null"]},
+    "sha": {"type": ["string", "null"]},
+    "url": {"type": ["string", "null"]},
+}
+
+
+def _object(properties: Mapping[str, Any], description: str) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "description": description,
+        "additionalProperties": False,
+        "required": list(properties),
+        "properties": dict(properties),
+    }
+
+
+def _schemas() -> dict[str, Any]:
+    links = _object(
+        {"self": _LINK, "cells": _LINK, "history": _LINK}, "Where to find more about the project in this API."
+    )
+    project = _object(
+        {
+            "name": _NAME,
+            "display_name": {"type": "string"},
+            "sub_title": {"type": ["string", "null"]},
+            "cncf_relation": {"type": ["string", "null"]},
+            "active": {"type": "boolean"},
+            "app_layer": {"type": "boolean", "description": "False for Kubernetes itself: the test environment."},
+            "arch": {"type": "array", "items": {"enum": list(ARCHES)}},
+            "releases": {"type": "array", "items": {"enum": list(RELEASES)}},
+            "refs": {
+                "type": "object",
+                "description": "The configured ref of each release (`stable_ref`, `head_ref`).",
+                "additionalProperties": False,
+                "properties": {r: {"type": ["string", "null"]} for r in RELEASES},
+            },
+            "repository_url": {"type": ["string", "null"]},
+            "links": _ref("ProjectLinks"),
+        },
+        "A project of cross-cloud.yml.",
+    )
+    cloud = _object(
+        {
+            "name": _NAME,
+            "display_name": {"type": "string"},
+            "active": {"type": "boolean"},
+            "order": {"type": "integer"},
+            "kubernetes": {"type": "boolean", "description": "False when projects run on the host (no cluster)."},
+            "arch": {"type": "array", "items": {"enum": list(ARCHES)}},
+            "region": {"type": ["string", "null"]},
+        },
+        "A cloud of cross-cloud.yml.",
+    )
+    cell = _object(
+        {
+            **_KEY_PROPERTIES,
+            "status": {"enum": list(CELL_STATUSES), "description": "What the cell shows (the dashboard's rules)."},
+            "stored_status": _nullable({"enum": list(STATUSES)}),
+            "stale": {"type": "boolean"},
+            "note": {"type": ["string", "null"], "description": "Why the cell shows what it shows, when not obvious."},
+            **_STORED,
+            "error": {"type": ["string", "null"], "description": "Why the cell's file is not a valid record."},
+            "history": _LINK,
+        },
+        "One cell as the dashboard shows it, with the stored result behind it. `url` is the job behind what is "
+        "shown (null when the cell shows something else than the stored result).",
+    )
+    entry = _object(
+        {
+            **_KEY_PROPERTIES,
+            "status": _nullable({"$ref": "#/components/schemas/Record/properties/status"}),
+            **_STORED,
+            "reason": {"type": ["string", "null"]},
+            "error": {"type": ["string", "null"], "description": "Why this version of the file is not a valid record."},
+            "commit": {"type": "string", "pattern": "^[0-9a-f]{40,64}$"},
+            "committed_at": _TIME,
+            "path": {"type": "string"},
+        },
+        "One version of one cell file of the status repository: a result as it was recorded.",
+    )
+    commit = {"type": "string", "description": "The status repository commit the answer was computed from."}
+    page = {"entries": {"type": "array", "items": _ref("HistoryEntry")}, "next": _nullable(_LINK)}
+    return {
+        "Error": _object(
+            {
+                "error": {
+                    "type": "object",
+                    "description": "What is wrong, and the parameter at fault when there is one.",
+                    "additionalProperties": False,
+                    "required": ["message"],
+                    "properties": {"message": {"type": "string"}, "parameter": {"type": ["string", "null"]}},
+                }
+            },
+            "An error.",
+        ),
+        "ProjectLinks": links,
+        "Project": project,
+        "ProjectList": _object(
+            {"commit": commit, "projects": {"type": "array", "items": _ref("Project")}}, "Every configured project."
+        ),
+        "ProjectDetail": _object({"commit": commit, "project": _ref("Project")}, "One project."),
+        "Cloud": cloud,
+        "CloudList": _object(
+            {"commit": commit, "clouds": {"type": "array", "items": _ref("Cloud")}}, "Every configured cloud."
+        ),
+        "Cell": cell,
+        "CellList": _object(
+            {
+                "commit": commit,
+                "kubernetes": {"enum": list(RELEASES)},
+                "arch": _nullable({"enum": list(ARCHES)}),
+                "cells": {"type": "array", "items": _ref("Cell")},
+            },
+            "The dashboard's cells for one test environment (`arch` null: each project's first arch).",
+        ),
+        "HistoryEntry": entry,
+        "HistoryPage": _object({"commit": commit, **page}, "Results, newest first; follow `next` for older ones."),
+        "CellHistoryPage": _object(
+            {"commit": commit, "cell": _ref("Cell"), **page},
+            "One cell: what it shows now, and its results, newest first.",
+        ),
+        "Record": _record_schema(),
+    }
+
+
+# -- operations ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Operation:
+    path: str
+    """The OpenAPI path (``{name}`` for a path parameter)."""
+    operation_id: str
+    summary: str
+    response: str
+    query: tuple[str, ...] = ()
+    description: str = ""
+
+    @property
+    def path_parameters(self) -> list[str]:
+        return [part[1:-1] for part in self.path.split("/") if part.startswith("{")]
+
+
+_HISTORY_QUERY: Final = ("status", "since", "until", "limit", "cursor")
+OPERATIONS: Final[tuple[Operation, ...]] = (
+    Operation(f"{PREFIX}/projects", "listProjects", "Every project of the configuration", "ProjectList"),
+    Operation(f"{PREFIX}/projects/{{project}}", "getProject", "One project", "ProjectDetail"),
+    Operation(f"{PREFIX}/clouds", "listClouds", "Every cloud of the configuration", "CloudList"),
+    Operation(
+        f"{PREFIX}/cells",
+        "listCells",
+        "The current cells, as the dashboard shows them",
+        "CellList",
+        ("project", "release", "cloud", "stage", "arch", "kubernetes"),
+        "The build, cloud and e2e cells of every active project and release for one test environment, in "
+        "dashboard order: the same cells as `crosscloud status --json`.",
+    ),
+    Operation(
+        f"{PREFIX}/history",
+        "listHistory",
+        "Results, newest first",
+        "HistoryPage",
+        ("project", "release", "cloud", "stage", "arch", "environment", *_HISTORY_QUERY),
+        "Every version of every matching cell file. Pages are cut by `limit`; the `next` link (also sent as "
+        'a `Link: <...>; rel="next"` header) continues exactly where the page ended. With `since` or `until` '
+        "a page may hold fewer than `limit` entries (the scan per request is bounded): keep following `next` "
+        "until it is null.",
+    ),
+    Operation(
+        f"{PREFIX}/history/{{project}}/{{release}}/build",
+        "getBuildHistory",
+        "The history of one build cell",
+        "CellHistoryPage",
+        ("arch", *_HISTORY_QUERY),
+        "`arch` defaults to the project's first architecture.",
+    ),
+    Operation(
+        f"{PREFIX}/history/{{project}}/{{release}}/{{cloud}}/{{stage}}",
+        "getCellHistory",
+        "The history of one cloud cell",
+        "CellHistoryPage",
+        ("arch", "kubernetes", *_HISTORY_QUERY),
+        "`arch` defaults to the project's first architecture, `kubernetes` to stable (a cloud without "
+        "Kubernetes has the one environment `host`).",
+    ),
+    Operation(f"{PREFIX}/openapi.json", "getOpenAPI", "This document", "OpenAPI"),
+)
+
+
+def query_parameters(path: str) -> frozenset[str]:
+    """The query parameters the operation at OpenAPI ``path`` accepts."""
+    for operation in OPERATIONS:
+        if operation.path == path:
+            return frozenset(operation.query)
+    raise KeyError(path)
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {_JSON: {"schema": _ref("Error")}}}
+
+
+def _operation(op: Operation) -> dict[str, Any]:
+    parameters = [
+        {"name": name, "in": "path", "required": True, **_PATH_PARAMETERS[name]} for name in op.path_parameters
+    ] + [{"name": name, "in": "query", "required": False, **_PARAMETERS[name]} for name in op.query]
+    ok: dict[str, Any] = {
+        "description": op.summary,
+        "headers": {
+            "ETag": {
+                "description": "Strong: the status repository commit and the query.",
+                "schema": {"type": "string"},
+            },
+            "Cache-Control": {
+                "description": "`no-cache`: revalidate with If-None-Match.",
+                "schema": {"type": "string"},
+            },
+        },
+        "content": {_JSON: {"schema": {"type": "object"} if op.response == "OpenAPI" else _ref(op.response)}},
+    }
+    if op.response.endswith("Page"):
+        ok["headers"]["Link"] = {"description": 'The next page: `<...>; rel="next"`.', "schema": {"type": "string"}}
+    responses: dict[str, Any] = {
+        "200": ok,
+        "304": {"description": "Not modified: the If-None-Match ETag is current."},
+        "400": _error("A bad or unknown query parameter; `parameter` names it."),
+        "405": _error("Only GET (and HEAD) are allowed."),
+        "503": _error("The status repository has not been read yet."),
+    }
+    if op.path_parameters:
+        responses["404"] = _error("No such project, cloud, release or stage.")
+    return {
+        "operationId": op.operation_id,
+        "summary": op.summary,
+        **({"description": op.description} if op.description else {}),
+        "parameters": parameters,
+        "responses": dict(sorted(responses.items())),
+    }
+
+
+@functools.cache
+def _document() -> dict[str, Any]:
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Cross-Cloud CI history API",
+            "version": VERSION,
+            "description": "Read-only: the projects and clouds of the status repository's cross-cloud.yml, the "
+            "cells the dashboard shows and the history of every cell. Every answer carries a strong ETag (answer "
+            "If-None-Match with 304) and `Cache-Control: no-cache`; errors are "
+            '`{"error": {"message": ..., "parameter": ...}}`.',
+            "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
+        },
+        "jsonSchemaDialect": "https://spec.openapis.org/oas/3.1/dialect/base",
+        "paths": {op.path: {"get": _operation(op)} for op in OPERATIONS},
+        "components": {"schemas": _schemas()},
+    }
+
+
+def document() -> dict[str, Any]:
+    """The OpenAPI document (a fresh copy: callers may change it)."""
+    return copy.deepcopy(_document())
