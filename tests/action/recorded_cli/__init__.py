@@ -65,7 +65,9 @@ class RecordedCli:
 
     def verbs(self) -> list[str]:
         """``tool verb`` of every call in order, e.g. ``helm upgrade``, ``kubectl get``."""
-        return [f"{c['tool']} {next(a for a in c['argv'] if not a.startswith('-'))}" for c in self.calls()]
+        from tests.action.recorded_cli.stand_in import verb
+
+        return [f"{c['tool']} {verb(c['argv'])}" for c in self.calls()]
 
 
 def install(root: Path) -> RecordedCli:

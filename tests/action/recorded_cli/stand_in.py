@@ -23,6 +23,20 @@ DELEGATED = {"helm": ("template", "lint", "version"), "kubectl": ("version",)}
 NO_ANSWER = 97
 
 
+VALUED_FLAGS = ("--kubeconfig", "--namespace", "-n")
+
+
+def verb(argv: list[str]) -> str:
+    """The subcommand: the first argument that is neither a flag nor a flag's value."""
+    skip = False
+    for arg in argv:
+        if skip or arg.startswith("-"):
+            skip = arg in VALUED_FLAGS
+            continue
+        return arg
+    return ""
+
+
 def _subsequence(tokens: list[str], argv: list[str]) -> bool:
     rest = iter(argv)
     return all(any(token == arg for arg in rest) for token in tokens)
@@ -47,9 +61,8 @@ def main(tool: str, argv: list[str]) -> int:
         "kubeconfig_mode": _kubeconfig_mode(argv),
         "env_kubeconfig": os.environ.get("KUBECONFIG"),
     }
-    verb = next((arg for arg in argv if not arg.startswith("-")), "")
     rule = None
-    if verb not in DELEGATED.get(tool, ()):
+    if verb(argv) not in DELEGATED.get(tool, ()):
         rule = next((r for r in scenario["rules"] if r["tool"] == tool and _subsequence(r["when"], argv)), None)
         call["answer"] = rule["name"] if rule else None
     else:
