@@ -32,6 +32,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, jsonify, request, url_for
+from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.wrappers import Response
 
 from crosscloud.cell_rules import CellView, environment
@@ -439,5 +440,17 @@ def openapi_document() -> Response:
     return _revalidated(tag) or _answer(openapi.document(), tag)
 
 
+def _api_headers(response: Response) -> Response:
+    """What the app-wide error pages under ``/api/v1`` (no such route, wrong method) lack: they must not be
+    cached either, and a 405 says which methods are allowed (RFC 9110)."""
+    if request.path.startswith(f"{PREFIX}/"):
+        response.headers.setdefault("Cache-Control", "no-cache")
+        routing = request.routing_exception
+        if isinstance(routing, MethodNotAllowed) and routing.valid_methods and "Allow" not in response.headers:
+            response.headers["Allow"] = ", ".join(sorted(routing.valid_methods))
+    return response
+
+
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.after_request(_api_headers)

@@ -437,8 +437,11 @@ def test_a_bad_parameter_is_400_naming_it(reader: FlaskClient, url: str, paramet
 def test_unknown_routes_and_methods_answer_json(reader: FlaskClient) -> None:
     missing = reader.get("/api/v1/builds")
     assert missing.status_code == 404 and "not found" in missing.get_json()["error"]["message"].lower()
+    assert missing.mimetype == "application/json" and missing.headers["Cache-Control"] == "no-cache"
     wrong = reader.post("/api/v1/projects")
     assert wrong.status_code == 405 and wrong.mimetype == "application/json"
+    assert (wrong.headers["Allow"], wrong.headers["Cache-Control"]) == ("GET, HEAD, OPTIONS", "no-cache")
+    assert reader.delete("/api/v1/history/etcd/stable/build").status_code == 405
     assert conforms(wrong, "/api/v1/projects")["error"]["message"]
     head = reader.head("/api/v1/projects")
     assert head.status_code == 200 and head.headers["ETag"] == reader.get("/api/v1/projects").headers["ETag"]
