@@ -1,0 +1,39 @@
+"""No result is lost under faults: concurrent writers while the remote is slow and refuses a fifth of all
+pushes, and some writers are killed with SIGKILL mid-write (harness: ``tests/writer_faults.py``; the
+256-writer figures come from ``bench/bench_faults.py``)."""
+
+from __future__ import annotations
+
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from crosscloud.config import load_config
+from crosscloud.status_repo.writer import Backoff
+from tests.conftest import CNCF_2018
+from tests.writer_faults import install_faulty_hook, run_faulty_writers, writer_pairs
+
+
+def test_the_faulty_hook_really_refuses_and_slows_pushes(status_repo: Path, tmp_path: Path) -> None:
+    """The fault is real: with every push refused, a plain git push fails with the hook's message."""
+    install_faulty_hook(status_repo, reject_percent=100, slow_ms=50)
+    clone = tmp_path / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(status_repo), str(clone)], check=True)
+    subprocess.run(["git", "-C", str(clone), "commit", "--quiet", "--allow-empty", "-m", "x"], check=True,
+                   env={"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t",
+                        "GIT_COMMITTER_EMAIL": "t@e", "PATH": "/usr/bin:/bin"})  # fmt: skip
+    push = subprocess.run(["git", "-C", str(clone), "push", "origin", "HEAD"], capture_output=True, text=True)
+    assert push.returncode != 0 and "fault injection: push refused" in push.stderr
+
+
+@pytest.mark.slow
+def test_no_record_is_lost_or_half_applied_under_refusals_kills_and_a_slow_remote(cncf_repo: Path) -> None:
+    install_faulty_hook(cncf_repo, reject_percent=20, slow_ms=100)
+    work = writer_pairs(load_config(CNCF_2018), 24, began=datetime(2026, 11, 1, 3, tzinfo=UTC))
+    run = run_faulty_writers(
+        cncf_repo, work, kill=4, backoff=Backoff(attempts=40, base=0.05, cap=2.0), kill_window=3.0, timeout=600
+    )
+    assert run.problems(work) == [], run.summary()
+    assert run.tips_seen >= 2 and run.succeeded, run.summary()
