@@ -78,7 +78,7 @@ def install(root: Path) -> RecordedCli:
     for tool in FILES:
         script = bin_dir / tool
         script.write_text(
-            f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {str(HERE)!r})\nimport stand_in\n"
+            f"#!{sys.executable} -S\nimport sys\nsys.path.insert(0, {str(HERE)!r})\nimport stand_in\n"
             f"sys.exit(stand_in.main({tool!r}, sys.argv[1:]))\n"
         )
         script.chmod(0o755)
