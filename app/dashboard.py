@@ -1,20 +1,228 @@
-"""The dashboard ``/``: the grid of the original cncf.ci, one section per ``cncf_relation``."""
+"""The dashboard ``/``: the grid of the original cncf.ci, one section per ``cncf_relation``.
+
+Rows are projects at a release (stable, head); the cloud columns show one pipeline stage (``?stage=``,
+the deploy by default, provisioning for Kubernetes itself); ``?kubernetes=`` and ``?arch=`` choose the
+test environment. Everything comes from the snapshot's cached ``Grid`` (and a per-snapshot cache of the
+other stages' cells), so a page view does no git and no SQLite work."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, render_template
-from flask.typing import ResponseReturnValue
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
 
-from crosscloud_app.state import get_state
+from flask import Blueprint, Flask, abort, current_app, render_template, request
+from flask.typing import ResponseReturnValue
+from markupsafe import Markup, escape
+
+from crosscloud.cell_rules import CellView, Grid, Row, aggregate, environment
+from crosscloud.records import CellKey, parse_time
+from crosscloud.vocabulary import ARCHES, FINAL_FAILURES, RELEASES
+from crosscloud_app.state import Snapshot, get_state
 
 bp = Blueprint("dashboard", __name__)
+
+VIEW_STAGES = ("build", "provision", "deploy")
+"""What the cloud columns can show (``?stage=``)."""
+SUB_TITLE_CHARS = 21
+"""The original showed at most this much of a project's ``sub_title``."""
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The test environment and stage a page shows, from the query string (checked)."""
+
+    stage: str = "deploy"
+    kubernetes: str = "stable"
+    arch: str | None = None
+
+    def args(self, **change: str | None) -> dict[str, str]:
+        """Query arguments for a link to this view with ``change`` applied (defaults left out)."""
+        values = {"stage": self.stage, "kubernetes": self.kubernetes, "arch": self.arch, **change}
+        defaults = {"stage": "deploy", "kubernetes": "stable", "arch": None}
+        return {k: str(v) for k, v in values.items() if v and v != defaults[k]}
+
+
+def parse_choice() -> Choice:
+    """The view asked for, or 400 naming the parameter at fault."""
+
+    def pick(name: str, allowed: Sequence[str], default: str | None) -> str | None:
+        value = request.args.get(name, "")
+        if value in ("", "any") and default is None:
+            return None
+        if value == "":
+            return default
+        if value not in allowed:
+            abort(400, f"bad {name} {value[:40]!r}: use one of {', '.join(allowed)}")
+        return value
+
+    stage = pick("stage", VIEW_STAGES, "deploy")
+    kubernetes = pick("kubernetes", RELEASES, "stable")
+    assert stage is not None and kubernetes is not None
+    return Choice(stage, kubernetes, pick("arch", ARCHES, None))
+
+
+@dataclass(frozen=True)
+class Column:
+    """One status column of a row: the cells it shows (one, or several aggregated for Test)."""
+
+    cell: CellView
+    status: str
+    stage: str
+    cloud: str | None
+    url: str | None
+    stale: bool
+    note: str | None
+
+
+def column(cell: CellView) -> Column:
+    return Column(cell, cell.status, cell.key.stage, cell.key.cloud, cell.url, cell.stale, cell.note)
+
+
+def test_column(row: Row) -> Column:
+    """The Test column: the e2e cells aggregated, linked to the job of the cell that decided it."""
+    decider = next((c for c in row.e2e if c.status == row.test), None)
+    key = CellKey(row.project.name, row.release, row.arch, "e2e")
+    cell = decider or CellView(key, row.test, None)
+    stale = any(c.stale for c in row.e2e if c.status == row.test)
+    note = decider.note if decider else "no e2e result yet"
+    return Column(cell, row.test, "e2e", None, decider.url if decider else None, stale, note)
+
+
+def cloud_cells(snapshot: Snapshot, grid: Grid, choice: Choice) -> list[list[CellView]]:
+    """The cloud cells of every row (flattened over sections) for the chosen stage: the grid's own for the
+    deploy view (provisioning for ``app_layer: false`` projects), computed from the snapshot otherwise."""
+    rows = [row for _, rows in grid.sections for row in rows]
+    if choice.stage == "deploy":
+        return [list(row.clouds) for row in rows]
+    return [
+        [
+            snapshot.cell(
+                CellKey(row.project.name, row.release, row.arch, choice.stage, c.name, environment(c, grid.kubernetes))
+            )
+            for c in grid.clouds
+        ]
+        for row in rows
+    ]
+
+
+def status_cell(col: Column, row: Row, cloud_name: str = "") -> Markup:
+    """One status cell: the badge (linked to the job that produced it), its accessible name, and the
+    ``data-*`` attributes scripts and tests read. Built here rather than in a Jinja macro because the
+    dashboard has thousands of them (130 projects x 20 clouds) and a macro call (or ``Markup.format``)
+    costs several times more. Every value goes through ``escape``."""
+    where = f" on {cloud_name}" if cloud_name else ""
+    label = escape(f"{row.project.display_name} {row.release} {col.stage}{where}: {status_text(col.status)}")
+    label += " (stale)" if col.stale else ""
+    title = f' title="{escape(col.note)}"' if col.note else ""
+    text = escape(status_text(col.status)) + (' <span class="stale-mark">stale</span>' if col.stale else "")
+    if col.url:
+        badge = f'<a class="badge" href="{escape(col.url)}" aria-label="{label}"{title}>{text}</a>'
+    else:
+        badge = f'<span class="badge" role="img" aria-label="{label}"{title}>{text}</span>'
+    cls = status_class(col.status) + (" stale" if col.stale else "")
+    cloud = escape(col.cloud or "")
+    return Markup(  # noqa: S704 - every interpolated value above is escaped
+        f'<td class="{cls}" data-project="{escape(row.project.name)}" data-release="{escape(row.release)}"'
+        f' data-stage="{escape(col.stage)}" data-cloud="{cloud}" data-status="{escape(col.status)}">{badge}</td>'
+    )
+
+
+def relative(when: datetime, now: datetime | None = None) -> str:
+    """ "3 minutes ago", as the original's "Last updated"."""
+    seconds = int(((now or datetime.now(UTC)) - when).total_seconds())
+    if seconds < 45:
+        return "just now"
+    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
+        if seconds >= size:
+            count = round(seconds / size)
+            return f"{count} {unit}{'' if count == 1 else 's'} ago"
+    return "just now"
+
+
+def iso(when: datetime) -> str:
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def when_of(value: str | None) -> datetime | None:
+    return parse_time(value) if value else None
+
+
+def status_class(status: str) -> str:
+    """The CSS class of a status (``n/a`` → ``status-na``)."""
+    return "status-" + "".join(ch for ch in status if ch.isalnum() or ch == "_")
+
+
+def status_text(status: str) -> str:
+    return {"n/a": "N/A", "infra_failed": "infra failed", "timed_out": "timed out"}.get(status, status)
+
+
+def is_red(status: str) -> bool:
+    return status in FINAL_FAILURES or status == "error"
+
+
+def safe_logo(url: str | None) -> str | None:
+    """Only https logos are shown (no mixed content, no ``javascript:``); others get a text fallback."""
+    return url if url and url.startswith("https://") and '"' not in url else None
+
+
+PAGES = "crosscloud_dashboard_pages"
+"""``app.extensions`` key of the rendered pages: ``Choice`` -> (snapshot, grid, html)."""
 
 
 @bp.get("/")
 def index() -> ResponseReturnValue:
+    """The page for the chosen view, rendered once per cached grid (a minute at most, see
+    ``state.GRID_TTL``): the relative times in it are kept current by ``static/relative-time.js``."""
+    choice = parse_choice()
     snapshot = get_state().snapshot()
-    return render_template("dashboard.html", snapshot=snapshot, grid=snapshot.grid())
+    grid = snapshot.grid(kubernetes=choice.kubernetes, arch=choice.arch)
+    pages: dict[Choice, tuple[Snapshot, Grid, str]] = current_app.extensions.setdefault(PAGES, {})
+    cached = pages.get(choice)
+    if cached is not None and cached[0] is snapshot and cached[1] is grid:
+        return cached[2]
+    html = render_page(snapshot, grid, choice)
+    pages[choice] = (snapshot, grid, html)
+    return html
+
+
+def render_page(snapshot: Snapshot, grid: Grid, choice: Choice) -> str:
+    cells = cloud_cells(snapshot, grid, choice) if choice.stage != "build" else None
+    sections: list[tuple[str | None, list[tuple[Row, list[CellView] | None, Column]]]] = []
+    position = 0
+    for relation, rows in grid.sections:
+        lines = []
+        for row in rows:
+            lines.append((row, cells[position] if cells is not None else None, test_column(row)))
+            position += 1
+        sections.append((relation, lines))
+    return render_template(
+        "dashboard.html",
+        snapshot=snapshot,
+        grid=grid,
+        sections=sections,
+        choice=choice,
+        stages=VIEW_STAGES,
+        releases=RELEASES,
+        arches=ARCHES,
+        now=datetime.now(UTC),
+    )
 
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    helpers: dict[str, Any] = {
+        "relative": relative,
+        "iso": iso,
+        "when_of": when_of,
+        "status_class": status_class,
+        "status_text": status_text,
+        "is_red": is_red,
+        "safe_logo": safe_logo,
+        "column": column,
+        "status_cell": status_cell,
+        "aggregate": aggregate,
+        "SUB_TITLE_CHARS": SUB_TITLE_CHARS,
+    }
+    app.jinja_env.globals.update(helpers)

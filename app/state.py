@@ -25,7 +25,7 @@ from flask import current_app
 
 from crosscloud.cell_rules import CellView, Grid, build_grid, view
 from crosscloud.config import Config
-from crosscloud.errors import CrossCloudError
+from crosscloud.errors import CrossCloudError, StatusRepoError
 from crosscloud.records import CellKey
 from crosscloud.status_repo.git import Remote
 from crosscloud.status_repo.mirror import Mirror
@@ -158,6 +158,8 @@ class StatusState:
             return self.snapshot()
 
     def _refresh(self) -> None:
+        if not self.mirror.is_copy and not self.mirror.git_dir.exists():
+            raise StatusRepoError(f"the status repository {self.remote} is not there any more")
         self.mirror.fetch()
         now = datetime.now(UTC)
         with self._index_lock:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -77,10 +78,12 @@ def seeded_repo(status_repo: Path, writer_for: Writer) -> Path:
     - nats stable: all green but 72 h old (stale); nats head: the build is running."""
     writer = writer_for(status_repo)
     writer.write(pipeline("prometheus", "stable", {**ALL_GREEN, "deploy": "failed"}, at=30.0, run=90))
-    writer.write(pipeline("prometheus", "stable", ALL_GREEN, run=100))
-    writer.write(pipeline("etcd", "stable", {"build": "success", "provision": "success", "deploy": "failed"}))
-    writer.write(pipeline("nats", "stable", ALL_GREEN, at=72.0, run=50))
-    writer.write([result("nats", "head", "build", "running", at=0.1, ref="v2.15.1", run=101)])
+    writer.write(
+        pipeline("prometheus", "stable", ALL_GREEN, run=100)
+        + pipeline("etcd", "stable", {"build": "success", "provision": "success", "deploy": "failed"})
+        + pipeline("nats", "stable", ALL_GREEN, at=72.0, run=50)
+        + [result("nats", "head", "build", "running", at=0.1, ref="v2.15.1", run=101)]
+    )
     return status_repo
 
 
@@ -110,3 +113,36 @@ def app(make_app: Callable[..., Flask], seeded_repo: Path) -> Flask:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+class Cells(HTMLParser):
+    """The status cells of a page (``td`` with ``data-stage``), each with its attributes, its text and
+    the link inside it, keyed by (project, release, stage, cloud)."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.cells: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+        self._open: dict[str, Any] | None = None
+        self.feed(html)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k: v or "" for k, v in attrs}
+        if tag == "td" and "data-stage" in values:
+            self._open = {**values, "text": "", "href": None, "aria-label": None}
+            key = (values["data-project"], values["data-release"], values["data-stage"], values["data-cloud"])
+            self.cells[key] = self._open
+        elif self._open is not None and tag in ("a", "span") and "badge" in values.get("class", ""):
+            self._open["href"] = values.get("href")
+            self._open["aria-label"] = values.get("aria-label")
+            self._open["title"] = values.get("title")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td":
+            self._open = None
+
+    def handle_data(self, data: str) -> None:
+        if self._open is not None:
+            self._open["text"] += data
+
+    def __getitem__(self, key: tuple[str, str, str, str]) -> dict[str, Any]:
+        return self.cells[key]

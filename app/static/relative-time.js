@@ -1,0 +1,26 @@
+// Keeps "3 minutes ago" texts current, as the original dashboard did every 30 seconds.
+// The exact time stays in the <time datetime> attribute and its title; without JavaScript the text
+// is what the server rendered.
+(function () {
+  "use strict";
+  function relative(when, now) {
+    var seconds = Math.round((now - when) / 1000);
+    if (seconds < 45) return "just now";
+    var units = [[86400, "day"], [3600, "hour"], [60, "minute"]];
+    for (var i = 0; i < units.length; i++) {
+      if (seconds >= units[i][0]) {
+        var count = Math.round(seconds / units[i][0]);
+        return count + " " + units[i][1] + (count === 1 ? "" : "s") + " ago";
+      }
+    }
+    return "just now";
+  }
+  function update() {
+    var now = Date.now();
+    document.querySelectorAll("time[data-relative]").forEach(function (el) {
+      var when = Date.parse(el.getAttribute("datetime"));
+      if (!isNaN(when)) el.textContent = relative(when, now);
+    });
+  }
+  setInterval(update, 30000);
+})();
