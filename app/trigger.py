@@ -72,11 +72,14 @@ def check_dispatch(repository: str, workflow: str, ref: str, inputs: Mapping[str
 
 def dispatch(gh: Github, wanted: Dispatch) -> Dispatch:
     """Ask GitHub to run ``wanted.workflow`` on ``wanted.ref``; ``DispatchError`` with GitHub's reason."""
+    import requests
     from github import GithubException
 
     try:
         workflow = gh.get_repo(wanted.repository).get_workflow(wanted.workflow)
         workflow.create_dispatch(wanted.ref, dict(wanted.inputs), throw=True)
+    except requests.RequestException as exc:
+        raise DispatchError(f"{wanted.repository} {wanted.workflow}: cannot reach GitHub: {exc}") from None
     except GithubException as exc:
         message = exc.data.get("message") if isinstance(exc.data, dict) else None
         raise DispatchError(

@@ -23,15 +23,17 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from crosscloud.errors import ConfigError
 from crosscloud.records import CellKey
 from crosscloud_app.deliveries import DeliveryStore
+from crosscloud_app.release_bump import branch_name, bump_stable_ref
 from crosscloud_app.state import EXTENSION as STATE
 from crosscloud_app.state import StatusState
 from crosscloud_app.webhooks import EXTENSION, MAX_PAYLOAD_BYTES, WorkerPool, signature_ok
 from tests.app.conftest import hours_ago, result
 from tests.app.github_replay import replaying
 from tests.app.test_github_app import make_key
-from tests.conftest import SHARED_FIXTURES, git
+from tests.conftest import CNCF_2018, SHARED_FIXTURES, git
 
 SECRET = "webhook secret for the tests"
 STATUS_REPOSITORY = "octo-org/cross-cloud-status"
@@ -427,3 +429,57 @@ def test_burst_is_bounded_and_answered_in_time(
         else:
             assert handled is not None and handled.state == "done", handled
     assert json.loads(git(status_repo, "show", "main:results/etcd/stable/amd64/build.json"))["status"] == "success"
+
+
+# -- the textual stable_ref edit --------------------------------------------------------------------------
+
+SMALL = """\
+# the matrix
+clouds:
+  local: {kubernetes: false}   # host only
+projects:
+  etcd:
+    # moved by release PRs
+    stable_ref: {value}  # keep me
+    head_ref: main
+"""
+
+
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [('"v3.4.23"', '"v3.4.24"'), ("'v3.4.23'", "'v3.4.24'"), ("v3.4.23", "v3.4.24")],
+    ids=["double-quoted", "single-quoted", "plain"],
+)
+def test_bump_changes_only_the_value(before: str, after: str) -> None:
+    text = SMALL.replace("{value}", before)
+    assert bump_stable_ref(text, "etcd", "v3.4.24") == SMALL.replace("{value}", after)
+
+
+def test_bump_quotes_a_plain_value_that_would_change_type() -> None:
+    assert 'stable_ref: "1.10"  # keep me' in bump_stable_ref(SMALL.replace("{value}", "v1"), "etcd", "1.10")
+
+
+def test_bump_adds_a_missing_stable_ref() -> None:
+    text = SMALL.replace("    stable_ref: {value}  # keep me\n", "")
+    bumped = bump_stable_ref(text, "etcd", "v3.4.24")
+    assert bumped == text.replace(
+        "    # moved by release PRs\n", '    # moved by release PRs\n    stable_ref: "v3.4.24"\n'
+    )
+
+
+def test_bump_of_the_original_cncf_configuration_keeps_every_other_line() -> None:
+    text = CNCF_2018.read_text()
+    bumped = bump_stable_ref(text, "coredns", "v1.3.0")
+    changed = [(a, b) for a, b in zip(text.splitlines(), bumped.splitlines(), strict=True) if a != b]
+    assert changed == [('    stable_ref: "v1.2.6"', '    stable_ref: "v1.3.0"')]
+    assert bump_stable_ref(bumped, "coredns", "v1.3.0") == bumped
+
+
+def test_bump_of_an_unknown_project_names_it() -> None:
+    with pytest.raises(ConfigError, match="no project 'linkerd'"):
+        bump_stable_ref(SMALL.replace("{value}", "v1"), "linkerd", "v2")
+
+
+def test_branch_names_are_ref_safe() -> None:
+    assert branch_name("etcd", "v3.4.24") == "crosscloud/bump-etcd-v3.4.24"
+    assert branch_name("onap", "casablanca 3.0~rc1") == "crosscloud/bump-onap-casablanca-3.0-rc1"

@@ -1,0 +1,145 @@
+"""Starting the nightly matrix: ``POST /api/v1/refresh`` (as the GitHub App) and ``crosscloud trigger`` (with
+a token). GitHub's answers come from betamax cassettes standing in for github.com: in process for the
+endpoint, and for the command through a real HTTP server on 127.0.0.1 that the command reaches with
+``--api-url``, the option that also serves GitHub Enterprise Server."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from crosscloud import cli
+from tests.app.github_replay import ReplayServer, replaying
+from tests.app.test_github_app import make_key
+
+REFRESH_TOKEN = "refresh token for the tests"
+NIGHTLY = "octo-org/nightly"
+
+
+@pytest.fixture
+def refresher(make_app: Callable[..., Flask], status_repo: Path) -> FlaskClient:
+    app = make_app(
+        status_repo,
+        REFRESH_SECONDS=0,
+        REFRESH_TOKEN=REFRESH_TOKEN,
+        NIGHTLY_REPOSITORY=NIGHTLY,
+        APP_ID=4242,
+        PRIVATE_KEY=make_key()[0],
+        GITHUB_CLIENT_OPTIONS={"seconds_between_requests": None, "seconds_between_writes": None},
+    )
+    return app.test_client()
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer wrong", f"Basic {REFRESH_TOKEN}", f"Bearer {REFRESH_TOKEN}x"])
+def test_refresh_needs_the_bearer_token(refresher: FlaskClient, authorization: str | None) -> None:
+    headers = {"Authorization": authorization} if authorization else {}
+    with replaying("empty"):  # no GitHub call
+        response = refresher.post("/api/v1/refresh", headers=headers)
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert "Authorization" in response.json["error"]["message"]
+
+
+def test_refresh_dispatches_the_nightly_workflow(refresher: FlaskClient) -> None:
+    with replaying("refresh_dispatch") as github:
+        response = refresher.post(
+            "/api/v1/refresh",
+            headers={"Authorization": f"Bearer {REFRESH_TOKEN}"},
+            json={"inputs": {"reason": "release v3.4.24"}},
+        )
+    assert response.status_code == 202, response.json
+    assert response.json == {
+        "dispatched": {
+            "repository": NIGHTLY,
+            "workflow": "nightly.yml",
+            "ref": "main",
+            "inputs": {"reason": "release v3.4.24"},
+        }
+    }
+    assert github.paths()[-1] == f"POST /repos/{NIGHTLY}/actions/workflows/161335/dispatches"
+
+
+def test_refresh_rejects_bad_inputs(refresher: FlaskClient) -> None:
+    with replaying("empty"):
+        response = refresher.post(
+            "/api/v1/refresh", headers={"Authorization": f"Bearer {REFRESH_TOKEN}"}, json={"inputs": ["x"]}
+        )
+    assert response.status_code == 400
+    assert "inputs" in response.json["error"]["message"]
+
+
+@pytest.fixture
+def trigger_cli(monkeypatch: pytest.MonkeyPatch) -> Callable[..., int]:
+    """``crosscloud`` with the trigger command registered (as ``COMMAND_MODULES`` lists it)."""
+    if "crosscloud_app.trigger" not in cli.COMMAND_MODULES:
+        monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "crosscloud_app.trigger"))
+    for name in ("GITHUB_TOKEN", "CROSSCLOUD_GITHUB_TOKEN", "GITHUB_REPOSITORY", "GITHUB_API_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+    def run(*argv: str) -> int:
+        return cli.main(list(argv))
+
+    return run
+
+
+def test_trigger_command_dispatches(
+    trigger_cli: Callable[..., int], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CROSSCLOUD_GITHUB_TOKEN", "ghp_" + "t" * 36)
+    with ReplayServer("trigger_cli") as github:
+        status = trigger_cli(
+            "trigger", "--repository", NIGHTLY, "--ref", "v1", "--input", "project=etcd", "--input",
+            "release=stable", "--api-url", github.url,
+        )  # fmt: skip
+    out = capsys.readouterr()
+    assert status == 0, out.err
+    assert '"inputs": {"project": "etcd", "release": "stable"}' in out.out
+    assert github.unmatched == [] and github.unused() == []
+    assert {headers["Authorization"] for _, _, headers in github.seen} == {"token ghp_" + "t" * 36}
+
+
+def test_trigger_command_reports_githubs_refusal(
+    trigger_cli: Callable[..., int], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_" + "t" * 36)
+    monkeypatch.setenv("GITHUB_REPOSITORY", NIGHTLY)
+    with ReplayServer("trigger_cli_missing_workflow") as github:
+        status = trigger_cli("trigger", "--api-url", github.url)
+    assert status == 1
+    assert "octo-org/nightly nightly.yml on main: GitHub answered 404: Not Found" in capsys.readouterr().err
+    assert github.unused() == []
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "message"),
+    [
+        (["--repository", NIGHTLY], {}, "no GitHub token"),
+        ([], {"GITHUB_TOKEN": "x"}, "no repository"),
+        (["--repository", "nightly"], {"GITHUB_TOKEN": "x"}, "must be owner/name"),
+        (["--repository", NIGHTLY, "--workflow", "a/b.yml"], {"GITHUB_TOKEN": "x"}, "must be a file name"),
+    ],
+)
+def test_trigger_command_bad_input(
+    trigger_cli: Callable[..., int],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    env: dict[str, Any],
+    message: str,
+) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    assert trigger_cli("trigger", *argv, "--api-url", "http://127.0.0.1:9") == 2
+    assert message in capsys.readouterr().err
+
+
+def test_trigger_input_must_be_key_value(trigger_cli: Callable[..., int], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        trigger_cli("trigger", "--input", "novalue")
+    assert exit_.value.code == 2
+    assert "is not KEY=VALUE" in capsys.readouterr().err
