@@ -1,21 +1,161 @@
-"""Per-project pages: ``/projects/<project>`` and ``/projects/<project>/<release>/<cloud>``."""
+"""Per-project pages: ``/projects/<project>`` (every cell's recent history as a strip of squares, since when
+each cell has been red, the last green release per cloud: the rollback target) and
+``/projects/<project>/<release>/<cloud>`` (every stage of one cloud with times, pinned artifacts, links).
+
+These read history from the index (``StatusState.query``); only the dashboard must avoid SQLite."""
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, abort, render_template
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, Flask, abort, render_template, request
 from flask.typing import ResponseReturnValue
 
-from crosscloud_app.state import get_state
+from crosscloud.cell_rules import CellView, environment
+from crosscloud.config import Cloud, Project
+from crosscloud.errors import CrossCloudError
+from crosscloud.records import CellKey
+from crosscloud.status_repo.reader import Entry, StatusIndex
+from crosscloud.vocabulary import ARCHES, FINAL_FAILURES, RELEASES, STAGES
+from crosscloud_app.state import Snapshot, get_state
 
 bp = Blueprint("projects", __name__)
+
+STRIP = 30
+"""How many recent results a history strip shows."""
+
+
+@dataclass(frozen=True)
+class Story:
+    """One cell: what it shows now, its recent results (newest first) and since when it has been red."""
+
+    key: CellKey
+    label: str
+    now: CellView
+    history: Sequence[Entry]
+    red_since: str | None
+
+    @property
+    def strip(self) -> list[Entry]:
+        """Oldest first, as a timeline reads."""
+        return list(reversed(self.history))
+
+
+def is_red(entry: Entry) -> bool:
+    return entry.status in FINAL_FAILURES or entry.status is None
+
+
+def red_since(history: Sequence[Entry]) -> str | None:
+    """When the current run of failures began (the oldest failure before the newest result that is one),
+    or None when the newest result is not a failure. Only ``history`` is looked at."""
+    since = None
+    for entry in history:
+        if not is_red(entry):
+            break
+        since = entry.started_at or since
+    return since
+
+
+def story(index: StatusIndex, snapshot: Snapshot, key: CellKey, label: str) -> Story:
+    history = index.cell_history(key, limit=STRIP)
+    return Story(key, label, snapshot.cell(key), history, red_since(history))
+
+
+def choose(name: str, allowed: Sequence[str], default: str) -> str:
+    value = request.args.get(name) or default
+    if value not in allowed:
+        abort(400, f"bad {name} {value[:40]!r}: use one of {', '.join(allowed)}")
+    return value
+
+
+def known_project(snapshot: Snapshot, name: str) -> Project:
+    project = snapshot.config.projects.get(name)
+    if project is None:
+        abort(404, f"no project {name!r} in the configuration")
+    return project
 
 
 @bp.get("/projects/<project>")
 def project_page(project: str) -> ResponseReturnValue:
-    snapshot = get_state().snapshot()
-    if project not in snapshot.config.projects:
-        abort(404, f"no project {project!r} in the configuration")
-    return render_template("project.html", snapshot=snapshot, project=snapshot.config.projects[project])
+    state = get_state()
+    snapshot = state.snapshot()
+    proj = known_project(snapshot, project)
+    kubernetes = choose("kubernetes", RELEASES, "stable")
+    arch = choose("arch", proj.arch, proj.arch[0])
+    clouds = snapshot.config.active_clouds()
+    releases: list[dict[str, Any]] = []
+    with state.query() as index:
+        for release in proj.releases:
+            build_key = CellKey(proj.name, release, arch, "build")
+            per_cloud = []
+            for cloud in clouds:
+                env = environment(cloud, kubernetes)
+                stories = [
+                    story(index, snapshot, CellKey(proj.name, release, arch, s, cloud.name, env), s) for s in STAGES[1:]
+                ]
+                green = index.history(
+                    project=proj.name, release=release, arch=arch, stage=proj.cloud_stage(), cloud=cloud.name,
+                    environment=env, status="success", limit=1,
+                )  # fmt: skip
+                per_cloud.append({"cloud": cloud, "stories": stories, "last_green": green[0] if green else None})
+            releases.append(
+                {"release": release, "build": story(index, snapshot, build_key, "build"), "clouds": per_cloud}
+            )
+    return render_template(
+        "project.html",
+        snapshot=snapshot,
+        project=proj,
+        releases=releases,
+        kubernetes=kubernetes,
+        arch=arch,
+        all_releases=RELEASES,
+        arches=ARCHES,
+    )
+
+
+@bp.get("/projects/<project>/<release>/<cloud>")
+def cell_page(project: str, release: str, cloud: str) -> ResponseReturnValue:
+    state = get_state()
+    snapshot = state.snapshot()
+    proj = known_project(snapshot, project)
+    if release not in proj.releases:
+        abort(404, f"{project} has no release {release!r} (it has {', '.join(proj.releases)})")
+    target: Cloud | None = snapshot.config.clouds.get(cloud)
+    if target is None:
+        abort(404, f"no cloud {cloud!r} in the configuration")
+    kubernetes = choose("kubernetes", RELEASES, "stable")
+    arch = choose("arch", proj.arch, proj.arch[0])
+    env = environment(target, kubernetes)
+    stages = []
+    with state.query() as index:
+        for stage in STAGES:
+            key = (
+                CellKey(proj.name, release, arch, stage)
+                if stage == "build"
+                else CellKey(proj.name, release, arch, stage, cloud, env)
+            )
+            told = story(index, snapshot, key, stage)
+            record, problem = None, None
+            entry = told.now.entry
+            if entry is not None and entry.error is None:
+                try:
+                    record = index.record(entry).data
+                except CrossCloudError as exc:
+                    problem = str(exc)
+            stages.append({"story": told, "record": record, "problem": problem})
+    return render_template(
+        "cell.html",
+        snapshot=snapshot,
+        project=proj,
+        release=release,
+        cloud=target,
+        environment=env,
+        kubernetes=kubernetes,
+        arch=arch,
+        stages=stages,
+    )
 
 
 def init_app(app: Flask) -> None:
