@@ -66,12 +66,9 @@ def runtime_for(cloud: Cloud) -> Runtime:
         from crosscloud_action.runtimes.host import HostRuntime
 
         return HostRuntime()
-    try:
-        from crosscloud_action.runtimes.kubernetes import KubernetesRuntime  # type: ignore[import-not-found]
-    except ImportError:
-        raise InfraFailure(f"cloud {cloud.name} needs the Kubernetes runtime, which this installation lacks") from None
-    runtime: Runtime = KubernetesRuntime()
-    return runtime
+    from crosscloud_action.runtimes.kubernetes import KubernetesRuntime
+
+    return KubernetesRuntime()
 
 
 @dataclass

@@ -53,8 +53,10 @@ def run(
     check: bool = True,
     failure: type[StageFailure] = ProjectFailure,
     capture: bool = True,
+    log_stdout: bool = True,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``args`` to completion. Its stderr goes to the cell's log; stdout is returned (and logged).
+    """Run ``args`` to completion. Its stderr goes to the cell's log; stdout is returned (and logged, unless
+    ``log_stdout`` is False: output that carries secrets, such as terraform's sensitive outputs).
 
     Raises ``StageTimeout`` past the deadline (or ``timeout``), ``StageCancelled`` when the cell is
     cancelled, ``InfraFailure`` when the program is not installed, and ``failure`` (``ProjectFailure``
@@ -72,14 +74,16 @@ def run(
         text=True,
     )
     try:
-        stdout, stderr = _communicate(ctx, proc, input, timeout, name)
+        stdout, stderr = _communicate(ctx, proc, input, timeout, name, log_stdout)
     finally:
         kill_group(proc)
         for pipe in (proc.stdin, proc.stdout, proc.stderr):
             if pipe is not None:
                 pipe.close()
-    if stdout:
+    if stdout and log_stdout:
         ctx.log.write(stdout if stdout.endswith("\n") else stdout + "\n")
+    elif stdout:
+        print(f"({len(stdout)} characters of output kept out of the log)", file=ctx.log)
     if stderr:
         ctx.log.write(stderr if stderr.endswith("\n") else stderr + "\n")
     ctx.log.flush()
@@ -90,18 +94,23 @@ def run(
 
 
 def _communicate(
-    ctx: StageContext, proc: subprocess.Popen[str], input: str | None, timeout: float | None, name: str
+    ctx: StageContext,
+    proc: subprocess.Popen[str],
+    input: str | None,
+    timeout: float | None,
+    name: str,
+    log_stdout: bool = True,
 ) -> tuple[str, str]:
     """``communicate`` in short slices, so a cancellation is noticed within ``POLL`` seconds."""
     pending_input = input
     started = time.monotonic()
     while True:
         if ctx.cancel.is_set():
-            _drain_into_log(ctx, proc)
+            _drain_into_log(ctx, proc, log_stdout)
             raise StageCancelled(f"{name} was cancelled")
         left = _remaining(ctx, timeout)
         if left <= 0:
-            _drain_into_log(ctx, proc)
+            _drain_into_log(ctx, proc, log_stdout)
             raise StageTimeout(f"{name} timed out after {time.monotonic() - started:.0f} s")
         try:
             stdout, stderr = proc.communicate(input=pending_input, timeout=min(POLL, left))
@@ -110,14 +119,14 @@ def _communicate(
             pending_input = None  # already sent on the first call
 
 
-def _drain_into_log(ctx: StageContext, proc: subprocess.Popen[str]) -> None:
+def _drain_into_log(ctx: StageContext, proc: subprocess.Popen[str], log_stdout: bool = True) -> None:
     """Stop ``proc`` and keep what it had written so far: the log of a timeout must show where it hung."""
     kill_group(proc)
     try:
         stdout, stderr = proc.communicate(timeout=KILL_GRACE)
     except (subprocess.TimeoutExpired, ValueError):
         return
-    for text in (stdout, stderr):
+    for text in (stdout if log_stdout else None, stderr):
         if text:
             ctx.log.write(text if text.endswith("\n") else text + "\n")
     ctx.log.flush()

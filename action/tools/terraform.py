@@ -48,8 +48,10 @@ class Terraform:
         shutil.copytree(module, self.dir, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"))
         (self.dir / "inputs.auto.tfvars.json").write_text(json.dumps(self.inputs, indent=2))
 
-    def _run(self, ctx: StageContext, *args: str) -> str:
-        result = process.run(ctx, ["terraform", *args, "-no-color"], cwd=self.dir, env=ENV, failure=InfraFailure)
+    def _run(self, ctx: StageContext, *args: str, log_stdout: bool = True) -> str:
+        result = process.run(
+            ctx, ["terraform", *args, "-no-color"], cwd=self.dir, env=ENV, failure=InfraFailure, log_stdout=log_stdout
+        )
         return result.stdout
 
     def apply(self) -> Target:
@@ -57,7 +59,8 @@ class Terraform:
         self._run(self.ctx, "init", "-input=false")
         self.applied = True  # from here on a partial apply may have created something: destroy must run
         self._run(self.ctx, "apply", "-auto-approve", "-input=false")
-        raw = json.loads(self._run(self.ctx, "output", "-json") or "{}")
+        # `output -json` prints sensitive outputs (the kubeconfig) in clear text: never into the log.
+        raw = json.loads(self._run(self.ctx, "output", "-json", log_stdout=False) or "{}")
         outputs = {name: value.get("value") for name, value in raw.items()}
         for name in ("endpoint", "cloud"):
             if not outputs.get(name):
