@@ -1,0 +1,423 @@
+"""Answers from a cell's history: since when it is red, what to roll back to, flaky or broken, whose fault.
+
+Everything here is computed from the versions of a cell in the status index, newest first:
+
+- **Runs.** Only final results say something about the project: ``success`` is a pass; ``failed``,
+  ``timed_out`` and ``infra_failed`` are failures. ``running``, ``n/a`` and files that are not valid
+  records are no runs at all, and neither is ``cancelled``: somebody stopped the run, which says nothing
+  about the project, so a cancellation neither ends a red streak nor starts one, and is no flip. (Badges
+  still show ``cancelled`` as the original did; see ``crosscloud.cell_rules.aggregate``.)
+- **failing_since** is the first failure after the last success: the oldest run of the trailing streak of
+  failures (the first failure ever when the cell never succeeded), ``None`` when the newest run passed.
+  **last_success** is the rollback target: the newest pass, with its ref, sha, time, job link and the
+  status repository commit that recorded it.
+- **Flakiness** follows TestGrid: over a window of the last ``window`` runs (default 30 runs, not days, so
+  the answer depends on the history alone and not on the clock, and a cell that runs rarely still has a
+  window), every maximal streak of three or more failures is set aside (the cell was broken then, not
+  flaky); flakiness is the number of flips to failure (a failure whose previous remaining run passed) over
+  the runs that remain. The **trend** compares it with the window before: ``worsening`` or ``improving``
+  when the two differ by more than ``TREND_THRESHOLD``, else ``steady``; ``None`` without an earlier window.
+- **Failure kind**: ``infrastructure``, ``project`` or ``unknown``, decided by ``classify_failure`` with
+  the reason patterns in ``FAILURE_PATTERNS``.
+
+Reading: ``insights(index)`` computes every cell; ``InsightCache`` keeps the answers keyed by the last
+indexed sequence number and, after a refresh, recomputes only the cells whose files changed. Both read the
+reader's SQLite through ``_cell_rows`` and ``_changed_paths`` below (the queries ``StatusIndex`` does not
+offer yet); a cell's computation reads its versions newest first and stops as soon as it has both windows
+and the last success, so its cost does not grow with the length of the history."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from crosscloud import layout
+from crosscloud.cell_rules import CellView, aggregate
+from crosscloud.records import CellKey
+from crosscloud.status_repo.reader import Entry, StatusIndex
+
+DEFAULT_WINDOW: Final = 30
+"""Runs per flakiness window."""
+BROKEN_STREAK: Final = 3
+"""Consecutive failures from which a streak means broken, not flaky (TestGrid's rule)."""
+TREND_THRESHOLD: Final = 0.05
+"""Flakiness change between windows that counts as a trend (more than one flip in 30 runs)."""
+DEFAULT_ALERT_AFTER: Final = 3
+"""Consecutive failures after which a cell alerts (TestGrid's ``num_failures_to_alert``)."""
+
+PASS: Final = "success"  # noqa: S105 - a status, not a secret
+FAILURES: Final[frozenset[str]] = frozenset({"failed", "timed_out", "infra_failed"})
+"""Statuses that are failed runs here; ``cancelled`` is not one (see the module doc)."""
+
+INFRASTRUCTURE: Final = "infrastructure"
+PROJECT: Final = "project"
+UNKNOWN: Final = "unknown"
+KINDS: Final = (INFRASTRUCTURE, PROJECT, UNKNOWN)
+
+FAILURE_PATTERNS: Final[tuple[tuple[re.Pattern[str], str], ...]] = tuple(
+    (re.compile(pattern, re.IGNORECASE), kind)
+    for pattern, kind in (
+        # The project's own words first: a failing test may well mention a refused connection.
+        (r"\b\d+ of \d+ tests? failed|\btests? failed|assertion|compile error|build failed", PROJECT),
+        (r"pods? not ready|CrashLoopBackOff|ImagePullBackOff|ErrImagePull|OOMKilled|helm test", PROJECT),
+        # Then the environment's: quota, capacity, the cloud or the cluster out of reach.
+        (r"quota|capacity|insufficient|exhausted|LimitExceeded|SkuNotAvailable|rate limit|toomanyrequests",
+         INFRASTRUCTURE),
+        (r"unreachable|unavailable|connection (refused|reset)|no route to host|no such host|i/o timeout",
+         INFRASTRUCTURE),
+        (r"TLS handshake timeout|could not resolve|network is unreachable|cloud API|API server", INFRASTRUCTURE),
+        (r"credentials|unauthori[sz]ed|no space left on device|\bterraform\b|provision", INFRASTRUCTURE),
+        (r"\b50[234]\b|Service Unavailable|Bad Gateway|Gateway Time-?out", INFRASTRUCTURE),
+    )
+)  # fmt: skip
+"""(pattern of a reason, kind): the first match decides; see ``classify_failure``."""
+
+
+def classify_failure(status: str | None, stage: str, reason: str | None) -> str | None:
+    """Whose failure a result is: ``infrastructure``, ``project`` or ``unknown``; None for no failure.
+
+    In order: ``infra_failed`` is the environment (the stage said so); a reason matching
+    ``FAILURE_PATTERNS`` decides next (results recorded by hand or imported from other CI systems often say
+    only ``failed``); a failed or timed-out provisioning is the environment; any other ``failed`` is the
+    project (its build, deploy or e2e); a ``timed_out`` build, deploy or e2e without a telling reason could
+    be a slow project or a slow cloud: ``unknown``."""
+    if status not in FAILURES:
+        return None
+    if status == "infra_failed":
+        return INFRASTRUCTURE
+    if reason:
+        for pattern, kind in FAILURE_PATTERNS:
+            if pattern.search(reason):
+                return kind
+    if stage == "provision":
+        return INFRASTRUCTURE
+    return PROJECT if status == "failed" else UNKNOWN
+
+
+@dataclass(frozen=True)
+class RunRef:
+    """One run of a cell, to link to: when, which release, which job, which status repository commit."""
+
+    status: str
+    time: str
+    """When it finished (when it started, if it has no finish)."""
+    ref: str | None
+    sha: str | None
+    url: str | None
+    commit: str
+    """The status repository commit that recorded it."""
+    seq: int
+    reason: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "time": self.time,
+            "ref": self.ref,
+            "sha": self.sha,
+            "url": self.url,
+            "commit": self.commit,
+            "reason": self.reason,
+        }
+
+    def label(self) -> str:
+        """``v3.4.23 (a1b2c3d)``: the release as people name it."""
+        short = (self.sha or "")[:7]
+        if self.ref and short:
+            return f"{self.ref} ({short})"
+        return self.ref or short or "unknown release"
+
+
+@dataclass(frozen=True)
+class CellInsight:
+    key: CellKey
+    latest_status: str | None
+    """The newest stored status (None when the newest file is not a valid record)."""
+    latest_seq: int
+    failing_since: RunRef | None
+    last_success: RunRef | None
+    consecutive_failures: int
+    failure_kind: str | None
+    """Whose fault the newest failure of the current streak is; None when green."""
+    flakiness: float | None
+    """TestGrid flakiness over the last window; None without runs in it."""
+    previous_flakiness: float | None
+    trend: str | None
+    """``improving``, ``worsening`` or ``steady`` against the window before; None without one."""
+    window_runs: int
+    """Runs in the last window (at most the window size)."""
+    failures_by_kind: Mapping[str, int] = field(default_factory=dict)
+    """Failures in the last window by kind (all of them, the broken streaks too)."""
+
+    @property
+    def green(self) -> bool:
+        return self.last_success is not None and self.consecutive_failures == 0
+
+    def alerting(self, after: int = DEFAULT_ALERT_AFTER) -> bool:
+        """True once the cell has failed ``after`` times in a row (the alert threshold)."""
+        return self.consecutive_failures >= after
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            **self.key.as_dict(),
+            "latest_status": self.latest_status,
+            "failing_since": self.failing_since.as_dict() if self.failing_since else None,
+            "last_success": self.last_success.as_dict() if self.last_success else None,
+            "consecutive_failures": self.consecutive_failures,
+            "failure_kind": self.failure_kind,
+            "flakiness": _rounded(self.flakiness),
+            "previous_flakiness": _rounded(self.previous_flakiness),
+            "trend": self.trend,
+            "window_runs": self.window_runs,
+            "failures_by_kind": {kind: self.failures_by_kind.get(kind, 0) for kind in KINDS},
+        }
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+# -- the computation of one cell ---------------------------------------------------------------------------
+Row = tuple[int, str | None, str | None, str | None, str | None, str | None, str | None, str | None, str]
+"""(seq, status, started_at, finished_at, ref, sha, url, reason, commit): one version, as read from SQLite."""
+_ROW_COLUMNS = "seq, status, started_at, finished_at, ref, sha, url, reason, commit_id"
+
+
+def _run_ref(row: Row) -> RunRef:
+    seq, status, started, finished, ref, sha, url, reason, commit = row
+    return RunRef(status or "", finished or started or "", ref, sha, url, commit, seq, reason)
+
+
+def row_of(entry: Entry) -> Row:
+    """An index entry in the shape ``cell_insight`` reads."""
+    return (entry.seq, entry.status, entry.started_at, entry.finished_at, entry.ref, entry.sha, entry.url,
+            entry.reason, entry.commit)  # fmt: skip
+
+
+def cell_insight(key: CellKey, rows_newest_first: Iterable[Row], window: int = DEFAULT_WINDOW) -> CellInsight | None:
+    """The insight of ``key`` from its versions, newest first (None when there are none).
+
+    Reads only as far as it needs: both flakiness windows (plus two runs, so that a broken streak across
+    the older edge is seen whole) and the last success."""
+    if window < 1:
+        raise ValueError(f"the flakiness window must be at least 1 run, not {window}")
+    need = 2 * window + BROKEN_STREAK - 1
+    latest: Row | None = None
+    runs: list[tuple[bool, str | None]] = []  # (failed, kind), newest first
+    streak = 0
+    oldest_failure: Row | None = None
+    newest_kind: str | None = None
+    last_success: Row | None = None
+    for row in rows_newest_first:
+        if latest is None:
+            latest = row
+        status = row[1]
+        if status == PASS:
+            failed, kind = False, None
+        elif status in FAILURES:
+            failed, kind = True, classify_failure(status, key.stage, row[7])
+        else:
+            continue
+        if len(runs) < need:
+            runs.append((failed, kind))
+        if last_success is None:
+            if failed:
+                streak += 1
+                oldest_failure = row
+                newest_kind = newest_kind or kind
+            else:
+                last_success = row
+        if last_success is not None and len(runs) >= need:
+            break
+    if latest is None:
+        return None
+    newer, older = _flakiness(runs, 0, window), _flakiness(runs, window, window)
+    trend = None
+    if newer is not None and older is not None:
+        delta = newer - older
+        trend = "worsening" if delta > TREND_THRESHOLD else "improving" if delta < -TREND_THRESHOLD else "steady"
+    kinds = Counter(kind for failed, kind in runs[:window] if failed and kind)
+    return CellInsight(
+        key=key,
+        latest_status=latest[1],
+        latest_seq=latest[0],
+        failing_since=_run_ref(oldest_failure) if streak and oldest_failure else None,
+        last_success=_run_ref(last_success) if last_success else None,
+        consecutive_failures=streak,
+        failure_kind=newest_kind if streak else None,
+        flakiness=newer,
+        previous_flakiness=older,
+        trend=trend,
+        window_runs=min(window, len(runs)),
+        failures_by_kind=dict(kinds),
+    )
+
+
+def _flakiness(runs: Sequence[tuple[bool, str | None]], start: int, window: int) -> float | None:
+    """TestGrid flakiness of ``runs[start:start + window]`` (newest first); the runs past the window only
+    tell where streaks and flips began. None when the window holds no run."""
+    if start >= len(runs):
+        return None
+    failed = [f for f, _ in runs]
+    broken = [False] * len(failed)
+    i = 0
+    while i < len(failed):  # mark maximal streaks of BROKEN_STREAK or more failures
+        j = i
+        while j < len(failed) and failed[j]:
+            j += 1
+        if j - i >= BROKEN_STREAK:
+            broken[i:j] = [True] * (j - i)
+        i = max(j, i + 1)
+    considered = flips = 0
+    for i in range(start, min(start + window, len(failed))):
+        if broken[i]:
+            continue
+        considered += 1
+        if failed[i]:
+            previous = next((failed[k] for k in range(i + 1, len(failed)) if not broken[k]), None)
+            flips += previous is False
+    return flips / considered if considered else 0.0
+
+
+# -- reading the index -----------------------------------------------------------------------------------
+def _cell_rows(db: sqlite3.Connection, path: str) -> Iterator[Row]:
+    """The versions of the cell file ``path`` in the reader's ``entries`` table, newest first, fetched
+    lazily (the cursor stops where ``cell_insight`` stops). Proposed for ``StatusIndex`` as
+    ``cell_rows(path)``."""
+    cursor = db.execute(f"SELECT {_ROW_COLUMNS} FROM entries WHERE path = ? ORDER BY seq DESC", (path,))  # noqa: S608
+    try:
+        yield from cursor
+    finally:
+        cursor.close()
+
+
+def _changed_paths(db: sqlite3.Connection, after_seq: int) -> set[str]:
+    """Cell files with a version newer than ``after_seq``. Proposed for ``StatusIndex`` as
+    ``changed_paths_since(seq)``."""
+    return {path for (path,) in db.execute("SELECT DISTINCT path FROM entries WHERE seq > ?", (after_seq,))}
+
+
+def _current_paths(db: sqlite3.Connection) -> list[str]:
+    return [path for (path,) in db.execute("SELECT path FROM current ORDER BY path")]
+
+
+def _mark(db: sqlite3.Connection) -> tuple[int, str | None]:
+    """(largest seq, commit of that entry): where the index stands. After a rebuild the reader numbers
+    its entries from 1 again, so the seq alone could repeat; the commit at that seq tells."""
+    row = db.execute("SELECT seq, commit_id FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
+    return (int(row[0]), str(row[1])) if row else (0, None)
+
+
+def _compute(db: sqlite3.Connection, paths: Iterable[str], window: int) -> dict[CellKey, CellInsight]:
+    out: dict[CellKey, CellInsight] = {}
+    for path in paths:
+        key = layout.parse_cell_path(path)
+        if key is None:
+            continue
+        found = cell_insight(key, _cell_rows(db, path), window)
+        if found is not None:
+            out[key] = found
+    return out
+
+
+def insights(index: StatusIndex, window: int = DEFAULT_WINDOW) -> dict[CellKey, CellInsight]:
+    """Every current cell of the index (its files at the indexed commit), computed from scratch."""
+    return _compute(index.db, _current_paths(index.db), window)
+
+
+def insight_of(index: StatusIndex, key: CellKey, window: int = DEFAULT_WINDOW) -> CellInsight | None:
+    """One cell (None when it has no result at all)."""
+    return cell_insight(key, _cell_rows(index.db, layout.cell_path(key)), window)
+
+
+class InsightCache:
+    """The insight of every cell, kept up to date incrementally.
+
+    ``update(index)`` after each ``index.refresh()``: when the index moved on from the entry the cache was
+    computed at, only the cells with newer versions are computed again (and cells whose files were
+    deleted are dropped); when the index was rebuilt (history rewritten), everything is."""
+
+    def __init__(self, window: int = DEFAULT_WINDOW):
+        self.window = window
+        self.cells: dict[CellKey, CellInsight] = {}
+        self.mark: tuple[int, str | None] = (0, None)
+
+    def update(self, index: StatusIndex) -> set[CellKey]:
+        """Bring the cache up to the index; returns the cells computed again."""
+        db = index.db
+        mark = _mark(db)
+        if mark == self.mark:
+            return set()
+        seq, commit = self.mark
+        still = db.execute("SELECT commit_id FROM entries WHERE seq = ?", (seq,)).fetchone() if seq else None
+        if seq and still is not None and still[0] == commit:
+            current = set(_current_paths(db))
+            changed = _changed_paths(db, seq) & current
+            fresh = _compute(db, sorted(changed), self.window)
+            for key in [k for k in self.cells if layout.cell_path(k) not in current]:
+                del self.cells[key]
+        else:
+            fresh = _compute(db, _current_paths(db), self.window)
+            self.cells = {}
+        self.cells.update(fresh)
+        self.mark = mark
+        return set(fresh)
+
+    def summary(self) -> list[dict[str, Any]]:
+        """Every cell as JSON, in path order."""
+        return [self.cells[key].as_dict() for key in sorted(self.cells, key=layout.cell_path)]
+
+
+# -- badges and text ---------------------------------------------------------------------------------------
+def aggregate_ignoring_infra(views: Iterable[CellView], ignore_infra: bool = True) -> str:
+    """``cell_rules.aggregate`` of ``views``, where a cell that failed because of the infrastructure counts
+    as ``n/a`` (no evidence about the project) when ``ignore_infra`` (``settings.ignore_infra_failures``)."""
+    statuses = []
+    for cell in views:
+        status = cell.status
+        entry = cell.entry
+        if (
+            ignore_infra
+            and entry is not None
+            and status == entry.status
+            and classify_failure(status, cell.key.stage, entry.reason) == INFRASTRUCTURE
+        ):
+            status = "n/a"
+        statuses.append(status)
+    return aggregate(statuses)
+
+
+def describe(found: CellInsight) -> str:
+    """One line about a cell, for ``crosscloud history``."""
+    parts = [str(found.key) + ":"]
+    if found.consecutive_failures and found.failing_since:
+        parts.append(
+            f"failing since {found.failing_since.time} ({found.consecutive_failures} in a row, {found.failure_kind});"
+        )
+    elif found.last_success:
+        parts.append("green;")
+    if found.last_success:
+        success = found.last_success
+        parts.append(f"last success {success.label()} at {success.time}" + (f" {success.url};" if success.url else ";"))
+    else:
+        parts.append("never succeeded;")
+    if found.flakiness is None:
+        parts.append("no runs to measure flakiness")
+    else:
+        trend = f", {found.trend}" if found.trend else ""
+        parts.append(f"flakiness {found.flakiness:.2f} over {found.window_runs} runs{trend}")
+    return " ".join(parts)
+
+
+def insight_lines(index: StatusIndex, keys: Iterable[CellKey], window: int = DEFAULT_WINDOW) -> list[str]:
+    """A line per distinct cell of ``keys`` (in path order), for the end of ``crosscloud history``."""
+    lines = []
+    for key in sorted(set(keys), key=layout.cell_path):
+        found = insight_of(index, key, window)
+        if found is not None:
+            lines.append(describe(found))
+    return lines

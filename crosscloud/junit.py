@@ -1,0 +1,418 @@
+"""JUnit XML in and out: other CI systems' test results as e2e records, and our records for JUnit readers.
+
+**Reading** accepts the flavours in the wild: a ``<testsuites>`` root or a lone ``<testsuite>`` (Jenkins
+and Maven Surefire, pytest, go-junit-report, Kubernetes e2e through ginkgo v1 and v2, whose test cases also
+carry a ``status`` attribute). A test case failed when it has a ``<failure>``, errored with an ``<error>``,
+was skipped with ``<skipped>``; ginkgo's ``status`` decides when there is no such child; Surefire's
+``<flakyFailure>``/``<rerunFailure>`` of a test that passed in the end do not count. An ``<error>`` or
+``<failure>`` directly under a suite (a broken set-up) counts as a failed case of its own.
+
+The XML comes from somewhere else, so it is parsed defensively with the standard library alone: a file
+larger than ``MAX_JUNIT_BYTES`` is refused before it is read, and so is any DOCTYPE (the only way to
+declare entities, hence entity bombs and external entities): the parser stops at the declaration, before
+any entity is defined. Timestamps without a zone are taken as UTC.
+
+**Writing** (``records_to_junit``) gives one ``<testsuite>`` per project release and test environment and
+one ``<testcase>`` per record: ``failed`` and ``timed_out`` are ``<failure type=STATUS>``, ``infra_failed``
+an ``<error>`` (the environment, not an assertion), ``cancelled``, ``n/a`` and ``running`` are
+``<skipped>``; the job link, ref and sha are properties of the case."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Final
+
+from crosscloud.errors import BadInputError
+from crosscloud.records import Record, format_time
+
+MAX_JUNIT_BYTES: Final = 32 * 1024 * 1024
+"""Large Kubernetes e2e runs write a few MiB; far more is not a test report."""
+REASON_LIMIT: Final = 500
+"""The record schema's ``reason`` limit."""
+NAMED_FAILURES: Final = 3
+"""Failing cases the reason names before ``+N more``."""
+
+PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"
+_GINKGO_STATUS: Final = {
+    "passed": PASSED, "failed": FAILED, "timedout": FAILED, "panicked": ERROR, "interrupted": ERROR,
+    "aborted": ERROR, "skipped": SKIPPED, "pending": SKIPPED, "disabled": SKIPPED,
+}  # fmt: skip
+_SPACE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class TestCase:
+    __test__ = False  # not a pytest class, whatever its name
+
+    suite: str
+    classname: str | None
+    name: str
+    outcome: str
+    """``passed``, ``failed``, ``error`` or ``skipped``."""
+    type: str | None = None
+    """The ``type`` attribute of the failure or error (``message`` of a skip)."""
+    message: str | None = None
+    seconds: float | None = None
+    properties: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def title(self) -> str:
+        """How a reason names the case: its name, with the class when the name alone may be ambiguous."""
+        name = _SPACE.sub(" ", self.name).strip()
+        if self.classname and self.classname != self.suite and "." not in name and " " not in name:
+            return f"{_SPACE.sub(' ', self.classname).strip()}.{name}"
+        return name
+
+
+@dataclass(frozen=True)
+class Counts:
+    total: int
+    failed: int
+    errors: int
+    skipped: int
+
+    @property
+    def ran(self) -> int:
+        return self.total - self.skipped
+
+    def as_dict(self) -> dict[str, int]:
+        return {"total": self.total, "failed": self.failed, "errors": self.errors, "skipped": self.skipped}
+
+
+@dataclass(frozen=True)
+class JUnitReport:
+    source: str
+    cases: tuple[TestCase, ...]
+    started: datetime | None
+    """The earliest suite timestamp (None when no suite has one)."""
+    finished: datetime | None
+    """The latest suite end (timestamp + time), None without timestamps."""
+    seconds: float | None
+    """The run's duration as the report states it (the root's ``time``, else the suites' sum)."""
+
+    @property
+    def counts(self) -> Counts:
+        return counts(self.cases)
+
+
+def counts(cases: Iterable[TestCase]) -> Counts:
+    tally = {PASSED: 0, FAILED: 0, ERROR: 0, SKIPPED: 0}
+    for case in cases:
+        tally[case.outcome] += 1
+    return Counts(sum(tally.values()), tally[FAILED], tally[ERROR], tally[SKIPPED])
+
+
+# -- reading ---------------------------------------------------------------------------------------------
+class _Refused(Exception):
+    pass
+
+
+class _Builder(ET.TreeBuilder):
+    """A tree builder that stops the parse at a DOCTYPE: expat reports the declaration before it reads the
+    internal subset, so no entity is ever defined, let alone expanded."""
+
+    def doctype(self, name: str, pubid: str | None, system: str | None) -> None:
+        raise _Refused(name)
+
+
+def _line_of(data: bytes, needle: bytes) -> int | None:
+    at = data.find(needle)
+    return data.count(b"\n", 0, at) + 1 if at >= 0 else None
+
+
+def parse_junit(data: bytes, source: str) -> JUnitReport:
+    """The test cases of one JUnit XML document; ``BadInputError`` naming ``source`` (and the line) when it
+    is not one."""
+    if len(data) > MAX_JUNIT_BYTES:
+        raise BadInputError(f"{source}: too large ({len(data)} bytes, at most {MAX_JUNIT_BYTES})")
+    parser = ET.XMLParser(target=_Builder())  # noqa: S314 - see _Builder
+    try:
+        parser.feed(data)
+        root = parser.close()
+    except _Refused:
+        line = _line_of(data, b"<!DOCTYPE")
+        where = f"{source}:{line}" if line else source
+        raise BadInputError(f"{where}: a DOCTYPE is not allowed in JUnit XML (entities could expand)") from None
+    except ET.ParseError as exc:
+        line, column = exc.position
+        message = str(exc).split(":")[0]
+        raise BadInputError(f"{source}:{line}: not well-formed XML: {message} (column {column + 1})") from None
+    tag = _local(root.tag)
+    if tag == "testsuites":
+        suites = [s for s in root if _local(s.tag) == "testsuite"]
+    elif tag == "testsuite":
+        suites = [root]
+    else:
+        raise BadInputError(f"{source}: the root element is <{tag}>, not <testsuites> or <testsuite>: not JUnit XML")
+    cases: list[TestCase] = []
+    starts: list[datetime] = []
+    ends: list[datetime] = []
+    total = 0.0
+    for number, suite in enumerate(_walk_suites(suites), start=1):
+        name = suite.get("name") or f"suite {number}"
+        seconds = _seconds(suite.get("time"))
+        total += seconds or 0.0
+        stamp = _timestamp(suite.get("timestamp"))
+        if stamp is not None:
+            starts.append(stamp)
+            ends.append(stamp + timedelta(seconds=seconds or 0.0))
+        for child in suite:
+            kind = _local(child.tag)
+            if kind == "testcase":
+                cases.append(_case(name, child))
+            elif kind in ("error", "failure"):
+                outcome = ERROR if kind == "error" else FAILED
+                cases.append(TestCase(name, None, f"{name} (suite)", outcome, child.get("type"), _message(child)))
+    root_seconds = _seconds(root.get("time")) if tag == "testsuites" else None
+    return JUnitReport(
+        source,
+        tuple(cases),
+        min(starts) if starts else None,
+        max(ends) if ends else None,
+        root_seconds if root_seconds is not None else (total if suites else None),
+    )
+
+
+def read_junit(path: Path) -> JUnitReport:
+    """``parse_junit`` of a file, whose size is checked before it is read."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_JUNIT_BYTES:
+            raise BadInputError(f"{path}: too large ({size} bytes, at most {MAX_JUNIT_BYTES})")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise BadInputError(f"{path}: cannot read: {exc.strerror}") from None
+    return parse_junit(data, str(path))
+
+
+def _local(tag: Any) -> str:
+    """The tag without a namespace (``{urn:x}testcase`` -> ``testcase``)."""
+    return str(tag).rsplit("}", 1)[-1]
+
+
+def _walk_suites(suites: Iterable[ET.Element]) -> Iterable[ET.Element]:
+    """Suites and the suites nested in them (Surefire and some Jenkins plugins nest them)."""
+    for suite in suites:
+        yield suite
+        yield from _walk_suites(s for s in suite if _local(s.tag) == "testsuite")
+
+
+def _case(suite: str, element: ET.Element) -> TestCase:
+    outcome, kind, message = PASSED, None, None
+    for child in element:
+        tag = _local(child.tag)
+        if tag in ("failure", "error"):
+            outcome = FAILED if tag == "failure" else ERROR
+            kind, message = child.get("type"), _message(child)
+            break
+        if tag == "skipped":
+            outcome, kind, message = SKIPPED, None, _message(child)
+    else:
+        status = (element.get("status") or "").lower()
+        if outcome == PASSED and status in _GINKGO_STATUS:
+            outcome = _GINKGO_STATUS[status]
+    properties = tuple(
+        (p.get("name") or "", p.get("value") or "")
+        for group in element
+        if _local(group.tag) == "properties"
+        for p in group
+        if _local(p.tag) == "property"
+    )
+    return TestCase(
+        suite,
+        element.get("classname"),
+        element.get("name") or "(unnamed)",
+        outcome,
+        kind,
+        message,
+        _seconds(element.get("time")),
+        properties,
+    )
+
+
+def _message(element: ET.Element) -> str | None:
+    text = element.get("message") or (element.text or "").strip()
+    return text or None
+
+
+def _seconds(value: str | None) -> float | None:
+    """A ``time`` attribute: seconds, sometimes with thousands separators (Surefire)."""
+    if not value:
+        return None
+    try:
+        seconds = float(value.replace(",", ""))
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None
+
+
+def _timestamp(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+# -- reports to a record ---------------------------------------------------------------------------------
+def reason_of(cases: Sequence[TestCase]) -> str:
+    """``2 of 120 tests failed (1 error; 5 skipped): TestA, [sig-x] B, +3 more``: the counts, then the first
+    failing cases, within the record's reason limit."""
+    tally = counts(cases)
+    bad = tally.failed + tally.errors
+    skipped = f"{tally.skipped} skipped" if tally.skipped else ""
+    if not bad:
+        if not tally.ran:
+            return "no test case ran" + (f" ({skipped})" if skipped else "")
+        return f"{tally.ran} of {tally.ran} tests passed" + (f", {skipped}" if skipped else "")
+    details = [f"{tally.errors} error{'s' if tally.errors != 1 else ''}"] if tally.errors else []
+    details += [skipped] if skipped else []
+    head = f"{bad} of {tally.ran} tests failed" + (f" ({'; '.join(details)})" if details else "")
+    names = [case.title for case in cases if case.outcome in (FAILED, ERROR)]
+    shown: list[str] = []
+    for name in names[:NAMED_FAILURES]:
+        rest = len(names) - len(shown) - 1
+        tail = f", +{rest} more" if rest else ""
+        candidate = ", ".join([*shown, name])
+        if len(f"{head}: {candidate}{tail}") > REASON_LIMIT:
+            break
+        shown.append(name)
+    if not shown and names:  # one very long name: cut it
+        room = REASON_LIMIT - len(head) - len(f": ..., +{len(names) - 1} more") - 1
+        shown.append(names[0][: max(room, 0)] + "...")
+    more = len(names) - len(shown)
+    return (f"{head}: {', '.join(shown)}" + (f", +{more} more" if more else ""))[:REASON_LIMIT]
+
+
+def junit_record_data(
+    reports: Sequence[JUnitReport],
+    *,
+    project: str,
+    release: str,
+    cloud: str,
+    arch: str,
+    kubernetes: dict[str, Any] | None,
+    ref: str | None,
+    sha: str | None,
+    url: str | None,
+    run: dict[str, Any] | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """One e2e record (as data, still to validate) for all ``reports`` of one test run: ``failed`` when a
+    case failed or errored, or when no case ran at all; the counts and the first failing cases in the
+    reason. Start and finish come from the reports' timestamps, else the run is taken to have just ended."""
+    cases = [case for report in reports for case in report.cases]
+    tally = counts(cases)
+    status = "failed" if tally.failed or tally.errors or not tally.ran else "success"
+    starts = [r.started for r in reports if r.started]
+    ends = [r.finished for r in reports if r.finished]
+    if starts:
+        started, finished = min(starts), max([*ends, min(starts)])
+    else:
+        finished = now
+        started = now - timedelta(seconds=sum(r.seconds or 0.0 for r in reports))
+    return {
+        "schema_version": 1,
+        "project": project,
+        "release": release,
+        "ref": ref,
+        "sha": sha,
+        "stage": "e2e",
+        "cloud": cloud,
+        "arch": arch,
+        "kubernetes": kubernetes,
+        "status": status,
+        "reason": reason_of(cases),
+        "started_at": format_time(started),
+        "finished_at": format_time(finished),
+        "url": url,
+        "run": run,
+    }
+
+
+# -- records to JUnit ------------------------------------------------------------------------------------
+_FAILURE_ELEMENT: Final = {"failed": "failure", "timed_out": "failure", "infra_failed": "error"}
+
+
+def _suite_name(record: Record) -> str:
+    d = record.data
+    parts = [d["project"], d["release"], d["arch"]]
+    k8s = d.get("kubernetes")
+    if k8s:
+        parts.append(f"kubernetes-{k8s['release']}")
+    return " ".join(parts)
+
+
+def _case_name(record: Record) -> str:
+    d = record.data
+    return d["stage"] if d["stage"] == "build" else f"{d['cloud']} {d['stage']}"
+
+
+def records_to_junit(records: Sequence[Record], name: str = "Cross-Cloud CI") -> str:
+    """JUnit XML of ``records`` (see the module doc), in the order given within each suite."""
+    suites: dict[str, list[Record]] = {}
+    for record in records:
+        suites.setdefault(_suite_name(record), []).append(record)
+    root = ET.Element("testsuites", name=name)
+    all_cases = all_failures = all_errors = all_skipped = 0
+    all_seconds = 0.0
+    for suite_name, members in suites.items():
+        suite = ET.SubElement(root, "testsuite", name=suite_name)
+        failures = errors = skipped = 0
+        seconds = 0.0
+        for record in members:
+            d = record.data
+            took = _duration(record)
+            seconds += took
+            case = ET.SubElement(
+                suite, "testcase", name=_case_name(record), classname=suite_name.replace(" ", "."), time=f"{took:.3f}"
+            )
+            properties = ET.SubElement(case, "properties")
+            for key in ("status", "ref", "sha", "url", "started_at", "finished_at"):
+                if d.get(key):
+                    ET.SubElement(properties, "property", name=key, value=str(d[key]))
+            status = record.status
+            if status in _FAILURE_ELEMENT:
+                element = _FAILURE_ELEMENT[status]
+                failures += element == "failure"
+                errors += element == "error"
+                ET.SubElement(case, element, type=status, message=d.get("reason") or status)
+            elif status != "success":
+                skipped += 1
+                ET.SubElement(case, "skipped", message=status + (f": {d['reason']}" if d.get("reason") else ""))
+        earliest = min(r.data["started_at"] for r in members)
+        suite.set("tests", str(len(members)))
+        suite.set("failures", str(failures))
+        suite.set("errors", str(errors))
+        suite.set("skipped", str(skipped))
+        suite.set("time", f"{seconds:.3f}")
+        suite.set("timestamp", earliest)
+        all_cases += len(members)
+        all_failures, all_errors, all_skipped = all_failures + failures, all_errors + errors, all_skipped + skipped
+        all_seconds += seconds
+    for attribute, value in (("tests", all_cases), ("failures", all_failures), ("errors", all_errors),
+                             ("skipped", all_skipped)):  # fmt: skip
+        root.set(attribute, str(value))
+    root.set("time", f"{all_seconds:.3f}")
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def _duration(record: Record) -> float:
+    finished = record.finished_at
+    return (finished - record.started_at).total_seconds() if finished else 0.0
+
+
+def record_status_of(case: TestCase) -> str:
+    """The record status a case written by ``records_to_junit`` stands for (its ``status`` property)."""
+    for name, value in case.properties:
+        if name == "status":
+            return value
+    return {PASSED: "success", FAILED: "failed", ERROR: "infra_failed", SKIPPED: "n/a"}[case.outcome]
