@@ -96,9 +96,8 @@ class StatusState:
         self.mirror_dir = mirror_dir
         self.refresh_seconds = refresh_seconds
         mirror_dir.mkdir(parents=True, exist_ok=True)
-        self.mirror = Mirror(remote, cache=mirror_dir)
-        digest = hashlib.sha256(remote.url.encode()).hexdigest()[:16]
-        self._index = StatusIndex(self.mirror.git_dir, mirror_dir / f"index-{digest}.sqlite3")
+        self._mirror: Mirror | None = None  # made by the first refresh (a local repository may not exist yet)
+        self._index: StatusIndex | None = None
         self._index_lock = threading.Lock()
         self._refresh_lock = threading.Lock()
         self._snapshot: Snapshot | None = None
@@ -131,11 +130,13 @@ class StatusState:
     def query(self) -> Iterator[StatusIndex]:
         """Locked access to the index, for history queries (refreshes wait meanwhile; keep it short)."""
         with self._index_lock:
+            if self._index is None:
+                raise NotReadyError(f"no index of {self.remote} yet: {self._last_error}")
             yield self._index
 
     def index_size(self) -> int:
         with self._index_lock:
-            return self._index.size()
+            return self._index.size() if self._index is not None else 0
 
     # -- refreshing --------------------------------------------------------------------------
     def refresh_now(self, reason: str = "direct") -> Snapshot:
@@ -157,20 +158,29 @@ class StatusState:
                 metrics.set_gauge("crosscloud_refresh_duration_seconds", self.last_duration)
             return self.snapshot()
 
+    def _open(self) -> tuple[Mirror, StatusIndex]:
+        if self._mirror is None:
+            self._mirror = Mirror(self.remote, cache=self.mirror_dir)
+        if self._index is None:
+            digest = hashlib.sha256(self.remote.url.encode()).hexdigest()[:16]
+            self._index = StatusIndex(self._mirror.git_dir, self.mirror_dir / f"index-{digest}.sqlite3")
+        return self._mirror, self._index
+
     def _refresh(self) -> None:
-        if not self.mirror.is_copy and not self.mirror.git_dir.exists():
+        mirror, index = self._open()
+        if not mirror.is_copy and not mirror.git_dir.exists():
             raise StatusRepoError(f"the status repository {self.remote} is not there any more")
-        self.mirror.fetch()
+        mirror.fetch()
         now = datetime.now(UTC)
         with self._index_lock:
-            stats = self._index.refresh()
+            stats = index.refresh()
             old = self._snapshot
             if old is not None and old.commit == stats.commit:
                 self._snapshot = Snapshot(old.commit, old.config, old.current, now)
                 self._last_error = None
                 return
-            config = self._index.config()
-            current = self._index.current()
+            config = index.config()
+            current = index.current()
         self._snapshot = Snapshot(stats.commit, config, current, now)
         self._last_error = None
 
@@ -195,7 +205,8 @@ class StatusState:
     def close(self) -> None:
         self.stop()
         with self._index_lock:
-            self._index.close()
+            if self._index is not None:
+                self._index.close()
 
     def _run(self) -> None:
         while not self._stopping.is_set():
