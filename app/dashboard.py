@@ -107,6 +107,9 @@ def cloud_cells(snapshot: Snapshot, grid: Grid, choice: Choice) -> list[list[Cel
     ]
 
 
+_STALE_MARK = Markup(' <span class="stale-mark">stale</span>')
+
+
 def status_cell(col: Column, row: Row, cloud_name: str = "") -> Markup:
     """One status cell: the badge (linked to the job that produced it), its accessible name, and the
     ``data-*`` attributes scripts and tests read. Built here rather than in a Jinja macro because the
@@ -116,7 +119,7 @@ def status_cell(col: Column, row: Row, cloud_name: str = "") -> Markup:
     label = escape(f"{row.project.display_name} {row.release} {col.stage}{where}: {status_text(col.status)}")
     label += " (stale)" if col.stale else ""
     title = f' title="{escape(col.note)}"' if col.note else ""
-    text = escape(status_text(col.status)) + (' <span class="stale-mark">stale</span>' if col.stale else "")
+    text = escape(status_text(col.status)) + (_STALE_MARK if col.stale else "")
     if col.url:
         badge = f'<a class="badge" href="{escape(col.url)}" aria-label="{label}"{title}>{text}</a>'
     else:

@@ -67,7 +67,7 @@ def test_stale_results_look_stale_in_words_too(client: FlaskClient) -> None:
     stale = cells[("nats", "stable", "deploy", "local")]
     assert stale["data-status"] == "success"
     assert "stale" in stale["class"].split()
-    assert "stale" in stale["text"]
+    assert stale["text"] == "success stale"
     assert stale["aria-label"].endswith("(stale)")
     fresh = cells[("prometheus", "stable", "deploy", "local")]
     assert "stale" not in fresh["class"].split() and "stale" not in fresh["text"]

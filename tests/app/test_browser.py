@@ -1,0 +1,68 @@
+"""The served dashboard in Debian's headless Chromium (Playwright with ``executable_path``; never
+``playwright install``): it renders, badges link to their jobs, the selector works without scripts of ours
+being needed, and the page fits 390 px and 1280 px screens."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.app.conftest import Served
+
+CHROMIUM = Path("/usr/bin/chromium")
+pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} (Debian's chromium) is not installed")
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+def test_dashboard_in_chromium(browser: Any, served: Served, tmp_path: Path) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    page.goto(served.url)
+    assert page.locator("h2").all_inner_texts() == ["Graduated", "Incubating"]
+    badge = page.locator('td[data-project="prometheus"][data-stage="deploy"][data-cloud="local"] a.badge')
+    assert badge.get_attribute("href") == "https://github.com/example/prometheus/actions/runs/100/job/1006"
+    assert badge.get_attribute("aria-label") == "Prometheus stable deploy on Local: success"
+    stale = page.locator('td[data-project="nats"][data-release="stable"][data-stage="deploy"]')
+    assert stale.inner_text().split() == ["success", "stale"]
+    assert stale.locator(".stale-mark").count() == 1
+
+    page.select_option('select[name="kubernetes"]', "head")
+    page.click('form.selector button[type="submit"]')
+    page.wait_for_url("**/?kubernetes=head*")
+    assert page.locator('select[name="kubernetes"]').input_value() == "head"
+    page.click('nav.stages a:text("Provision")')
+    page.wait_for_url("**stage=provision*")
+    assert page.locator('td[data-stage="provision"][data-project="etcd"]').get_attribute("data-status") == "success"
+    assert errors == []  # no CSP violations, no missing assets
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(served.url)
+    overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, f"the page body scrolls sideways by {overflow} px at 390 px"
+    scroller = page.locator(".scroll").first
+    assert scroller.evaluate("e => getComputedStyle(e).overflowX") == "auto"
+    shot = tmp_path / "dashboard-390.png"
+    page.screenshot(path=str(shot), full_page=True)
+    assert shot.stat().st_size > 0
+    print(f"screenshot: {shot}")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    wide = tmp_path / "dashboard-1280.png"
+    page.screenshot(path=str(wide), full_page=True)
+    print(f"screenshot: {wide}")
+    assert page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth") <= 0
+    served.stop()
