@@ -85,6 +85,9 @@ def view(
 ) -> CellView:
     """What the cell ``key`` shows, given the stored ``entries`` (see the module doc)."""
     entry = entries.get(key)
+    if entry is not None and (entry.error or entry.status is None):
+        # A broken file has no time to weigh against its upstream: it shows as broken, whatever came before.
+        return CellView(key, ERROR, entry, note=entry.error)
     reasons: list[tuple[int, str]] = []  # (priority, note): a failure says most, then running, then waiting
     for earlier in upstream(key):
         held = entries.get(earlier)
@@ -101,8 +104,6 @@ def view(
         return CellView(key, "n/a", entry, note=min(reasons, key=lambda r: r[0])[1])
     if entry is None:
         return CellView(key, "n/a", None, note="no result yet")
-    if entry.error or entry.status is None:
-        return CellView(key, ERROR, entry, note=entry.error)
     stale = is_stale(entry, now, stale_after, timeout)
     return CellView(key, entry.status, entry, stale=stale is not None, note=stale)
 

@@ -74,6 +74,11 @@ def test_staleness_and_stuck_running() -> None:
 
 def test_a_broken_record_shows_an_error_in_its_cell_only() -> None:
     assert show(BUILD, entry(BUILD, None, "2018-12-04T08:00:00Z", error="not JSON")) == ("error", "not JSON")
+    # A broken deploy file has no start time to weigh against its build: it still shows as broken, not n/a.
+    build = entry(BUILD, "success", "2018-12-04T08:00:00Z")
+    broken = entry(DEPLOY, None, None, error="not a record")
+    assert show(DEPLOY, build, broken) == ("error", "not a record")
+    assert show(DEPLOY, entry(BUILD, "failed", "2018-12-04T08:00:00Z"), broken) == ("error", "not a record")
 
 
 def test_nothing_stored_is_n_a() -> None:
