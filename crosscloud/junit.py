@@ -43,6 +43,7 @@ _GINKGO_STATUS: Final = {
     "aborted": ERROR, "skipped": SKIPPED, "pending": SKIPPED, "disabled": SKIPPED,
 }  # fmt: skip
 _SPACE = re.compile(r"\s+")
+_SEGMENT = re.compile(r"[./\s]+")
 
 
 @dataclass(frozen=True)
@@ -62,10 +63,13 @@ class TestCase:
 
     @property
     def title(self) -> str:
-        """How a reason names the case: its name, with the class when the name alone may be ambiguous."""
+        """How a reason names the case: a sentence (ginkgo) as it is; a bare function or method name with the
+        last segment of its class or package (``PushPullIT.pullsByDigest``, ``e2e.TestCtlV3Watch``)."""
         name = _SPACE.sub(" ", self.name).strip()
-        if self.classname and self.classname != self.suite and "." not in name and " " not in name:
-            return f"{_SPACE.sub(' ', self.classname).strip()}.{name}"
+        if self.classname and " " not in name:
+            owner = _SEGMENT.split(self.classname.strip())[-1]
+            if owner and owner != name:
+                return f"{owner}.{name}"
         return name
 
 
