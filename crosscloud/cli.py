@@ -22,7 +22,12 @@ from crosscloud.vocabulary import ARCHES, RELEASES, STAGES, STATUSES, check_name
 
 TOKEN_ENV = "CROSSCLOUD_TOKEN"  # noqa: S105 - the name of a variable, not a secret
 
-COMMAND_MODULES: tuple[str, ...] = ("crosscloud.onboard", "crosscloud_app.trigger", "crosscloud_app.serve", "crosscloud.insight_cli")
+COMMAND_MODULES: tuple[str, ...] = (
+    "crosscloud.onboard",
+    "crosscloud_app.trigger",
+    "crosscloud_app.serve",
+    "crosscloud.insight_cli",
+)
 """Modules that add commands of their own: each has ``register(commands)``, which adds its parsers to the
 subparsers of ``crosscloud`` and keeps its heavy imports inside the command's function."""
 
