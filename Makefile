@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STATUS_REPO ?= var/status.git
+PORT        ?= 8080
+SERVE_FOR   ?= 30
 
 .PHONY: run test lint bench clean typecheck-links
 
@@ -19,11 +21,15 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	$(PY) scripts/install-helm.py
 	touch $@
 
-## run: set up, create the embedded status repository if missing, run the default matrix, show the grid
+## run: set up, create the embedded status repository if missing, run the default matrix, show the grid, then
+##      serve the dashboard on http://127.0.0.1:$(PORT)/ until Ctrl-C (without a terminal: for $(SERVE_FOR) s)
 run: $(VENV)/.installed
 	$(VENV)/bin/crosscloud init --repo $(STATUS_REPO) --exist-ok --update-config
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/crosscloud run --repo $(STATUS_REPO) --jobs 2; \
-	  status=$$?; $(VENV)/bin/crosscloud status --repo $(STATUS_REPO); exit $$status
+	  status=$$?; $(VENV)/bin/crosscloud status --repo $(STATUS_REPO); \
+	  if [ -t 0 ]; then stop=""; else stop="--stop-after $(SERVE_FOR)"; fi; \
+	  $(VENV)/bin/crosscloud serve --repo $(STATUS_REPO) --mirror-dir var/app --port $(PORT) $$stop; \
+	  exit $$status
 
 ## test: set up what the tests need and run the whole suite (lint and type checks included)
 test: $(VENV)/.installed-dev typecheck-links

@@ -30,6 +30,9 @@ def register(commands: Any) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080; 0 picks a free one)")
     p.add_argument("--mirror-dir", type=Path, metavar="DIR", help="where the mirror and its index live")
+    p.add_argument(
+        "--stop-after", type=float, metavar="SECONDS", help="stop serving after this long (default: until Ctrl-C)"
+    )
     p.add_argument("--token-env", default=TOKEN_ENV, metavar="NAME", help=f"token variable (default {TOKEN_ENV})")
     p.set_defaults(func=cmd_serve)
 
@@ -53,6 +56,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     if not 0 <= args.port <= 65535:
         raise BadInputError(f"--port {args.port}: use 0 to 65535")
+    if args.stop_after is not None and args.stop_after <= 0:
+        raise BadInputError(f"--stop-after {args.stop_after:g}: use a number of seconds above 0")
     config: dict[str, Any] = {"STATUS_REPO": args.repo}
     if os.environ.get(args.token_env):
         config["TOKEN"] = os.environ[args.token_env]
@@ -74,6 +79,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     host = f"[{args.host}]" if ":" in args.host else args.host
     print(f"crosscloud: serving {args.repo} at http://{host}:{server.port}/", flush=True)
+    if args.stop_after is not None:
+        print(f"crosscloud: stopping after {args.stop_after:g} s", flush=True)
+        timer = threading.Timer(args.stop_after, server.shutdown)
+        timer.daemon = True
+        timer.start()
     if not state.ready:
         print(f"crosscloud: no results yet ({state.last_error}); retrying on the timer", file=sys.stderr, flush=True)
     try:
