@@ -23,7 +23,9 @@ from crosscloud_app.state import EXTENSION, NotReadyError, StatusState
 SURFACES: tuple[str, ...] = ("dashboard", "projects", "api", "badges", "ops", "webhooks", "trigger")
 """Modules under ``crosscloud_app`` with ``init_app(app)``, each registering its blueprint."""
 
-CONTENT_SECURITY_POLICY = "default-src 'self'"
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; img-src 'self' https:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
 
 metrics.describe("crosscloud_http_requests_total", "HTTP requests answered, by endpoint and status.")
 

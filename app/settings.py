@@ -28,6 +28,16 @@ DEFAULTS: Final[dict[str, Any]] = {
     "NIGHTLY_WORKFLOW": "nightly.yml",
     "CONFIG_REPOSITORY": None,
     "TOKEN": None,
+    # GitHub: where the status repository lives there (default: from an https STATUS_REPO), the API's URL
+    # (GitHub Enterprise), projects whose own CI runs are their builds ({"etcd": "release.yml"}), and extra
+    # PyGithub options.
+    "STATUS_REPOSITORY": None,
+    "GITHUB_API_URL": "https://api.github.com",
+    "CI_WORKFLOWS": {},
+    "GITHUB_CLIENT_OPTIONS": {},
+    # Webhook work happens off the request on this many threads, with at most this many waiting.
+    "WEBHOOK_WORKERS": 2,
+    "WEBHOOK_QUEUE": 16,
 }
 
 

@@ -69,8 +69,12 @@ def test_an_app_without_a_good_state_answers_503_until_a_refresh_succeeds(
 def test_html_responses_carry_a_content_security_policy(client: FlaskClient) -> None:
     response = client.get("/")
     assert response.status_code == 200
-    assert response.headers["Content-Security-Policy"] == "default-src 'self'"
+    policy = response.headers["Content-Security-Policy"]
+    directives = dict(d.strip().split(" ", 1) for d in policy.split(";"))
+    # Nothing runs but the app's own files (no inline script); images may be https logos; no framing.
+    assert directives["default-src"] == "'self'" and "script-src" not in directives
+    assert directives["img-src"] == "'self' https:" and directives["frame-ancestors"] == "'none'"
     missing = client.get("/no/such/page")
     assert missing.status_code == 404
-    assert missing.headers["Content-Security-Policy"] == "default-src 'self'"
+    assert missing.headers["Content-Security-Policy"] == policy
     assert "<html" in missing.get_data(as_text=True)

@@ -19,7 +19,7 @@ def test_serve_answers_over_http_and_stops_cleanly(served: Served, sig: int) -> 
     assert served.banner.endswith(f" at {served.url}")
     with urllib.request.urlopen(served.url, timeout=20) as response:  # noqa: S310 - a URL we built
         assert response.status == 200
-        assert response.headers["Content-Security-Policy"] == "default-src 'self'"
+        assert response.headers["Content-Security-Policy"].startswith("default-src 'self'; img-src 'self' https:")
         body = response.read().decode()
     assert 'data-project="prometheus"' in body
     with urllib.request.urlopen(served.url + "healthz", timeout=20) as response:  # noqa: S310
