@@ -16,7 +16,12 @@ changes its badge within a minute even when no commit arrives), so a revalidatio
 Only a 200 answer carries the ETag (conditional requests apply to nothing else), so a matching
 ``If-None-Match`` always stands for a 200. Rendered answers are kept by ETag; SVGs are also cached by
 (label, message, colour). Unknown names answer 404 with the grey "unknown" badge, bad parameters 400 with
-a red "bad <parameter>" badge: a README shows a badge, never a broken image."""
+a red "bad <parameter>" badge: a README shows a badge, never a broken image.
+
+Badges are the app's hot path (every README view of every project fetches them through GitHub's proxy), so
+an answer already rendered for the current ETag is served by a small WSGI layer in front of Flask
+(``_RenderedBadges``): one hash and a dictionary lookup, with the same status, body and headers Flask would
+give. Everything else, first renders included, goes through the blueprint."""
 
 from __future__ import annotations
 
@@ -26,17 +31,22 @@ import time
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from flask import Blueprint, Flask, Response, request
+from werkzeug.http import parse_etags
 
 from crosscloud.cell_rules import CellView, aggregate, environment
 from crosscloud.config import Project
 from crosscloud.records import CellKey
 from crosscloud.vocabulary import RELEASES, STAGES
+from crosscloud_app import metrics
 from crosscloud_app.badge_status import UNKNOWN, BadgeText, badge_text
 from crosscloud_app.badge_svg import endpoint_json, render_svg
-from crosscloud_app.state import NotReadyError, Snapshot, get_state
+from crosscloud_app.state import EXTENSION, NotReadyError, Snapshot, StatusState, get_state
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 bp = Blueprint("badges", __name__)
 
@@ -147,6 +157,12 @@ def _body(fmt: str, label: str, text: BadgeText) -> bytes:
     return render_svg(label, text.message, text.colour).encode()
 
 
+def _etag(commit: str, full_path: str) -> str:
+    """The ETag of a badge: the status repository commit, the minute window and the request's path and query."""
+    window = int(time.time()) // ETAG_WINDOW_SECONDS
+    return hashlib.sha256(f"{commit}\0{window}\0{full_path}".encode()).hexdigest()[:32]
+
+
 def _respond(status: int, body: bytes, content_type: str, etag: str | None) -> Response:
     response = Response(body, status=status, content_type=content_type)
     response.headers["Cache-Control"] = "no-cache"
@@ -171,9 +187,7 @@ def _serve(segments: list[str]) -> Response:
         response.headers["Retry-After"] = "30"
         return response
 
-    window = int(time.time()) // ETAG_WINDOW_SECONDS
-    basis = f"{snapshot.commit}\0{window}\0{request.full_path}"
-    etag = hashlib.sha256(basis.encode()).hexdigest()[:32]
+    etag = _etag(snapshot.commit, request.full_path)
     if request.if_none_match.contains_weak(etag):  # If-None-Match compares weakly (RFC 9110 13.1.2)
         return _respond(304, b"", FORMATS[fmt], etag)
     cached = _answers.get(etag)
@@ -207,5 +221,49 @@ def cloud_badge(project: str, release: str, name: str) -> Response:
     return _serve([project, release, name])
 
 
+class _RenderedBadges:
+    """WSGI in front of the app: a GET or HEAD of a badge whose answer is already rendered for its current
+    ETag is answered here (200, or 304 on a matching ``If-None-Match``) with the headers the blueprint
+    gives; anything else (not rendered yet, not a 200, not ASCII, the app not ready) passes through."""
+
+    ENDPOINTS: Final = {2: "badges.project_badge", 3: "badges.release_badge", 4: "badges.cloud_badge"}
+
+    def __init__(self, wsgi: WSGIApplication, state: StatusState):
+        self.wsgi, self.state = wsgi, state
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        answer = self._rendered(environ)
+        if answer is None:
+            return self.wsgi(environ, start_response)
+        status, headers, body = answer
+        start_response(status, headers)
+        return [] if environ["REQUEST_METHOD"] == "HEAD" else [body]
+
+    def _rendered(self, environ: WSGIEnvironment) -> tuple[str, list[tuple[str, str]], bytes] | None:
+        path: str = environ.get("PATH_INFO", "")
+        query: str = environ.get("QUERY_STRING", "")
+        if not path.startswith("/badge/") or environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            return None
+        if not (path.isascii() and query.isascii()) or "//" in path:
+            return None  # Flask decodes and routes these its own way
+        try:
+            commit = self.state.snapshot().commit
+        except NotReadyError:
+            return None
+        etag = _etag(commit, f"{path}?{query}")
+        cached = _answers.get(etag)
+        if cached is None or cached[0] != 200:
+            return None
+        _, body, content_type = cached
+        endpoint = self.ENDPOINTS.get(path.count("/"), "unknown")
+        headers = [("Cache-Control", "no-cache"), ("ETag", f'"{etag}"'), ("X-Content-Type-Options", "nosniff")]
+        if parse_etags(environ.get("HTTP_IF_NONE_MATCH")).contains_weak(etag):
+            metrics.inc("crosscloud_http_requests_total", {"endpoint": endpoint, "status": "304"})
+            return "304 NOT MODIFIED", [("Content-Type", content_type), *headers], b""
+        metrics.inc("crosscloud_http_requests_total", {"endpoint": endpoint, "status": "200"})
+        return "200 OK", [("Content-Type", content_type), ("Content-Length", str(len(body))), *headers], body
+
+
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.wsgi_app = _RenderedBadges(app.wsgi_app, app.extensions[EXTENSION])  # type: ignore[method-assign]

@@ -102,8 +102,8 @@ def view(
                 reasons.append((2, f"waiting for {key.stage} after a newer {earlier.stage}"))
     if reasons:
         return CellView(key, "n/a", entry, note=min(reasons, key=lambda r: r[0])[1])
-    if entry is None:
-        return CellView(key, "n/a", None, note="no result yet")
+    if entry is None or entry.status is None:  # (a None status was answered as an error above)
+        return CellView(key, "n/a", entry, note="no result yet")
     stale = is_stale(entry, now, stale_after, timeout)
     return CellView(key, entry.status, entry, stale=stale is not None, note=stale)
 

@@ -221,3 +221,31 @@ def test_a_broken_cell_file_makes_an_error_badge(
     assert json.loads(client.get("/badge/prometheus.json").data)["isError"] is True
     assert said(client.get("/badge/prometheus.svg?stage=e2e")) == "Prometheus: success"
     assert said(client.get("/badge/etcd.svg")) == "etcd: failed"
+
+
+@pytest.mark.parametrize(
+    "path", ["/badge/etcd.svg", "/badge/etcd/stable.json", "/badge/nats/stable/local.svg?stage=e2e"]
+)
+def test_an_answer_already_rendered_is_served_in_front_of_flask_exactly_as_flask_serves_it(
+    shared: FlaskClient, path: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    badges._answers.clear()
+    rendered = shared.get(path)  # rendered by the blueprint
+    assert rendered.status_code == 200
+    # From here on Flask's view must not run: the WSGI layer in front answers from what was rendered.
+    monkeypatch.setattr(badges, "_serve", lambda segments: pytest.fail(f"the blueprint rendered {segments}"))
+    again = shared.get(path)
+    assert (again.status_code, again.data) == (rendered.status_code, rendered.data)
+    assert sorted(again.headers.items()) == sorted(rendered.headers.items())
+    head = shared.head(path)
+    assert head.status_code == 200 and head.data == b"" and head.headers["ETag"] == rendered.headers["ETag"]
+    revalidated = shared.get(path, headers={"If-None-Match": rendered.headers["ETag"]})
+    assert revalidated.status_code == 304 and revalidated.data == b""
+    assert revalidated.headers["ETag"] == rendered.headers["ETag"]
+    assert revalidated.headers["Cache-Control"] == "no-cache"
+
+
+def test_answers_that_are_not_200_are_never_served_in_front(shared: FlaskClient) -> None:
+    assert shared.get("/badge/nosuch.svg").status_code == 404
+    assert shared.get("/badge/nosuch.svg").status_code == 404  # the blueprint answers again, never a stale 200
+    assert shared.post("/badge/etcd.svg").status_code == 405
