@@ -31,7 +31,7 @@ from __future__ import annotations
 import re
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -182,23 +182,29 @@ def _rounded(value: float | None) -> float | None:
 
 
 # -- the computation of one cell ---------------------------------------------------------------------------
-Row = tuple[int, str | None, str | None, str | None, str | None, str | None, str | None, str | None, str]
-"""(seq, status, started_at, finished_at, ref, sha, url, reason, commit): one version, as read from SQLite."""
-_ROW_COLUMNS = "seq, status, started_at, finished_at, ref, sha, url, reason, commit_id"
+Row = tuple[Any, ...]
+"""One version of a cell: ``(seq, status, reason, started_at, finished_at, ref, sha, url, commit)``. The scan
+needs only the first three; ``resolve`` turns a row into a ``RunRef`` (by default from the whole row)."""
+_ROW_COLUMNS = "seq, status, reason, started_at, finished_at, ref, sha, url, commit_id"
 
 
 def _run_ref(row: Row) -> RunRef:
-    seq, status, started, finished, ref, sha, url, reason, commit = row
+    seq, status, reason, started, finished, ref, sha, url, commit = row
     return RunRef(status or "", finished or started or "", ref, sha, url, commit, seq, reason)
 
 
 def row_of(entry: Entry) -> Row:
     """An index entry in the shape ``cell_insight`` reads."""
-    return (entry.seq, entry.status, entry.started_at, entry.finished_at, entry.ref, entry.sha, entry.url,
-            entry.reason, entry.commit)  # fmt: skip
+    return (entry.seq, entry.status, entry.reason, entry.started_at, entry.finished_at, entry.ref, entry.sha,
+            entry.url, entry.commit)  # fmt: skip
 
 
-def cell_insight(key: CellKey, rows_newest_first: Iterable[Row], window: int = DEFAULT_WINDOW) -> CellInsight | None:
+def cell_insight(
+    key: CellKey,
+    rows_newest_first: Iterable[Row],
+    window: int = DEFAULT_WINDOW,
+    resolve: Callable[[Row], RunRef] = _run_ref,
+) -> CellInsight | None:
     """The insight of ``key`` from its versions, newest first (None when there are none).
 
     Reads only as far as it needs: both flakiness windows (plus two runs, so that a broken streak across
@@ -207,98 +213,120 @@ def cell_insight(key: CellKey, rows_newest_first: Iterable[Row], window: int = D
         raise ValueError(f"the flakiness window must be at least 1 run, not {window}")
     need = 2 * window + BROKEN_STREAK - 1
     latest: Row | None = None
-    runs: list[tuple[bool, str | None]] = []  # (failed, kind), newest first
+    failed: list[bool] = []  # per run, newest first, at most ``need``
+    kinds: list[str | None] = []
     streak = 0
     oldest_failure: Row | None = None
     newest_kind: str | None = None
     last_success: Row | None = None
+    stage = key.stage
     for row in rows_newest_first:
         if latest is None:
             latest = row
         status = row[1]
         if status == PASS:
-            failed, kind = False, None
+            if len(failed) < need:
+                failed.append(False)
+                kinds.append(None)
+            if last_success is None:
+                last_success = row
         elif status in FAILURES:
-            failed, kind = True, classify_failure(status, key.stage, row[7])
-        else:
-            continue
-        if len(runs) < need:
-            runs.append((failed, kind))
-        if last_success is None:
-            if failed:
+            kind = classify_failure(status, stage, row[2])
+            if len(failed) < need:
+                failed.append(True)
+                kinds.append(kind)
+            if last_success is None:
                 streak += 1
                 oldest_failure = row
                 newest_kind = newest_kind or kind
-            else:
-                last_success = row
-        if last_success is not None and len(runs) >= need:
+        else:
+            continue
+        if last_success is not None and len(failed) >= need:
             break
     if latest is None:
         return None
-    newer, older = _flakiness(runs, 0, window), _flakiness(runs, window, window)
+    newer, older = _flakiness(failed, window)
     trend = None
     if newer is not None and older is not None:
         delta = newer - older
         trend = "worsening" if delta > TREND_THRESHOLD else "improving" if delta < -TREND_THRESHOLD else "steady"
-    kinds = Counter(kind for failed, kind in runs[:window] if failed and kind)
     return CellInsight(
         key=key,
         latest_status=latest[1],
         latest_seq=latest[0],
-        failing_since=_run_ref(oldest_failure) if streak and oldest_failure else None,
-        last_success=_run_ref(last_success) if last_success else None,
+        failing_since=resolve(oldest_failure) if streak and oldest_failure else None,
+        last_success=resolve(last_success) if last_success else None,
         consecutive_failures=streak,
         failure_kind=newest_kind if streak else None,
         flakiness=newer,
         previous_flakiness=older,
         trend=trend,
-        window_runs=min(window, len(runs)),
-        failures_by_kind=dict(kinds),
+        window_runs=min(window, len(failed)),
+        failures_by_kind=dict(Counter(kind for kind in kinds[:window] if kind)),
     )
 
 
-def _flakiness(runs: Sequence[tuple[bool, str | None]], start: int, window: int) -> float | None:
-    """TestGrid flakiness of ``runs[start:start + window]`` (newest first); the runs past the window only
-    tell where streaks and flips began. None when the window holds no run."""
-    if start >= len(runs):
-        return None
-    failed = [f for f, _ in runs]
-    broken = [False] * len(failed)
+def _flakiness(failed: Sequence[bool], window: int) -> tuple[float | None, float | None]:
+    """TestGrid flakiness of the newest ``window`` runs and of the ``window`` before (``failed`` is newest
+    first; the runs past both windows only tell where streaks and flips began). None for a window without
+    runs; 0.0 for one whose runs all belong to broken streaks."""
+    n = len(failed)
+    kept: list[int] = []  # runs outside streaks of BROKEN_STREAK or more failures, newest first
     i = 0
-    while i < len(failed):  # mark maximal streaks of BROKEN_STREAK or more failures
-        j = i
-        while j < len(failed) and failed[j]:
-            j += 1
-        if j - i >= BROKEN_STREAK:
-            broken[i:j] = [True] * (j - i)
-        i = max(j, i + 1)
-    considered = flips = 0
-    for i in range(start, min(start + window, len(failed))):
-        if broken[i]:
-            continue
-        considered += 1
+    while i < n:
         if failed[i]:
-            previous = next((failed[k] for k in range(i + 1, len(failed)) if not broken[k]), None)
-            flips += previous is False
-    return flips / considered if considered else 0.0
+            j = i + 1
+            while j < n and failed[j]:
+                j += 1
+            if j - i < BROKEN_STREAK:
+                kept.extend(range(i, j))
+            i = j
+        else:
+            kept.append(i)
+            i += 1
+    considered = [0, 0]
+    flips = [0, 0]
+    for m, run in enumerate(kept):
+        half = run // window
+        if half > 1:
+            break
+        considered[half] += 1
+        # a flip to failure: a failure whose previous remaining run (the next one in ``kept``) passed
+        if failed[run] and m + 1 < len(kept) and not failed[kept[m + 1]]:
+            flips[half] += 1
+    newer, older = (
+        None if half * window >= n else (flips[half] / considered[half] if considered[half] else 0.0) for half in (0, 1)
+    )
+    return newer, older
 
 
 # -- reading the index -----------------------------------------------------------------------------------
 def _cell_rows(db: sqlite3.Connection, path: str) -> Iterator[Row]:
-    """The versions of the cell file ``path`` in the reader's ``entries`` table, newest first, fetched
-    lazily (the cursor stops where ``cell_insight`` stops). Proposed for ``StatusIndex`` as
-    ``cell_rows(path)``."""
-    cursor = db.execute(f"SELECT {_ROW_COLUMNS} FROM entries WHERE path = ? ORDER BY seq DESC", (path,))  # noqa: S608
+    """The versions of the cell file ``path`` in the reader's ``entries`` table as ``(seq, status,
+    reason)``, newest first, fetched lazily (the cursor stops where ``cell_insight`` stops). Proposed for
+    ``StatusIndex`` as ``cell_runs(path)``."""
+    cursor = db.execute("SELECT seq, status, reason FROM entries WHERE path = ? ORDER BY seq DESC", (path,))
     try:
         yield from cursor
     finally:
         cursor.close()
 
 
+def _resolver(db: sqlite3.Connection) -> Callable[[Row], RunRef]:
+    """The ``RunRef`` of a short row, read by its seq (only the few rows an insight links to)."""
+
+    def resolve(row: Row) -> RunRef:
+        full = db.execute(f"SELECT {_ROW_COLUMNS} FROM entries WHERE seq = ?", (row[0],)).fetchone()  # noqa: S608
+        return _run_ref(full)
+
+    return resolve
+
+
 def _changed_paths(db: sqlite3.Connection, after_seq: int) -> set[str]:
     """Cell files with a version newer than ``after_seq``. Proposed for ``StatusIndex`` as
     ``changed_paths_since(seq)``."""
-    return {path for (path,) in db.execute("SELECT DISTINCT path FROM entries WHERE seq > ?", (after_seq,))}
+    # A range of the primary key, deduplicated here: with DISTINCT, SQLite walks the whole path index.
+    return {path for (path,) in db.execute("SELECT path FROM entries WHERE seq > ?", (after_seq,))}
 
 
 def _current_paths(db: sqlite3.Connection) -> list[str]:
@@ -314,11 +342,12 @@ def _mark(db: sqlite3.Connection) -> tuple[int, str | None]:
 
 def _compute(db: sqlite3.Connection, paths: Iterable[str], window: int) -> dict[CellKey, CellInsight]:
     out: dict[CellKey, CellInsight] = {}
+    resolve = _resolver(db)
     for path in paths:
         key = layout.parse_cell_path(path)
         if key is None:
             continue
-        found = cell_insight(key, _cell_rows(db, path), window)
+        found = cell_insight(key, _cell_rows(db, path), window, resolve)
         if found is not None:
             out[key] = found
     return out
@@ -331,7 +360,7 @@ def insights(index: StatusIndex, window: int = DEFAULT_WINDOW) -> dict[CellKey, 
 
 def insight_of(index: StatusIndex, key: CellKey, window: int = DEFAULT_WINDOW) -> CellInsight | None:
     """One cell (None when it has no result at all)."""
-    return cell_insight(key, _cell_rows(index.db, layout.cell_path(key)), window)
+    return cell_insight(key, _cell_rows(index.db, layout.cell_path(key)), window, _resolver(index.db))
 
 
 class InsightCache:

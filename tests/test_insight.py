@@ -43,7 +43,7 @@ def rows(spec: str, stage: str = "e2e") -> list[insight.Row]:
     for n, token in enumerate(spec.split(), start=1):
         when = format_time(START + timedelta(days=n))
         reason = REASONS.get(token) if stage == "e2e" else None
-        out.append((n, TOKENS[token], when, when, f"v{n}", f"{n:07d}", f"https://ci.example/{n}", reason, f"c{n}"))
+        out.append((n, TOKENS[token], reason, when, when, f"v{n}", f"{n:07d}", f"https://ci.example/{n}", f"c{n}"))
     return out[::-1]
 
 
