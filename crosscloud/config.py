@@ -17,6 +17,8 @@ from crosscloud.errors import ConfigError, ConfigErrors, UnknownNameError
 from crosscloud.vocabulary import ARCHES, RELEASES
 
 DEFAULT_STALE_AFTER_HOURS = 48.0
+DEFAULT_ALERT_AFTER_FAILURES = 3
+DEFAULT_FLAKINESS_WINDOW = 30
 DEFAULT_TIMEOUT = 1800
 DEFAULT_ORDER = 1000
 
@@ -86,6 +88,12 @@ class Config:
     default_arch: str
     kubernetes_project: str | None
     raw: Mapping[str, Any]
+    ignore_infra_failures: bool = False
+    """Overall badges leave out infrastructure failures."""
+    alert_after_failures: int = DEFAULT_ALERT_AFTER_FAILURES
+    """Consecutive failures of a cell before an issue is opened on the project's repository."""
+    flakiness_window: int = DEFAULT_FLAKINESS_WINDOW
+    """Runs of a cell its flakiness is computed over."""
 
     def active_clouds(self) -> list[Cloud]:
         return [c for c in self.clouds.values() if c.active]
@@ -252,4 +260,7 @@ def _build(data: dict[str, Any], source: str) -> Config:
         default_arch=default_arch,
         kubernetes_project=kubernetes_project,
         raw=MappingProxyType(data),
+        ignore_infra_failures=bool(settings.get("ignore_infra_failures", False)),
+        alert_after_failures=int(settings.get("alert_after_failures", DEFAULT_ALERT_AFTER_FAILURES)),
+        flakiness_window=int(settings.get("flakiness_window", DEFAULT_FLAKINESS_WINDOW)),
     )
