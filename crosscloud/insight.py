@@ -22,16 +22,15 @@ Everything here is computed from the versions of a cell in the status index, new
 
 Reading: ``insights(index)`` computes every cell; ``InsightCache`` keeps the answers keyed by the last
 indexed sequence number and, after a refresh, recomputes only the cells whose files changed. Both read the
-reader's SQLite through ``_cell_rows`` and ``_changed_paths`` below (the queries ``StatusIndex`` does not
-offer yet); a cell's computation reads its versions newest first and stops as soon as it has both windows
-and the last success, so its cost does not grow with the length of the history."""
+index through ``StatusIndex`` (``cell_runs``, ``changed_paths_since``, ``entry_at``); a cell's computation
+reads its versions newest first and stops as soon as it has both windows and the last success, so its cost
+does not grow with the length of the history."""
 
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -185,7 +184,6 @@ def _rounded(value: float | None) -> float | None:
 Row = tuple[Any, ...]
 """One version of a cell: ``(seq, status, reason, started_at, finished_at, ref, sha, url, commit)``. The scan
 needs only the first three; ``resolve`` turns a row into a ``RunRef`` (by default from the whole row)."""
-_ROW_COLUMNS = "seq, status, reason, started_at, finished_at, ref, sha, url, commit_id"
 
 
 def _run_ref(row: Row) -> RunRef:
@@ -301,53 +299,26 @@ def _flakiness(failed: Sequence[bool], window: int) -> tuple[float | None, float
 
 
 # -- reading the index -----------------------------------------------------------------------------------
-def _cell_rows(db: sqlite3.Connection, path: str) -> Iterator[Row]:
-    """The versions of the cell file ``path`` in the reader's ``entries`` table as ``(seq, status,
-    reason)``, newest first, fetched lazily (the cursor stops where ``cell_insight`` stops). Proposed for
-    ``StatusIndex`` as ``cell_runs(path)``."""
-    cursor = db.execute("SELECT seq, status, reason FROM entries WHERE path = ? ORDER BY seq DESC", (path,))
-    try:
-        yield from cursor
-    finally:
-        cursor.close()
-
-
-def _resolver(db: sqlite3.Connection) -> Callable[[Row], RunRef]:
+def _resolver(index: StatusIndex) -> Callable[[Row], RunRef]:
     """The ``RunRef`` of a short row, read by its seq (only the few rows an insight links to)."""
 
     def resolve(row: Row) -> RunRef:
-        full = db.execute(f"SELECT {_ROW_COLUMNS} FROM entries WHERE seq = ?", (row[0],)).fetchone()  # noqa: S608
-        return _run_ref(full)
+        entry = index.entry_at(row[0])
+        if entry is None:
+            raise LookupError(f"no index entry {row[0]}")
+        return _run_ref(row_of(entry))
 
     return resolve
 
 
-def _changed_paths(db: sqlite3.Connection, after_seq: int) -> set[str]:
-    """Cell files with a version newer than ``after_seq``. Proposed for ``StatusIndex`` as
-    ``changed_paths_since(seq)``."""
-    # A range of the primary key, deduplicated here: with DISTINCT, SQLite walks the whole path index.
-    return {path for (path,) in db.execute("SELECT path FROM entries WHERE seq > ?", (after_seq,))}
-
-
-def _current_paths(db: sqlite3.Connection) -> list[str]:
-    return [path for (path,) in db.execute("SELECT path FROM current ORDER BY path")]
-
-
-def _mark(db: sqlite3.Connection) -> tuple[int, str | None]:
-    """(largest seq, commit of that entry): where the index stands. After a rebuild the reader numbers
-    its entries from 1 again, so the seq alone could repeat; the commit at that seq tells."""
-    row = db.execute("SELECT seq, commit_id FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
-    return (int(row[0]), str(row[1])) if row else (0, None)
-
-
-def _compute(db: sqlite3.Connection, paths: Iterable[str], window: int) -> dict[CellKey, CellInsight]:
+def _compute(index: StatusIndex, paths: Iterable[str], window: int) -> dict[CellKey, CellInsight]:
     out: dict[CellKey, CellInsight] = {}
-    resolve = _resolver(db)
+    resolve = _resolver(index)
     for path in paths:
         key = layout.parse_cell_path(path)
         if key is None:
             continue
-        found = cell_insight(key, _cell_rows(db, path), window, resolve)
+        found = cell_insight(key, index.cell_runs(path), window, resolve)
         if found is not None:
             out[key] = found
     return out
@@ -355,12 +326,12 @@ def _compute(db: sqlite3.Connection, paths: Iterable[str], window: int) -> dict[
 
 def insights(index: StatusIndex, window: int = DEFAULT_WINDOW) -> dict[CellKey, CellInsight]:
     """Every current cell of the index (its files at the indexed commit), computed from scratch."""
-    return _compute(index.db, _current_paths(index.db), window)
+    return _compute(index, index.current_paths(), window)
 
 
 def insight_of(index: StatusIndex, key: CellKey, window: int = DEFAULT_WINDOW) -> CellInsight | None:
     """One cell (None when it has no result at all)."""
-    return cell_insight(key, _cell_rows(index.db, layout.cell_path(key)), window, _resolver(index.db))
+    return cell_insight(key, index.cell_runs(layout.cell_path(key)), window, _resolver(index))
 
 
 class InsightCache:
@@ -377,20 +348,18 @@ class InsightCache:
 
     def update(self, index: StatusIndex) -> set[CellKey]:
         """Bring the cache up to the index; returns the cells computed again."""
-        db = index.db
-        mark = _mark(db)
+        mark = index.last_entry()
         if mark == self.mark:
             return set()
         seq, commit = self.mark
-        still = db.execute("SELECT commit_id FROM entries WHERE seq = ?", (seq,)).fetchone() if seq else None
-        if seq and still is not None and still[0] == commit:
-            current = set(_current_paths(db))
-            changed = _changed_paths(db, seq) & current
-            fresh = _compute(db, sorted(changed), self.window)
+        if seq and index.commit_at(seq) == commit:
+            current = set(index.current_paths())
+            changed = index.changed_paths_since(seq) & current
+            fresh = _compute(index, sorted(changed), self.window)
             for key in [k for k in self.cells if layout.cell_path(k) not in current]:
                 del self.cells[key]
         else:
-            fresh = _compute(db, _current_paths(db), self.window)
+            fresh = _compute(index, index.current_paths(), self.window)
             self.cells = {}
         self.cells.update(fresh)
         self.mark = mark

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -260,6 +260,39 @@ class StatusIndex:
         sql = "SELECT * FROM entries WHERE path = ? ORDER BY seq DESC" + (" LIMIT ?" if limit else "")  # noqa: S608
         args: list[Any] = [layout.cell_path(key)] + ([limit] if limit else [])
         return [_entry(row) for row in self.db.execute(sql, args)]
+
+    # -- scans for whole-history computations (crosscloud.insight) ------------------------------------------
+    def cell_runs(self, path: str) -> Iterator[tuple[int, str | None, str | None]]:
+        """``(seq, status, reason)`` of every version of the cell file ``path``, newest first, fetched lazily:
+        a scan that stops early reads only what it needed."""
+        cursor = self.db.execute("SELECT seq, status, reason FROM entries WHERE path = ? ORDER BY seq DESC", (path,))
+        try:
+            yield from cursor
+        finally:
+            cursor.close()
+
+    def entry_at(self, seq: int) -> Entry | None:
+        row = self.db.execute("SELECT * FROM entries WHERE seq = ?", (seq,)).fetchone()
+        return _entry(row) if row else None
+
+    def changed_paths_since(self, seq: int) -> set[str]:
+        """Cell files with a version newer than ``seq``. (A range of the primary key, deduplicated here: with
+        DISTINCT, SQLite walks the whole path index.)"""
+        return {path for (path,) in self.db.execute("SELECT path FROM entries WHERE seq > ?", (seq,))}
+
+    def current_paths(self) -> list[str]:
+        """The cell files at the indexed commit, in path order."""
+        return [path for (path,) in self.db.execute("SELECT path FROM current ORDER BY path")]
+
+    def last_entry(self) -> tuple[int, str | None]:
+        """(largest seq, its commit): where the index stands. A rebuild numbers entries from 1 again, so the
+        seq alone can repeat; the commit at that seq tells the two apart."""
+        row = self.db.execute("SELECT seq, commit_id FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
+        return (int(row[0]), str(row[1])) if row else (0, None)
+
+    def commit_at(self, seq: int) -> str | None:
+        row = self.db.execute("SELECT commit_id FROM entries WHERE seq = ?", (seq,)).fetchone()
+        return str(row[0]) if row else None
 
     def record(self, entry: Entry) -> Record:
         """The full record behind an entry (read from git on demand)."""
