@@ -371,6 +371,11 @@ def cmd_history(args: argparse.Namespace) -> int:
     )
     if args.json:
         print(json.dumps([e.as_dict() for e in entries], indent=2))
-    else:
-        print(grid_text.history_table(entries))
+        return 0
+    from crosscloud.insight import insight_lines
+
+    print(grid_text.history_table(entries))
+    lines = insight_lines(index, [e.key for e in entries], config.flakiness_window)
+    if lines:  # per cell: since when it fails, the last green release, flakiness
+        print("\n" + "\n".join(lines))
     return 0

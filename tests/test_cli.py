@@ -77,6 +77,9 @@ def test_record_status_and_history_round_trip(tmp_path: Path) -> None:
     assert [(e["stage"], e["status"]) for e in entries] == [("deploy", "failed"), ("build", "success")]
     text = crosscloud("history", "--repo", repo, "--project", "nats", "--stage", "deploy").stdout
     assert "no leader after 30 s" in text
+    # The insight closes the table: since when the cell fails, and that it never succeeded (no rollback target).
+    insight = text.rstrip().splitlines()[-1]
+    assert "failing since" in insight and "1 in a row, project" in insight and "never succeeded" in insight
 
 
 def test_record_files_land_in_one_commit(tmp_path: Path) -> None:
