@@ -48,6 +48,9 @@ bench: $(VENV)/.installed-dev
 	$(PY) bench/bench_reader.py
 	$(PY) bench/bench_action_overhead.py
 	$(PY) bench/bench_run_matrix.py
+	$(PY) bench/bench_faults.py
+	$(PY) bench/bench_app.py
+	$(PY) bench/bench_insight.py
 
 clean:
 	rm -rf $(VENV) var build *.egg-info .pytest_cache .mypy_cache .ruff_cache
