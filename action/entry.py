@@ -13,6 +13,7 @@ from pathlib import Path
 
 from crosscloud.config import Config, load_config
 from crosscloud.errors import BadInputError, CrossCloudError, UnknownNameError
+from crosscloud.junit import records_to_junit
 from crosscloud.provenance import job_url, run_provenance
 from crosscloud.records import Record
 from crosscloud.status_repo.git import Remote
@@ -154,8 +155,12 @@ def _run(inputs: Inputs, env: Mapping[str, str]) -> int:
     records = [r for result in results for r in result.records]
     status = next((result.status for result in results if result.status != "success"), "success")
     teardown = [e for result in results for e in result.teardown_errors]
+    # The stages as JUnit XML too, for TestGrid-style tools and CI test reporters.
+    junit = inputs.output_dir / "junit.xml"
+    junit.write_text(records_to_junit(records), encoding="utf-8")
     outputs.update(
         {
+            "junit": str(junit),
             "status": status,
             "records": json.dumps([r.data for r in records]),
             "results-dir": str(inputs.results_dir) if inputs.mode == "fan-in" else "",
