@@ -195,6 +195,12 @@ def test_the_entry_point_writes_every_output_the_action_declares(tmp_path: Path)
     written = set(re.findall(r"^([\w-]+)<<ghadelimiter_", output.read_text(encoding="utf-8"), re.MULTILINE))
     declared = {n for n, o in action()["outputs"].items() if f"steps.{ENTRY_OUTPUTS_STEP}." in o["value"]}
     assert declared <= written, f"declared but never written: {declared - written}"
+    junit_path = re.search(r"^junit<<(ghadelimiter_\S+)\n(.*)\n\1$", output.read_text(encoding="utf-8"), re.MULTILINE)
+    assert junit_path is not None
+    import xml.etree.ElementTree as ET
+
+    cases = ET.parse(junit_path.group(2)).getroot().iter("testcase")  # noqa: S314 - our own output
+    assert [case.get("name") for case in cases] == ["build"]
 
 
 def test_shellcheck_passes_on_every_composite_script(tmp_path: Path) -> None:
