@@ -6,7 +6,12 @@ mirror, so a restart reads only new commits). Requests never wait on git: they r
 ``error``, so the dashboard shows "results as of <time>" under a banner instead of nothing.
 
 Refreshes happen on one worker thread: on a timer, and when asked (``request_refresh``, e.g. from a
-``push`` webhook). Requests are coalesced: however many arrive during a refresh, at most one more runs."""
+``push`` webhook). Requests are coalesced: however many arrive during a refresh, at most one more runs.
+
+Each snapshot carries the insight of every cell (``crosscloud.insight``: failing since, rollback target,
+flakiness, failure kind), kept by one ``InsightCache`` that recomputes only the cells a refresh changed.
+Whoever must react to new results (alerts, feeds) registers with ``add_listener``: listeners run in the
+refresh thread after each refresh that published a snapshot of a new status repository commit."""
 
 from __future__ import annotations
 
@@ -15,10 +20,11 @@ import hashlib
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from flask import current_app
@@ -26,6 +32,7 @@ from flask import current_app
 from crosscloud.cell_rules import CellView, Grid, build_grid, view
 from crosscloud.config import Config
 from crosscloud.errors import CrossCloudError, StatusRepoError
+from crosscloud.insight import CellInsight, InsightCache
 from crosscloud.records import CellKey
 from crosscloud.status_repo.git import Remote
 from crosscloud.status_repo.mirror import Mirror
@@ -41,6 +48,11 @@ log = logging.getLogger(__name__)
 metrics.describe("crosscloud_refresh_failures_total", "Refreshes of the status repository mirror that failed.")
 metrics.describe("crosscloud_refreshes_total", "Refreshes of the status repository mirror, by trigger.")
 metrics.describe("crosscloud_refresh_duration_seconds", "How long the last refresh took.")
+metrics.describe("crosscloud_listener_failures_total", "Snapshot listeners that raised, by listener.")
+
+Listener = Callable[["Snapshot"], None]
+"""Called with each snapshot of a new status repository commit (see ``StatusState.add_listener``)."""
+_NO_INSIGHT: Mapping[CellKey, CellInsight] = MappingProxyType({})
 
 
 class NotReadyError(CrossCloudError):
@@ -60,6 +72,8 @@ class Snapshot:
     """The last successful refresh (UTC)."""
     error: str | None = None
     """Why the last refresh failed, when it did (then this is the last good state)."""
+    insight: Mapping[CellKey, CellInsight] = field(default_factory=lambda: _NO_INSIGHT)
+    """The insight of every cell with a result at ``commit`` (a read-only copy: it never changes)."""
     _grids: dict[tuple[str, str | None], tuple[datetime, Grid]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -106,6 +120,8 @@ class StatusState:
         self._pending: str | None = None
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._insight: InsightCache | None = None  # made with the window of the first configuration read
+        self._listeners: list[Listener] = []
         self.last_duration: float | None = None
 
     # -- reading -----------------------------------------------------------------------------
@@ -138,6 +154,28 @@ class StatusState:
         with self._index_lock:
             return self._index.size() if self._index is not None else 0
 
+    # -- listening ---------------------------------------------------------------------------
+    def add_listener(self, fn: Listener) -> None:
+        """Call ``fn(snapshot)`` after each refresh that publishes a snapshot of a new status repository
+        commit (not when a refresh finds the same commit or fails). A listener added once a snapshot exists
+        is not called for it: ``snapshot()`` is the state it starts from (``create_app`` refreshes before the
+        surfaces' ``init_app`` run).
+
+        Listeners run in the refresh thread, in the order they were added, after the snapshot is published
+        and outside the index lock (so they may use ``query()`` and ``snapshot()``, and ``request_refresh``,
+        but not ``refresh_now``, which would wait for itself). A listener that raises is logged and counted
+        in ``crosscloud_listener_failures_total``; the refresh and the other listeners go on."""
+        self._listeners.append(fn)
+
+    def _notify(self, snap: Snapshot) -> None:
+        for fn in list(self._listeners):
+            try:
+                fn(snap)
+            except Exception:  # a listener must never break the refresh
+                name = getattr(fn, "__qualname__", None) or type(fn).__qualname__
+                metrics.inc("crosscloud_listener_failures_total", {"listener": name})
+                log.exception("listener %s failed on status commit %s", name, snap.commit)
+
     # -- refreshing --------------------------------------------------------------------------
     def refresh_now(self, reason: str = "direct") -> Snapshot:
         """Fetch, index new commits and publish a new snapshot; on failure keep the last good one with
@@ -145,8 +183,9 @@ class StatusState:
         with self._refresh_lock:
             started = time.monotonic()
             metrics.inc("crosscloud_refreshes_total", {"reason": reason})
+            fresh: Snapshot | None = None
             try:
-                self._refresh()
+                fresh = self._refresh()
             except (CrossCloudError, OSError) as exc:
                 self._last_error = str(exc)
                 metrics.inc("crosscloud_refresh_failures_total")
@@ -156,6 +195,8 @@ class StatusState:
             finally:
                 self.last_duration = time.monotonic() - started
                 metrics.set_gauge("crosscloud_refresh_duration_seconds", self.last_duration)
+            if fresh is not None:
+                self._notify(fresh)
             return self.snapshot()
 
     def _open(self) -> tuple[Mirror, StatusIndex]:
@@ -166,7 +207,8 @@ class StatusState:
             self._index = StatusIndex(self._mirror.git_dir, self.mirror_dir / f"index-{digest}.sqlite3")
         return self._mirror, self._index
 
-    def _refresh(self) -> None:
+    def _refresh(self) -> Snapshot | None:
+        """Publish the state of the fetched mirror; returns the snapshot when its commit is new."""
         mirror, index = self._open()
         if not mirror.is_copy and not mirror.git_dir.exists():
             raise StatusRepoError(f"the status repository {self.remote} is not there any more")
@@ -176,13 +218,25 @@ class StatusState:
             stats = index.refresh()
             old = self._snapshot
             if old is not None and old.commit == stats.commit:
-                self._snapshot = Snapshot(old.commit, old.config, old.current, now)
+                self._snapshot = replace(old, refreshed_at=now, error=None)
                 self._last_error = None
-                return
+                return None
             config = index.config()
             current = index.current()
-        self._snapshot = Snapshot(stats.commit, config, current, now)
+            insight = self._update_insight(index, config)
+        snap = Snapshot(stats.commit, config, current, now, insight=insight)
+        self._snapshot = snap
         self._last_error = None
+        return snap
+
+    def _update_insight(self, index: StatusIndex, config: Config) -> Mapping[CellKey, CellInsight]:
+        """Bring the insight cache up to the index (under the index lock) and return a frozen copy of it.
+
+        A new ``settings.flakiness_window`` changes every answer, so the cache starts again then."""
+        if self._insight is None or self._insight.window != config.flakiness_window:
+            self._insight = InsightCache(config.flakiness_window)
+        self._insight.update(index)
+        return MappingProxyType(dict(self._insight.cells))
 
     def request_refresh(self, reason: str) -> None:
         """Ask the worker for a refresh and return at once; requests made meanwhile make one refresh."""
