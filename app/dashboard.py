@@ -17,6 +17,7 @@ from flask.typing import ResponseReturnValue
 from markupsafe import Markup, escape
 
 from crosscloud.cell_rules import CellView, Grid, Row, aggregate, environment
+from crosscloud.insight import INFRASTRUCTURE, PROJECT, UNKNOWN
 from crosscloud.records import CellKey, parse_time
 from crosscloud.vocabulary import ARCHES, FINAL_FAILURES, RELEASES
 from crosscloud_app.state import Snapshot, get_state
@@ -161,6 +162,23 @@ def status_text(status: str) -> str:
     return {"n/a": "N/A", "infra_failed": "infra failed", "timed_out": "timed out"}.get(status, status)
 
 
+FAILURE_KIND_TEXT = {INFRASTRUCTURE: "infra", PROJECT: "project", UNKNOWN: "unknown cause"}
+FAILURE_KIND_TITLE = {
+    INFRASTRUCTURE: "the cloud or the test environment failed, not the project",
+    PROJECT: "the project failed (its build, deploy or tests)",
+    UNKNOWN: "it could be the project or the environment (a timeout without a telling reason)",
+}
+
+
+def failure_kind_text(kind: str) -> str:
+    """Visible words for whose fault a failure is (so it does not rest on colour alone)."""
+    return FAILURE_KIND_TEXT.get(kind, kind)
+
+
+def failure_kind_title(kind: str) -> str:
+    return FAILURE_KIND_TITLE.get(kind, kind)
+
+
 def is_red(status: str) -> bool:
     return status in FINAL_FAILURES or status == "error"
 
@@ -222,6 +240,8 @@ def init_app(app: Flask) -> None:
         "status_class": status_class,
         "status_text": status_text,
         "is_red": is_red,
+        "failure_kind_text": failure_kind_text,
+        "failure_kind_title": failure_kind_title,
         "safe_logo": safe_logo,
         "column": column,
         "status_cell": status_cell,

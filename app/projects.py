@@ -1,8 +1,11 @@
 """Per-project pages: ``/projects/<project>`` (every cell's recent history as a strip of squares, since when
-each cell has been red, the last green release per cloud: the rollback target) and
-``/projects/<project>/<release>/<cloud>`` (every stage of one cloud with times, pinned artifacts, links).
+each cell has been failing and whose fault that is, its flakiness and trend, and per cloud the last success:
+the rollback target) and ``/projects/<project>/<release>/<cloud>`` (every stage of one cloud with times,
+pinned artifacts, links and the same insight).
 
-These read history from the index (``StatusState.query``); only the dashboard must avoid SQLite."""
+The strips read history from the index (``StatusState.query``); everything the history means (failing since,
+last success, flakiness, failure kind) comes from ``crosscloud.insight`` through ``Snapshot.insight``, the one
+place for those rules. Only the dashboard must avoid SQLite."""
 
 from __future__ import annotations
 
@@ -16,9 +19,10 @@ from flask.typing import ResponseReturnValue
 from crosscloud.cell_rules import CellView, environment
 from crosscloud.config import Cloud, Project
 from crosscloud.errors import CrossCloudError
+from crosscloud.insight import CellInsight, RunRef
 from crosscloud.records import CellKey
 from crosscloud.status_repo.reader import Entry, StatusIndex
-from crosscloud.vocabulary import ARCHES, FINAL_FAILURES, RELEASES, STAGES
+from crosscloud.vocabulary import ARCHES, RELEASES, STAGES
 from crosscloud_app.state import Snapshot, get_state
 
 bp = Blueprint("projects", __name__)
@@ -29,38 +33,33 @@ STRIP = 30
 
 @dataclass(frozen=True)
 class Story:
-    """One cell: what it shows now, its recent results (newest first) and since when it has been red."""
+    """One cell: what it shows now, its recent results (newest first) and what its history means."""
 
     key: CellKey
     label: str
     now: CellView
     history: Sequence[Entry]
-    red_since: str | None
+    insight: CellInsight | None
+    """None when the cell has no result at all."""
 
     @property
     def strip(self) -> list[Entry]:
         """Oldest first, as a timeline reads."""
         return list(reversed(self.history))
 
+    @property
+    def failing_since(self) -> RunRef | None:
+        """The first failure after the last success, while the cell keeps failing."""
+        return self.insight.failing_since if self.insight else None
 
-def is_red(entry: Entry) -> bool:
-    return entry.status in FINAL_FAILURES or entry.status is None
-
-
-def red_since(history: Sequence[Entry]) -> str | None:
-    """When the current run of failures began (the oldest failure before the newest result that is one),
-    or None when the newest result is not a failure. Only ``history`` is looked at."""
-    since = None
-    for entry in history:
-        if not is_red(entry):
-            break
-        since = entry.started_at or since
-    return since
+    @property
+    def last_success(self) -> RunRef | None:
+        return self.insight.last_success if self.insight else None
 
 
 def story(index: StatusIndex, snapshot: Snapshot, key: CellKey, label: str) -> Story:
     history = index.cell_history(key, limit=STRIP)
-    return Story(key, label, snapshot.cell(key), history, red_since(history))
+    return Story(key, label, snapshot.cell(key), history, snapshot.insight.get(key))
 
 
 def choose(name: str, allowed: Sequence[str], default: str) -> str:
@@ -95,11 +94,10 @@ def project_page(project: str) -> ResponseReturnValue:
                 stories = [
                     story(index, snapshot, CellKey(proj.name, release, arch, s, cloud.name, env), s) for s in STAGES[1:]
                 ]
-                green = index.history(
-                    project=proj.name, release=release, arch=arch, stage=proj.cloud_stage(), cloud=cloud.name,
-                    environment=env, status="success", limit=1,
-                )  # fmt: skip
-                per_cloud.append({"cloud": cloud, "stories": stories, "last_green": green[0] if green else None})
+                final = snapshot.insight.get(CellKey(proj.name, release, arch, proj.cloud_stage(), cloud.name, env))
+                per_cloud.append(
+                    {"cloud": cloud, "stories": stories, "last_green": final.last_success if final else None}
+                )
             releases.append(
                 {"release": release, "build": story(index, snapshot, build_key, "build"), "clouds": per_cloud}
             )

@@ -1,4 +1,5 @@
-"""Project pages over a real seeded status repository: history strips, red since, last green, cell detail."""
+"""Project pages over a real seeded status repository: history strips, failing since, last green (the rollback
+target), flakiness and failure kind from the insight, cell detail."""
 
 from __future__ import annotations
 
@@ -30,11 +31,11 @@ def test_history_strips_oldest_first_with_links(client: FlaskClient) -> None:
     squares = re.findall(r'class="square status-(\w+)" href="([^"]+)"', deploy)
     assert [s for s, _ in squares] == ["failed", "success"]  # the older night failed its deploy
     assert squares[0][1].endswith("/runs/90/job/906")
-    assert "red since" not in deploy
+    assert "failing since" not in deploy and "data-failure-kind" not in deploy
     assert 'title="' in deploy and "deploy failed in the test" in deploy
 
 
-def test_red_since_and_the_last_green_release(
+def test_failing_since_flakiness_and_the_last_green_release(
     app: Flask, client: FlaskClient, seeded_repo: Path, writer_for: Writer
 ) -> None:
     red = {**ALL_GREEN, "deploy": "failed"}
@@ -48,10 +49,14 @@ def test_red_since_and_the_last_green_release(
     deploy = rows(html, "local", "deploy")
     with state.query() as index:
         failures = index.history(project="prometheus", stage="deploy", status="failed", limit=2)
-    since = re.search(r'red since <time datetime="([^"]+)"', deploy)
+    since = re.search(r'failing since <time datetime="([^"]+)"', deploy)
     assert since is not None
-    assert since.group(1) == failures[1].started_at  # the first of the two latest failures, not the old one
+    assert since.group(1) == failures[1].finished_at  # the first of the two latest failures, not the old one
     assert re.findall(r"square status-(\w+)", deploy) == ["failed", "success", "failed", "failed"]
+    # "deploy failed in the test" names no cause: a failed deploy is the project's
+    assert re.search(r'data-failure-kind="project" title="the project failed[^"]*">project</span>', deploy)
+    # F S F F, oldest first: one flip to failure (the third run) over four runs
+    assert re.search(r'class="flakiness" data-flakiness="0.2500"[^>]*>25%<', deploy)
     green = re.search(r'<tr class="last-green" data-cloud="local">(.*?)</tr>', html, re.S)
     assert green is not None
     assert "v2.42.0" in green.group(1) and ">aaaaaaa</a>" in green.group(1)  # the rollback target
@@ -88,3 +93,32 @@ def test_unknown_names_answer_404_pages(client: FlaskClient) -> None:
     assert "no cloud 'mars'" in html_of(client, "/projects/etcd/stable/mars", 404).replace("&#39;", "'")
     assert "no release" in html_of(client, "/projects/etcd/head/local", 404)  # etcd tests stable only
     assert "<html" in html_of(client, "/projects/etcd/stable/local?arch=s390x", 400)
+
+
+def test_the_insight_of_a_history_whose_answers_are_known(
+    app: Flask, client: FlaskClient, seeded_repo: Path, writer_for: Writer
+) -> None:
+    """prometheus stable deploy on local: F (run 90) S (run 100) from the seed, then F F F for lack of quota:
+    failing since the first of the new F, the rollback target is the S, an infrastructure failure, and no
+    flakiness (a streak of three failures is broken, not flaky; the oldest F has no run before it)."""
+    writer = writer_for(seeded_repo)
+    for run, at in ((201, 0.8), (202, 0.6), (203, 0.4)):
+        writer.write([result("prometheus", "stable", "deploy", "failed", at=at, run=run, reason="CPU quota exceeded")])
+    state: StatusState = app.extensions[EXTENSION]
+    state.refresh_now()
+    html = html_of(client, "/projects/prometheus")
+    deploy = rows(html, "local", "deploy")
+    assert re.findall(r"square status-(\w+)", deploy) == ["failed", "success", "failed", "failed", "failed"]
+    since = re.search(r'failing since <time datetime="([^"]+)"[^<]*</time> \(<a href="([^"]+)">first failure', deploy)
+    assert since is not None and since.group(2).endswith("/runs/201/job/2016")
+    assert 'class="failure-kind kind-infrastructure" data-failure-kind="infrastructure"' in deploy
+    assert ">infra</span>" in deploy
+    assert re.search(r'data-flakiness="0.0000"[^>]*>0%<', deploy)
+    green = re.search(r'<tr class="last-green" data-cloud="local">(.*?)</tr>', html, re.S)
+    assert green is not None
+    assert 'href="https://github.com/example/prometheus/actions/runs/100/job/1006">job</a>' in green.group(1)
+    assert "runs/90/" not in green.group(1)
+    cell = html_of(client, "/projects/prometheus/stable/local")
+    deploy_section = cell.split('<section class="stage" data-stage="deploy">')[1].split("</section>")[0]
+    assert "<dt>failing since</dt>" in deploy_section and "3 in a row" in deploy_section
+    assert "/runs/100/job/1006" in deploy_section.split("<dt>last success</dt>")[1]
