@@ -12,6 +12,9 @@ the document does not list is refused.
 - **Pagination.** History is ordered by the index's sequence number (newest first); a page ends at a
   sequence number and the opaque ``cursor`` of the ``next`` link continues below it, so walking every page
   never skips or repeats an entry, even while new results arrive.
+- **Insight.** Every cell carries ``insight`` (``crosscloud.insight``: failing since, the last success to
+  roll back to, flakiness and its trend, the failure kind), computed from the same snapshot, so it changes
+  only with a new commit; ``/insight`` lists the cells by it (alerting ones, infrastructure failures ...).
 - **Time windows.** ``since``/``until`` compare the record's ``started_at`` (when the result happened,
   which is what "when did it go red" asks), or the commit time for a file that is not a valid record.
   The index cannot filter on time yet, so matching entries are picked from a bounded scan per request;
@@ -28,15 +31,17 @@ import re
 from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlencode
 
 from flask import Blueprint, Flask, jsonify, request, url_for
 from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.wrappers import Response
 
+from crosscloud import layout
 from crosscloud.cell_rules import CellView, environment
 from crosscloud.config import Cloud, Config, Project
+from crosscloud.insight import KINDS, CellInsight
 from crosscloud.records import CellKey, format_time, parse_time
 from crosscloud.status_repo.reader import Entry, StatusIndex
 from crosscloud.vocabulary import ARCHES, CLOUD_STAGES, RELEASES, STAGES, STATUSES
@@ -262,8 +267,9 @@ def clouds() -> Response:
 
 
 # -- cells --------------------------------------------------------------------------------------------
-def cell_json(cell: CellView) -> dict[str, Any]:
-    """A cell as the dashboard shows it (``status``) with the stored result behind it."""
+def cell_json(cell: CellView, insight: CellInsight | None) -> dict[str, Any]:
+    """A cell as the dashboard shows it (``status``) with the stored result behind it and what its history
+    means (``insight``, None for a cell without any result)."""
     entry = cell.entry
     return {
         **cell.key.as_dict(),
@@ -278,6 +284,7 @@ def cell_json(cell: CellView) -> dict[str, Any]:
         "sha": entry.sha if entry else None,
         "error": entry.error if entry else None,
         "history": _cell_link(cell.key),
+        "insight": insight.as_dict() if insight else None,
     }
 
 
@@ -308,9 +315,43 @@ def cells() -> Response:
             for cell in (row.build, *row.clouds, *row.e2e):
                 if cloud not in (None, cell.key.cloud) or stage not in (None, cell.key.stage):
                     continue
-                shown.append(cell_json(cell))
+                shown.append(cell_json(cell, snap.insight.get(cell.key)))
     body = {"commit": snap.commit, "kubernetes": kubernetes, "arch": arch, "cells": shown}
     return _serve(snap.commit, body, body)  # staleness moves with the clock: the tag covers what is shown
+
+
+# -- insight ------------------------------------------------------------------------------------------
+_BOOLEANS: Final = {"true": True, "false": False}
+
+
+@bp.get("/insight")
+def insight() -> Response:
+    """Every cell with a result at the snapshot's commit and what its history means, in path order."""
+    args = _args(f"{PREFIX}/insight")
+    snap = _snapshot()
+    project, cloud = _known(args, "project", snap.config), _known(args, "cloud", snap.config)
+    release, stage = _choice(args, "release", RELEASES), _choice(args, "stage", STAGES)
+    kind = _choice(args, "kind", KINDS)
+    alerting_text = _choice(args, "alerting", tuple(_BOOLEANS))
+    alerting = None if alerting_text is None else _BOOLEANS[alerting_text]
+    after = snap.config.alert_after_failures
+    shown = []
+    for key in sorted(snap.insight, key=layout.cell_path):
+        found = snap.insight[key]
+        if project not in (None, key.project) or release not in (None, key.release):
+            continue
+        if cloud not in (None, key.cloud) or stage not in (None, key.stage):
+            continue
+        if kind not in (None, found.failure_kind) or alerting not in (None, found.alerting(after)):
+            continue
+        shown.append({**found.as_dict(), "alerting": found.alerting(after), "history": _cell_link(key)})
+    body = {
+        "commit": snap.commit,
+        "alert_after_failures": after,
+        "flakiness_window": snap.config.flakiness_window,
+        "cells": shown,
+    }
+    return _serve(snap.commit, body)
 
 
 # -- history ------------------------------------------------------------------------------------------
@@ -398,7 +439,7 @@ def _path_choice(name: str, value: str, allowed: Iterable[str]) -> str:
 
 
 def _cell_answer(args: Mapping[str, str], snap: Snapshot, key: CellKey) -> Response:
-    current = cell_json(snap.cell(key))
+    current = cell_json(snap.cell(key), snap.insight.get(key))
     filters = {**key.as_dict(), "status": _choice(args, "status", STATUSES)}
     return _history_answer(args, filters, {"cell": current}, snap.commit, current)
 

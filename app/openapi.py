@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from crosscloud import schemas
+from crosscloud.insight import KINDS
 from crosscloud.vocabulary import ARCHES, NAME_PATTERN, NO_KUBERNETES, RELEASES, STAGES, STATUSES
 
 PREFIX: Final = "/api/v1"
@@ -25,6 +26,8 @@ MAX_LIMIT: Final = 1000
 CELL_STATUSES: Final[tuple[str, ...]] = (*STATUSES, "error")
 """What a cell can show: a record status, or ``error`` when its file is not a valid record."""
 ENVIRONMENTS: Final[tuple[str, ...]] = (*RELEASES, NO_KUBERNETES)
+TRENDS: Final = ("improving", "steady", "worsening")
+"""The trends ``crosscloud.insight.cell_insight`` names."""
 
 _JSON: Final = "application/json"
 
@@ -71,6 +74,16 @@ _PARAMETERS: Final[dict[str, dict[str, Any]]] = {
         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT},
         "description": "At most this many entries in one page.",
     },
+    "kind": {
+        "schema": {"enum": list(KINDS)},
+        "description": "Only cells failing now whose failure is of this kind: `infrastructure` (the cloud or the "
+        "test environment), `project`, or `unknown`.",
+    },
+    "alerting": {
+        "schema": {"enum": ["true", "false"]},
+        "description": "Only cells that fail (`true`) or do not fail (`false`) at least "
+        "`settings.alert_after_failures` times in a row.",
+    },
     "cursor": {
         "schema": {"type": "string"},
         "description": "Where the page starts: the `next` link of the previous page carries it. Opaque.",
@@ -109,6 +122,36 @@ _STORED: Final[dict[str, Any]] = {
     "sha": {"type": ["string", "null"]},
     "url": {"type": ["string", "null"]},
 }
+
+
+_RATIO: Final = {"type": ["number", "null"], "minimum": 0, "maximum": 1}
+_INSIGHT: Final[dict[str, Any]] = {
+    **_KEY_PROPERTIES,
+    "latest_status": _nullable({"enum": list(STATUSES)}),
+    "failing_since": _nullable(_ref("Run")),
+    "last_success": _nullable(_ref("Run")),
+    "consecutive_failures": {"type": "integer", "minimum": 0},
+    "failure_kind": _nullable({"enum": list(KINDS)}),
+    "flakiness": _RATIO,
+    "previous_flakiness": _RATIO,
+    "trend": _nullable({"enum": list(TRENDS)}),
+    "window_runs": {"type": "integer", "minimum": 0},
+    "failures_by_kind": {
+        "type": "object",
+        "description": "Failures in the last window by kind (broken streaks included).",
+        "additionalProperties": False,
+        "required": list(KINDS),
+        "properties": {kind: {"type": "integer", "minimum": 0} for kind in KINDS},
+    },
+}
+_INSIGHT_DESCRIPTION: Final = (
+    "What a cell's history means. Runs are final results (`success`; `failed`, `timed_out` and `infra_failed` "
+    "are failures; `cancelled` is no run). `failing_since`: the first failure after the last success (null "
+    "while the newest run passed); `last_success`: the newest pass, the release to roll back to; `flakiness`: "
+    "TestGrid's, flips to failure over the runs of the last `settings.flakiness_window` runs once streaks of "
+    "three or more failures are set aside; `trend` compares it with the window before; `failure_kind`: whose "
+    "fault the newest failure of the current streak is."
+)
 
 
 def _object(properties: Mapping[str, Any], description: str) -> dict[str, Any]:
@@ -168,6 +211,7 @@ def _schemas() -> dict[str, Any]:
             **_STORED,
             "error": {"type": ["string", "null"], "description": "Why the cell's file is not a valid record."},
             "history": _LINK,
+            "insight": _nullable(_ref("CellInsight")),
         },
         "One cell as the dashboard shows it, with the stored result behind it. `url` is the job behind what is "
         "shown (null when the cell shows something else than the stored result).",
@@ -220,6 +264,39 @@ def _schemas() -> dict[str, Any]:
             },
             "The dashboard's cells for one test environment (`arch` null: each project's first arch).",
         ),
+        "Run": _object(
+            {
+                "status": {"enum": list(STATUSES)},
+                "time": {"type": "string", "description": "When it finished (when it started, without a finish)."},
+                "ref": {"type": ["string", "null"]},
+                "sha": {"type": ["string", "null"]},
+                "url": {"type": ["string", "null"], "description": "The job that produced it."},
+                "commit": {"type": "string", "description": "The status repository commit that recorded it."},
+                "reason": {"type": ["string", "null"]},
+            },
+            "One run of a cell, to link to.",
+        ),
+        "CellInsight": _object(_INSIGHT, _INSIGHT_DESCRIPTION),
+        "InsightCell": _object(
+            {
+                **_INSIGHT,
+                "alerting": {
+                    "type": "boolean",
+                    "description": "At least `alert_after_failures` consecutive failures.",
+                },
+                "history": _LINK,
+            },
+            _INSIGHT_DESCRIPTION,
+        ),
+        "InsightList": _object(
+            {
+                "commit": commit,
+                "alert_after_failures": {"type": "integer", "minimum": 1},
+                "flakiness_window": {"type": "integer", "minimum": 1},
+                "cells": {"type": "array", "items": _ref("InsightCell")},
+            },
+            "Every cell with a result, in status repository path order, with what its history means.",
+        ),
         "HistoryEntry": entry,
         "HistoryPage": _object({"commit": commit, **page}, "Results, newest first; follow `next` for older ones."),
         "CellHistoryPage": _object(
@@ -259,6 +336,16 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         ("project", "release", "cloud", "stage", "arch", "kubernetes"),
         "The build, cloud and e2e cells of every active project and release for one test environment, in "
         "dashboard order: the same cells as `crosscloud status --json`.",
+    ),
+    Operation(
+        f"{PREFIX}/insight",
+        "listInsight",
+        "Every cell with what its history means",
+        "InsightList",
+        ("project", "release", "cloud", "stage", "kind", "alerting"),
+        "Since when each cell fails, the release to roll back to, flakiness and its trend, and whose fault the "
+        "current failure is; every test environment and architecture. `kind` and `alerting` find the cells "
+        "to act on, e.g. `?alerting=true&kind=project`.",
     ),
     Operation(
         f"{PREFIX}/history",

@@ -186,6 +186,68 @@ def test_cells_show_the_cell_rules(reader: FlaskClient) -> None:
     assert follow["cell"] == running
 
 
+def test_every_cell_carries_its_insight(reader: FlaskClient) -> None:
+    cells = get(reader, "/api/v1/cells", "/api/v1/cells")["cells"]
+    by = {(c["project"], c["release"], c["stage"]): c for c in cells}
+    # prometheus stable deploy: F (run 90), then S (run 100)
+    deploy = by["prometheus", "stable", "deploy"]["insight"]
+    assert {k: deploy[k] for k in ("project", "stage", "cloud", "environment")} == {
+        "project": "prometheus", "stage": "deploy", "cloud": "local", "environment": "host",
+    }  # fmt: skip
+    assert (deploy["latest_status"], deploy["consecutive_failures"], deploy["failing_since"]) == ("success", 0, None)
+    assert deploy["last_success"]["url"] == "https://github.com/example/prometheus/actions/runs/100/job/1006"
+    assert (deploy["flakiness"], deploy["window_runs"], deploy["trend"]) == (0.0, 2, None)
+    assert deploy["failures_by_kind"] == {"infrastructure": 0, "project": 1, "unknown": 0}
+    # etcd stable deploy failed at its first run: failing since then, never green, the project's fault
+    etcd = by["etcd", "stable", "deploy"]["insight"]
+    assert etcd["consecutive_failures"] == 1 and etcd["last_success"] is None
+    assert etcd["failing_since"]["status"] == "failed" and etcd["failure_kind"] == "project"
+    assert by["etcd", "stable", "e2e"]["insight"] is None  # no result at all
+    running = by["nats", "head", "build"]["insight"]
+    assert (running["latest_status"], running["window_runs"], running["flakiness"]) == ("running", 0, None)
+    # the history of one cell carries the same
+    history = get(
+        reader, "/api/v1/history/prometheus/stable/local/deploy", "/api/v1/history/{project}/{release}/{cloud}/{stage}"
+    )
+    assert history["cell"]["insight"] == deploy
+
+
+def test_the_insight_route_over_a_history_whose_answers_are_known(
+    app: Flask, client: FlaskClient, seeded_repo: Path, writer_for: Writer
+) -> None:
+    """prometheus stable e2e: S (run 90) S (run 100) from the seed, then F F F for lack of quota, one commit
+    each; etcd's deploy failed once, the project's fault."""
+    writer = writer_for(seeded_repo)
+    for run, at in ((201, 0.8), (202, 0.6), (203, 0.4)):
+        writer.write([result("prometheus", "stable", "e2e", "failed", at=at, run=run, reason="CPU quota exceeded")])
+    refresh(app)
+    path = "/api/v1/insight"
+    body = get(client, path, path)
+    assert (body["alert_after_failures"], body["flakiness_window"]) == (3, 30)
+    assert len(body["cells"]) == SEEDED_ENTRIES - 4  # every current cell file
+    e2e = get(client, f"{path}?project=prometheus&stage=e2e", path)["cells"]
+    assert len(e2e) == 1
+    found = e2e[0]
+    assert found["consecutive_failures"] == 3 and found["alerting"] is True
+    assert found["failing_since"]["url"].endswith("/runs/201/job/2013")  # the first F
+    assert found["last_success"]["url"].endswith("/runs/100/job/1003")  # the second S: the rollback target
+    assert found["last_success"]["ref"] == "v2.42.0" and found["failure_kind"] == "infrastructure"
+    assert (found["flakiness"], found["window_runs"]) == (0.0, 5)  # a streak of three is broken, not flaky
+    assert found["history"] == "/api/v1/history/prometheus/stable/local/e2e?arch=amd64"
+
+    def keys(query: str) -> list[tuple[str, str, str]]:
+        return [(c["project"], c["release"], c["stage"]) for c in get(client, f"{path}?{query}", path)["cells"]]
+
+    assert keys("alerting=true") == [("prometheus", "stable", "e2e")]
+    assert keys("kind=infrastructure") == [("prometheus", "stable", "e2e")]
+    assert keys("kind=project") == [("etcd", "stable", "deploy")]
+    assert keys("kind=project&alerting=true") == []
+    assert ("prometheus", "stable", "e2e") not in keys("alerting=false") and len(keys("alerting=false")) == 11
+    assert keys("release=head") == [("nats", "head", "build")]
+    assert {c for _, _, c in keys("cloud=local&project=nats")} == {"provision", "deploy", "e2e"}
+    assert keys("stage=provision&project=etcd") == [("etcd", "stable", "provision")]
+
+
 def test_cells_filters(reader: FlaskClient) -> None:
     def keys(query: str) -> list[tuple[str, str, str, str | None]]:
         cells = get(reader, f"/api/v1/cells?{query}", "/api/v1/cells")["cells"]
@@ -293,8 +355,13 @@ def test_a_broken_file_is_an_entry_with_an_error_dated_by_its_commit(
     assert broken[0]["status"] is None and "not JSON" in broken[0]["error"]
     assert broken[0]["committed_at"] == "2027-01-15T00:00:00Z" and broken[0]["started_at"] is None
     cell = get(client, "/api/v1/cells?project=etcd&stage=e2e", "/api/v1/cells")["cells"][0]
-    assert cell["status"] == "n/a" and cell["note"] == "deploy failed"  # the cascade still hides it
+    # a broken file shows as an error even behind a failed deploy (it has no time to weigh: cell_rules.view)
+    assert cell["status"] == "error" and "not JSON" in cell["note"]
     assert "not JSON" in cell["error"]
+    # to the insight the broken version is no run: no failure, no success, nothing to measure
+    found = cell["insight"]
+    assert (found["latest_status"], found["consecutive_failures"], found["last_success"]) == (None, 0, None)
+    assert (found["flakiness"], found["window_runs"]) == (None, 0)
 
 
 def test_the_history_of_one_cell(reader: FlaskClient) -> None:
@@ -340,6 +407,7 @@ ROUTES = [
     ("/api/v1/projects/etcd", "/api/v1/projects/{project}"),
     ("/api/v1/clouds", "/api/v1/clouds"),
     ("/api/v1/cells?project=etcd", "/api/v1/cells"),
+    ("/api/v1/insight?project=etcd", "/api/v1/insight"),
     ("/api/v1/history?limit=2", "/api/v1/history"),
     ("/api/v1/history/etcd/stable/build", "/api/v1/history/{project}/{release}/build"),
     ("/api/v1/history/etcd/stable/local/deploy", "/api/v1/history/{project}/{release}/{cloud}/{stage}"),
@@ -424,6 +492,10 @@ def test_a_cell_turning_stale_changes_the_etag(
         ("/api/v1/cells?arch=x86_64", "arch", "bad arch"),
         ("/api/v1/cells?project=coredns", "project", "unknown project"),
         ("/api/v1/projects?page=2", "page", "this route takes: none"),
+        ("/api/v1/insight?kind=cloud", "kind", "bad kind 'cloud'"),
+        ("/api/v1/insight?alerting=yes", "alerting", "use one of true, false"),
+        ("/api/v1/insight?project=coredns", "project", "unknown project"),
+        ("/api/v1/insight?limit=3", "limit", "unknown query parameter"),
         ("/api/v1/history/etcd/stable/build?kubernetes=head", "kubernetes", "unknown query parameter"),
         ("/api/v1/openapi.json?format=yaml", "format", "unknown query parameter"),
     ],
