@@ -3,11 +3,15 @@
 Rows are projects at a release (stable, head); the cloud columns show one pipeline stage (``?stage=``,
 the deploy by default, provisioning for Kubernetes itself); ``?kubernetes=`` and ``?arch=`` choose the
 test environment. Everything comes from the snapshot's cached ``Grid`` (and a per-snapshot cache of the
-other stages' cells), so a page view does no git and no SQLite work."""
+other stages' cells), so a page view does no git and no SQLite work.
+
+A failing cell says whose fault it is (``crosscloud.insight``): an infrastructure failure carries the class
+``failure-infrastructure``, the word "infra" and ``data-failure-kind``, so it looks different from a project
+failure without relying on colour; its title says since when it fails and the last green release."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,7 +21,7 @@ from flask.typing import ResponseReturnValue
 from markupsafe import Markup, escape
 
 from crosscloud.cell_rules import CellView, Grid, Row, aggregate, environment
-from crosscloud.insight import INFRASTRUCTURE, PROJECT, UNKNOWN
+from crosscloud.insight import FAILURES, INFRASTRUCTURE, PROJECT, UNKNOWN, CellInsight, classify_failure
 from crosscloud.records import CellKey, parse_time
 from crosscloud.vocabulary import ARCHES, FINAL_FAILURES, RELEASES
 from crosscloud_app.state import Snapshot, get_state
@@ -75,20 +79,55 @@ class Column:
     url: str | None
     stale: bool
     note: str | None
+    failure_kind: str | None = None
+    """Whose fault the failure shown is (None unless the cell shows a stored failure)."""
+    insight: CellInsight | None = None
+    """The cell's insight while it shows a stored failure."""
 
 
-def column(cell: CellView) -> Column:
-    return Column(cell, cell.status, cell.key.stage, cell.key.cloud, cell.url, cell.stale, cell.note)
+Insights = Mapping[CellKey, CellInsight]
 
 
-def test_column(row: Row) -> Column:
+def column(cell: CellView, insights: Insights | None = None) -> Column:
+    kind, found = _failure(cell, insights)
+    return Column(cell, cell.status, cell.key.stage, cell.key.cloud, cell.url, cell.stale, cell.note, kind, found)
+
+
+def _failure(cell: CellView, insights: Insights | None) -> tuple[str | None, CellInsight | None]:
+    """(failure kind, insight) of a cell that shows its stored failure; (None, None) for anything else (a
+    cascaded ``n/a``, a running or green cell)."""
+    entry = cell.entry
+    if entry is None or cell.status not in FAILURES or entry.status != cell.status:
+        return None, None
+    found = insights.get(cell.key) if insights is not None else None
+    if found is not None and found.failure_kind is not None:
+        return found.failure_kind, found
+    return classify_failure(cell.status, cell.key.stage, entry.reason), found
+
+
+def test_column(row: Row, insights: Insights | None = None) -> Column:
     """The Test column: the e2e cells aggregated, linked to the job of the cell that decided it."""
     decider = next((c for c in row.e2e if c.status == row.test), None)
     key = CellKey(row.project.name, row.release, row.arch, "e2e")
     cell = decider or CellView(key, row.test, None)
     stale = any(c.stale for c in row.e2e if c.status == row.test)
     note = decider.note if decider else "no e2e result yet"
-    return Column(cell, row.test, "e2e", None, decider.url if decider else None, stale, note)
+    kind, found = _failure(cell, insights)
+    return Column(cell, row.test, "e2e", None, decider.url if decider else None, stale, note, kind, found)
+
+
+def failing_title(col: Column) -> str | None:
+    """The title of a cell: its note and, while it fails, since when and the last green release."""
+    found = col.insight
+    if found is None or not found.consecutive_failures or found.failing_since is None:
+        return col.note
+    since = found.failing_since
+    runs = "1 run" if found.consecutive_failures == 1 else f"{found.consecutive_failures} runs in a row"
+    parts = [col.note] if col.note else []
+    parts.append(f"failing since {since.time} ({runs}, {failure_kind_text(col.failure_kind or UNKNOWN)})")
+    last = found.last_success
+    parts.append(f"last green {last.label()} at {last.time}" if last else "never green")
+    return "; ".join(parts)
 
 
 def cloud_cells(snapshot: Snapshot, grid: Grid, choice: Choice) -> list[list[CellView]]:
@@ -109,6 +148,7 @@ def cloud_cells(snapshot: Snapshot, grid: Grid, choice: Choice) -> list[list[Cel
 
 
 _STALE_MARK = Markup(' <span class="stale-mark">stale</span>')
+_INFRA_MARK = Markup(' <span class="kind-mark">infra</span>')
 
 
 def status_cell(col: Column, row: Row, cloud_name: str = "") -> Markup:
@@ -119,17 +159,29 @@ def status_cell(col: Column, row: Row, cloud_name: str = "") -> Markup:
     where = f" on {cloud_name}" if cloud_name else ""
     label = escape(f"{row.project.display_name} {row.release} {col.stage}{where}: {status_text(col.status)}")
     label += " (stale)" if col.stale else ""
-    title = f' title="{escape(col.note)}"' if col.note else ""
-    text = escape(status_text(col.status)) + (_STALE_MARK if col.stale else "")
+    kind = col.failure_kind
+    if kind is not None:
+        label += escape(f" ({FAILURE_KIND_TITLE.get(kind, kind)})")
+    note = failing_title(col)
+    title = f' title="{escape(note)}"' if note else ""
+    text = escape(status_text(col.status))
+    if kind == INFRASTRUCTURE and col.status != "infra_failed":  # "infra failed" says so already
+        text += _INFRA_MARK
+    text += _STALE_MARK if col.stale else ""
     if col.url:
         badge = f'<a class="badge" href="{escape(col.url)}" aria-label="{label}"{title}>{text}</a>'
     else:
         badge = f'<span class="badge" role="img" aria-label="{label}"{title}>{text}</span>'
     cls = status_class(col.status) + (" stale" if col.stale else "")
+    kind_attribute = ""
+    if kind is not None:
+        cls += f" failure-{kind}"
+        kind_attribute = f' data-failure-kind="{escape(kind)}"'
     cloud = escape(col.cloud or "")
     return Markup(  # noqa: S704 - every interpolated value above is escaped
         f'<td class="{cls}" data-project="{escape(row.project.name)}" data-release="{escape(row.release)}"'
-        f' data-stage="{escape(col.stage)}" data-cloud="{cloud}" data-status="{escape(col.status)}">{badge}</td>'
+        f' data-stage="{escape(col.stage)}" data-cloud="{cloud}" data-status="{escape(col.status)}"{kind_attribute}>'
+        f"{badge}</td>"
     )
 
 
@@ -215,7 +267,7 @@ def render_page(snapshot: Snapshot, grid: Grid, choice: Choice) -> str:
     for relation, rows in grid.sections:
         lines = []
         for row in rows:
-            lines.append((row, cells[position] if cells is not None else None, test_column(row)))
+            lines.append((row, cells[position] if cells is not None else None, test_column(row, snapshot.insight)))
             position += 1
         sections.append((relation, lines))
     return render_template(
@@ -227,6 +279,7 @@ def render_page(snapshot: Snapshot, grid: Grid, choice: Choice) -> str:
         stages=VIEW_STAGES,
         releases=RELEASES,
         arches=ARCHES,
+        insights=snapshot.insight,
         now=datetime.now(UTC),
     )
 

@@ -13,7 +13,7 @@ from crosscloud.status_repo.git import Git
 from crosscloud.status_repo.seed import default_config_text
 from crosscloud.status_repo.writer import DEFAULT_EMAIL, DEFAULT_NAME
 from crosscloud_app.state import EXTENSION, StatusState
-from tests.app.conftest import Cells, Writer
+from tests.app.conftest import Cells, Writer, result
 from tests.conftest import git
 
 
@@ -71,6 +71,37 @@ def test_stale_results_look_stale_in_words_too(client: FlaskClient) -> None:
     assert stale["aria-label"].endswith("(stale)")
     fresh = cells[("prometheus", "stable", "deploy", "local")]
     assert "stale" not in fresh["class"].split() and "stale" not in fresh["text"]
+
+
+def test_infrastructure_failures_look_different_in_words_too_and_say_since_when(
+    app: Flask, client: FlaskClient, seeded_repo: Path, writer_for: Writer
+) -> None:
+    """prometheus stable deploy: F (run 90) S (run 100) from the seed, then F F for lack of quota; etcd's
+    deploy failed once, its own fault ("deploy failed in the test"), and never passed."""
+    writer = writer_for(seeded_repo)
+    for run, at in ((201, 0.8), (202, 0.6)):
+        writer.write([result("prometheus", "stable", "deploy", "failed", at=at, run=run, reason="CPU quota exceeded")])
+    state = state_of(app)
+    state.refresh_now()
+    with state.query() as index:
+        first = next(e for e in index.history(project="prometheus", stage="deploy") if "/runs/201/" in (e.url or ""))
+        green = next(e for e in index.history(project="prometheus", stage="deploy", status="success"))
+    cells = Cells(page(client))
+    infra = cells[("prometheus", "stable", "deploy", "local")]
+    assert infra["data-status"] == "failed" and infra["data-failure-kind"] == "infrastructure"
+    assert "failure-infrastructure" in infra["class"].split()
+    assert infra["text"] == "failed infra"  # in words, not colour only
+    assert infra["aria-label"].endswith("(the cloud or the test environment failed, not the project)")
+    assert f"failing since {first.finished_at} (2 runs in a row, infra)" in infra["title"]
+    assert infra["title"].endswith(f"last green v2.42.0 (aaaaaaa) at {green.finished_at}")
+    project = cells[("etcd", "stable", "deploy", "local")]
+    assert project["data-failure-kind"] == "project" and "failure-project" in project["class"].split()
+    assert project["text"] == "failed" and project["title"].endswith("(1 run, project); never green")
+    for key in [("prometheus", "stable", "build", ""), ("etcd", "stable", "e2e", ""), ("nats", "head", "build", "")]:
+        assert "data-failure-kind" not in cells[key] and "failing since" not in (cells[key]["title"] or "")
+    # the other stages' views say the same
+    build_view = Cells(page(client, "/?stage=provision"))
+    assert "data-failure-kind" not in build_view[("prometheus", "stable", "provision", "local")]
 
 
 def test_a_broken_record_shows_error_in_its_own_cell_only(app: Flask, client: FlaskClient, seeded_repo: Path) -> None:
