@@ -9,6 +9,11 @@ never ran reads N/A rather than the build's success. ``?stage=`` narrows it to o
 (``build``, ``provision``, ``deploy``, ``e2e``); ``?kubernetes=stable|head`` and ``?arch=`` choose the
 test environment as on the dashboard; ``?label=`` replaces the label (the project's display name).
 
+With ``settings.ignore_infra_failures: true`` the overall badges (a project's and a release's, which
+aggregate every cloud) count a cell that failed for infrastructure reasons as N/A
+(``crosscloud.insight.aggregate_ignoring_infra``): a cloud's lack of quota says nothing about the project.
+A cloud's own badge still shows it, as that cloud is what it names.
+
 Badges are fetched through GitHub's image proxy, which honours ``Cache-Control: no-cache`` with an
 ``ETag``. The ETag is computed before anything else, from the status repository commit, the request's
 path and query and the current minute (staleness moves with the clock, so a result that turns stale
@@ -38,6 +43,7 @@ from werkzeug.http import parse_etags
 
 from crosscloud.cell_rules import CellView, aggregate, environment
 from crosscloud.config import Project
+from crosscloud.insight import aggregate_ignoring_infra
 from crosscloud.records import CellKey
 from crosscloud.vocabulary import RELEASES, STAGES
 from crosscloud_app import metrics
@@ -123,9 +129,10 @@ def _cells(
     return [snapshot.cell(key) for key in keys]
 
 
-def _verdict(cells: list[CellView]) -> BadgeText:
-    """The aggregated status; stale when every cell that decides it is stale."""
-    status = aggregate(c.status for c in cells)
+def _verdict(cells: list[CellView], *, ignore_infra: bool = False) -> BadgeText:
+    """The aggregated status (infrastructure failures as N/A when ``ignore_infra``); stale when every cell
+    that decides it is stale."""
+    status = aggregate_ignoring_infra(cells, ignore_infra) if ignore_infra else aggregate(c.status for c in cells)
     deciding = [c for c in cells if c.status == status]
     return badge_text(status, stale=bool(deciding) and all(c.stale for c in deciding))
 
@@ -145,7 +152,8 @@ def _badge(snapshot: Snapshot, project_name: str, release: str | None, cloud: st
     cells = []
     for rel in [release] if release is not None else list(project.releases):
         cells += _cells(snapshot, project, rel, clouds, stage, label)
-    return label, _verdict(cells)
+    overall = cloud is None and config.ignore_infra_failures  # see the module doc
+    return label, _verdict(cells, ignore_infra=overall)
 
 
 def _body(fmt: str, label: str, text: BadgeText) -> bytes:

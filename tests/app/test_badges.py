@@ -17,12 +17,12 @@ from werkzeug.test import TestResponse
 from crosscloud.layout import cell_path
 from crosscloud.records import CellKey
 from crosscloud.status_repo.git import Remote
-from crosscloud.status_repo.seed import init_status_repo
+from crosscloud.status_repo.seed import default_config_text, init_status_repo
 from crosscloud.status_repo.writer import Backoff, StatusRepoWriter
 from crosscloud_app import badges, create_app
 from crosscloud_app.badge_svg import render_svg
 from crosscloud_app.state import EXTENSION
-from tests.app.conftest import ALL_GREEN, pipeline, result
+from tests.app.conftest import ALL_GREEN, Writer, pipeline, result
 from tests.conftest import git
 
 
@@ -249,3 +249,27 @@ def test_answers_that_are_not_200_are_never_served_in_front(shared: FlaskClient)
     assert shared.get("/badge/nosuch.svg").status_code == 404
     assert shared.get("/badge/nosuch.svg").status_code == 404  # the blueprint answers again, never a stale 200
     assert shared.post("/badge/etcd.svg").status_code == 405
+
+
+@pytest.mark.parametrize("ignore", [False, True])
+def test_overall_badges_can_leave_out_infrastructure_failures(
+    make_app: Callable[..., Flask], seeded_repo: Path, writer_for: Writer, ignore: bool
+) -> None:
+    """prometheus's deploy fails for lack of quota (the cloud's fault); etcd's deploy failed on its own.
+    ``settings.ignore_infra_failures`` decides whether the overall badges show the first."""
+    writer = writer_for(seeded_repo)
+    writer.write([result("prometheus", "stable", "deploy", "failed", at=0.5, run=201, reason="CPU quota exceeded")])
+    if ignore:
+        text = default_config_text().decode().replace("settings:\n", "settings:\n  ignore_infra_failures: true\n", 1)
+        writer.update_config(text.encode(), "cross-cloud.yml")
+    client = make_app(seeded_repo).test_client()
+    expected = {
+        "/badge/prometheus.svg": "Prometheus: success" if ignore else "Prometheus: failed",
+        "/badge/prometheus/stable.svg": "Prometheus: success" if ignore else "Prometheus: failed",
+        "/badge/prometheus/stable.svg?stage=deploy": "Prometheus: N/A" if ignore else "Prometheus: failed",
+        "/badge/prometheus/stable/local.svg": "Prometheus: failed",  # the cloud's own badge names the cloud
+        "/badge/etcd.svg": "etcd: failed",  # the project's own failure counts either way
+    }
+    for path, text in expected.items():
+        response = client.get(path)
+        assert response.status_code == 200 and (path, said(response)) == (path, text)
