@@ -226,7 +226,9 @@ class _Repo:
         if self._open is None:
             self._open = {}
             for issue in self.repo.get_issues(state="open", labels=[LABEL]):
-                if issue.pull_request is not None:
+                # pull requests are listed too; their page is /pull/ (``pull_request`` is only in their
+                # listing, and asking an issue for it would fetch the issue again)
+                if "/pull/" in (issue.html_url or ""):
                     continue
                 first = (issue.body or "").lstrip().split("\n", 1)[0].strip()
                 if first.startswith("<!-- cross-cloud-ci cell: ") and first not in self._open:
