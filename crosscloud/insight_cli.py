@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from crosscloud.vocabulary import ARCHES, RELEASES, STAGES, check_name
+from crosscloud.vocabulary import ARCHES, RELEASES, STAGES
 
 TOKEN_ENV = "CROSSCLOUD_TOKEN"  # noqa: S105 - the name of a variable, not a secret
 NO_SUCCESS_EXIT = 3
@@ -107,24 +107,13 @@ def _index(args: argparse.Namespace) -> Any:
 
 def _cell(config: Any, args: argparse.Namespace, stage: str) -> tuple[Any, Any, dict[str, Any] | None]:
     """(project, CellKey, kubernetes field of a record) of the cell the options name, checked against the
-    configuration."""
-    from crosscloud.errors import BadInputError
-    from crosscloud.records import CellKey
-    from crosscloud.vocabulary import NO_KUBERNETES
+    configuration (``crosscloud.junit.resolve_cell``, which the app's JUnit endpoint uses too)."""
+    from crosscloud.junit import resolve_cell
 
-    project = config.project(check_name("project", args.project))
-    cloud = config.cloud(check_name("cloud", args.cloud))
-    arch = args.arch or project.arch[0]
-    if arch not in project.arch:
-        raise BadInputError(f"project {project.name} does not run on {arch} (it runs on {', '.join(project.arch)})")
-    if cloud.kubernetes:
-        environment = args.kubernetes or "stable"
-        kubernetes: dict[str, Any] | None = {"release": environment}
-    elif args.kubernetes:
-        raise BadInputError(f"cloud {cloud.name} runs projects on the host: drop --kubernetes")
-    else:
-        environment, kubernetes = NO_KUBERNETES, None
-    return project, CellKey(project.name, args.release, arch, stage, cloud.name, environment), kubernetes
+    return resolve_cell(
+        config, project=args.project, release=args.release, cloud=args.cloud, stage=stage, arch=args.arch,
+        kubernetes=args.kubernetes,
+    )  # fmt: skip
 
 
 def cmd_rollback_target(args: argparse.Namespace) -> int:
@@ -160,28 +149,26 @@ def cmd_rollback_target(args: argparse.Namespace) -> int:
 
 def cmd_import_junit(args: argparse.Namespace) -> int:
     from crosscloud import layout
-    from crosscloud.junit import junit_record_data, read_junit
+    from crosscloud.junit import junit_record, read_junit
     from crosscloud.provenance import run_provenance
-    from crosscloud.records import Record
     from crosscloud.status_repo.writer import StatusRepoWriter
 
     reports = [read_junit(path) for path in args.files]  # every file is checked before anything is written
     writer = StatusRepoWriter(_remote(args))
-    project, key, kubernetes = _cell(writer.config(), args, "e2e")
-    data = junit_record_data(
+    record = junit_record(
         reports,
-        project=key.project,
-        release=key.release,
-        cloud=str(key.cloud),
-        arch=key.arch,
-        kubernetes=kubernetes,
-        ref=args.ref or project.ref(key.release),
+        writer.config(),
+        project=args.project,
+        release=args.release,
+        cloud=args.cloud,
+        arch=args.arch,
+        kubernetes=args.kubernetes,
+        ref=args.ref,
         sha=args.sha,
         url=args.url,
         run=run_provenance(),
         now=datetime.now(UTC),
     )
-    record = Record.from_dict(data, source=", ".join(str(f) for f in args.files))
     result = writer.write([record])
     for written in result.written:
         print(f"recorded: {written.summary()} ({written.data['reason']})")

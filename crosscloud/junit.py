@@ -15,7 +15,11 @@ any entity is defined. Timestamps without a zone are taken as UTC.
 **Writing** (``records_to_junit``) gives one ``<testsuite>`` per project release and test environment and
 one ``<testcase>`` per record: ``failed`` and ``timed_out`` are ``<failure type=STATUS>``, ``infra_failed``
 an ``<error>`` (the environment, not an assertion), ``cancelled``, ``n/a`` and ``running`` are
-``<skipped>``; the job link, ref and sha are properties of the case."""
+``<skipped>``; the job link, ref and sha are properties of the case.
+
+**Recording** (``junit_record``) is what ``crosscloud import junit`` and the app's
+``POST /api/v1/results/junit`` share: the cell named by project, release, cloud, arch and Kubernetes
+release, checked against the configuration, and the e2e record of one test run for it."""
 
 from __future__ import annotations
 
@@ -25,10 +29,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from crosscloud.errors import BadInputError
-from crosscloud.records import Record, format_time
+from crosscloud.records import CellKey, Record, format_time
+from crosscloud.vocabulary import NO_KUBERNETES, RELEASES, check_name
+
+if TYPE_CHECKING:
+    from crosscloud.config import Config, Project
 
 MAX_JUNIT_BYTES: Final = 32 * 1024 * 1024
 """Large Kubernetes e2e runs write a few MiB; far more is not a test report."""
@@ -339,6 +347,78 @@ def junit_record_data(
         "url": url,
         "run": run,
     }
+
+
+# -- the cell and the record ----------------------------------------------------------------------------
+def resolve_cell(
+    config: Config,
+    *,
+    project: str,
+    release: str,
+    cloud: str,
+    stage: str,
+    arch: str | None = None,
+    kubernetes: str | None = None,
+) -> tuple[Project, CellKey, dict[str, Any] | None]:
+    """(project, cell, the ``kubernetes`` field of its records) named by these values, checked against
+    ``config``: known project and cloud, an architecture the project runs on (default: its first), and a
+    Kubernetes release only on a cloud with Kubernetes (default stable there; ``host`` elsewhere)."""
+    configured = config.project(check_name("project", project))
+    target = config.cloud(check_name("cloud", cloud))
+    if release not in RELEASES:
+        raise BadInputError(f"unknown release {release!r}: use one of {', '.join(RELEASES)}")
+    arch = arch or configured.arch[0]
+    if arch not in configured.arch:
+        raise BadInputError(
+            f"project {configured.name} does not run on {arch} (it runs on {', '.join(configured.arch)})"
+        )
+    field: dict[str, Any] | None
+    if target.kubernetes:
+        if kubernetes is not None and kubernetes not in RELEASES:
+            raise BadInputError(f"unknown Kubernetes release {kubernetes!r}: use one of {', '.join(RELEASES)}")
+        environment = kubernetes or "stable"
+        field = {"release": environment}
+    elif kubernetes:
+        raise BadInputError(f"cloud {target.name} runs projects on the host: drop --kubernetes")
+    else:
+        environment, field = NO_KUBERNETES, None
+    return configured, CellKey(configured.name, release, arch, stage, target.name, environment), field
+
+
+def junit_record(
+    reports: Sequence[JUnitReport],
+    config: Config,
+    *,
+    project: str,
+    release: str,
+    cloud: str,
+    arch: str | None = None,
+    kubernetes: str | None = None,
+    ref: str | None = None,
+    sha: str | None = None,
+    url: str | None = None,
+    run: dict[str, Any] | None = None,
+    now: datetime,
+) -> Record:
+    """The validated e2e record of one test run (``reports``) for the cell these values name (see
+    ``resolve_cell``); ``ref`` defaults to the release's ref in the configuration."""
+    configured, key, field = resolve_cell(
+        config, project=project, release=release, cloud=cloud, stage="e2e", arch=arch, kubernetes=kubernetes
+    )
+    data = junit_record_data(
+        reports,
+        project=key.project,
+        release=key.release,
+        cloud=str(key.cloud),
+        arch=key.arch,
+        kubernetes=field,
+        ref=ref or configured.ref(key.release),
+        sha=sha,
+        url=url,
+        run=run,
+        now=now,
+    )
+    return Record.from_dict(data, source=", ".join(report.source for report in reports))
 
 
 # -- records to JUnit ------------------------------------------------------------------------------------
