@@ -15,6 +15,11 @@ the document does not list is refused.
 - **Insight.** Every cell carries ``insight`` (``crosscloud.insight``: failing since, the last success to
   roll back to, flakiness and its trend, the failure kind), computed from the same snapshot, so it changes
   only with a new commit; ``/insight`` lists the cells by it (alerting ones, infrastructure failures ...).
+- **Submitting.** ``POST /results/junit`` is the one route that writes: a JUnit XML body becomes the e2e
+  record of one cell exactly as ``crosscloud import junit`` makes it (``crosscloud.junit.junit_record``),
+  committed to the status repository with the ``StatusRepoWriter``; then a refresh is requested. It needs
+  ``Authorization: Bearer <SUBMIT_TOKEN>`` (compared in constant time) and answers 503 while the setting
+  is unset.
 - **Time windows.** ``since``/``until`` compare the record's ``started_at`` (when the result happened,
   which is what "when did it go red" asks), or the commit time for a file that is not a valid record.
   The index cannot filter on time yet, so matching entries are picked from a bounded scan per request;
@@ -26,6 +31,7 @@ import base64
 import binascii
 import functools
 import hashlib
+import hmac
 import json
 import re
 from collections.abc import Collection, Iterable, Mapping
@@ -34,18 +40,21 @@ from datetime import UTC, datetime
 from typing import Any, Final
 from urllib.parse import urlencode
 
-from flask import Blueprint, Flask, jsonify, request, url_for
+from flask import Blueprint, Flask, current_app, jsonify, request, url_for
 from werkzeug.exceptions import MethodNotAllowed
 from werkzeug.wrappers import Response
 
 from crosscloud import layout
 from crosscloud.cell_rules import CellView, environment
 from crosscloud.config import Cloud, Config, Project
+from crosscloud.errors import BadInputError, CrossCloudError
 from crosscloud.insight import KINDS, CellInsight
+from crosscloud.junit import MAX_JUNIT_BYTES, junit_record, parse_junit
 from crosscloud.records import CellKey, format_time, parse_time
 from crosscloud.status_repo.reader import Entry, StatusIndex
+from crosscloud.status_repo.writer import StatusRepoWriter
 from crosscloud.vocabulary import ARCHES, CLOUD_STAGES, RELEASES, STAGES, STATUSES
-from crosscloud_app import openapi
+from crosscloud_app import metrics, openapi, settings
 from crosscloud_app.openapi import DEFAULT_LIMIT, ENVIRONMENTS, MAX_LIMIT, PREFIX
 from crosscloud_app.state import Snapshot, get_state
 
@@ -55,6 +64,12 @@ SCAN_ROWS = 5000
 """At most this many index rows are read for one page of a time-window query (see the module doc)."""
 _SCAN_BATCH = 500
 _CURSOR_RE = re.compile(r"seq:([1-9][0-9]{0,17})")
+SUBMIT_MAX_BYTES = MAX_JUNIT_BYTES
+"""The largest JUnit XML body accepted (413 above it)."""
+BODY_SOURCE: Final = "the request body"
+"""How errors about the submitted XML name it (with the line: ``the request body:7: ...``)."""
+
+metrics.describe("crosscloud_junit_submissions_total", "JUnit XML submissions, by outcome.")
 
 
 class ApiError(Exception):
@@ -72,6 +87,8 @@ def _api_error(exc: ApiError) -> Response:
     response = jsonify({"error": {"message": exc.message, "parameter": exc.parameter}})
     response.status_code = exc.status
     response.headers["Cache-Control"] = "no-cache"
+    if exc.status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="crosscloud"'
     return response
 
 
@@ -466,6 +483,86 @@ def cell_history(project: str, release: str, cloud: str, stage: str) -> Response
     kubernetes = _choice(args, "kubernetes", RELEASES) or "stable"
     env = environment(snap.config.clouds[cloud], kubernetes)
     return _cell_answer(args, snap, CellKey(project, release, arch, stage, cloud, env))
+
+
+# -- submitting results ------------------------------------------------------------------------------
+def _authorise_submitter() -> None:
+    """503 while ``SUBMIT_TOKEN`` is unset; 401 unless ``Authorization: Bearer <SUBMIT_TOKEN>``."""
+    expected = settings.submit_token(current_app)
+    if expected is None:
+        raise ApiError(503, f"submitting results is turned off: set {settings.ENV_PREFIX}_SUBMIT_TOKEN to allow it")
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected.encode()):
+        raise ApiError(401, "this route needs Authorization: Bearer <the submit token>")
+
+
+def _required(args: Mapping[str, str], *names: str) -> None:
+    for name in names:
+        if not args.get(name):
+            raise ApiError(400, f"the query parameter {name!r} is required", name)
+
+
+def _submitted_xml() -> bytes:
+    """The body, read no further than ``SUBMIT_MAX_BYTES`` (413 above it)."""
+    declared = request.content_length
+    too_large = f"the JUnit XML is larger than {SUBMIT_MAX_BYTES} bytes"
+    if declared is not None and declared > SUBMIT_MAX_BYTES:
+        raise ApiError(413, too_large, "body")
+    data = request.stream.read(SUBMIT_MAX_BYTES + 1)
+    if len(data) > SUBMIT_MAX_BYTES:
+        raise ApiError(413, too_large, "body")
+    if not data.strip():
+        raise ApiError(400, "the request body is empty: send the JUnit XML of one test run", "body")
+    return data
+
+
+@bp.post("/results/junit")
+def submit_junit() -> Response:
+    """One test run's JUnit XML, recorded as the e2e result of one cell (see the module doc)."""
+    _authorise_submitter()
+    args = _args(f"{PREFIX}/results/junit")
+    _required(args, "project", "release", "cloud")
+    snap = _snapshot()
+    config = snap.config
+    project, cloud = _known(args, "project", config), _known(args, "cloud", config)
+    release = _choice(args, "release", RELEASES)
+    arch = _choice(args, "arch", ARCHES)
+    kubernetes = _choice(args, "kubernetes", RELEASES)
+    assert project is not None and cloud is not None and release is not None  # required above
+    if arch is not None and arch not in config.projects[project].arch:
+        runs_on = ", ".join(config.projects[project].arch)
+        raise ApiError(400, f"project {project} does not run on {arch} (it runs on {runs_on})", "arch")
+    if kubernetes is not None and not config.clouds[cloud].kubernetes:
+        raise ApiError(400, f"cloud {cloud} runs projects on the host: give no kubernetes", "kubernetes")
+    data = _submitted_xml()
+    try:
+        report = parse_junit(data, BODY_SOURCE)
+    except BadInputError as exc:
+        metrics.inc("crosscloud_junit_submissions_total", {"outcome": "bad"})
+        raise ApiError(400, str(exc), "body") from None
+    try:
+        record = junit_record(
+            [report], config, project=project, release=release, cloud=cloud, arch=arch, kubernetes=kubernetes,
+            ref=args.get("ref"), sha=args.get("sha"), url=args.get("url"), now=datetime.now(UTC),
+        )  # fmt: skip
+    except BadInputError as exc:  # a ref, sha or url the record schema refuses
+        raise ApiError(400, str(exc)) from None
+    state = get_state()
+    try:
+        result = StatusRepoWriter(state.remote).write([record])
+    except CrossCloudError as exc:
+        metrics.inc("crosscloud_junit_submissions_total", {"outcome": "error"})
+        raise ApiError(502, f"could not write to the status repository: {exc}") from None
+    outcome = "written" if result.written else "unchanged" if result.unchanged else "superseded"
+    metrics.inc("crosscloud_junit_submissions_total", {"outcome": outcome})
+    if result.commit is not None:
+        state.request_refresh("junit")
+    body = {"outcome": outcome, "commit": result.commit, "path": layout.cell_path(record.key), "record": record.data}
+    response = jsonify(body)
+    response.status_code = 201 if outcome == "written" else 200
+    response.headers["Location"] = _cell_link(record.key)
+    response.headers["Cache-Control"] = "no-cache"
+    return response
 
 
 # -- the document -------------------------------------------------------------------------------------

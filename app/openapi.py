@@ -1,5 +1,6 @@
 """The OpenAPI 3.1 description of the history API ``/api/v1``: every route, parameter and response.
 
+Every route is a GET but ``POST /results/junit``, which records a JUnit XML body (bearer token ``submitToken``).
 The document is also what the API checks requests against: ``query_parameters`` says which query
 parameters a route accepts, so a parameter cannot be served without being documented (and the API's
 tests validate real responses against the schemas here). The result record is described by
@@ -17,6 +18,7 @@ from typing import Any, Final
 
 from crosscloud import schemas
 from crosscloud.insight import KINDS
+from crosscloud.junit import MAX_JUNIT_BYTES
 from crosscloud.vocabulary import ARCHES, NAME_PATTERN, NO_KUBERNETES, RELEASES, STAGES, STATUSES
 
 PREFIX: Final = "/api/v1"
@@ -84,6 +86,18 @@ _PARAMETERS: Final[dict[str, dict[str, Any]]] = {
         "description": "Only cells that fail (`true`) or do not fail (`false`) at least "
         "`settings.alert_after_failures` times in a row.",
     },
+    "kubernetes_submitted": {
+        "schema": {"enum": list(RELEASES)},
+        "description": "The Kubernetes release of the test cluster (default stable); none on a cloud that runs "
+        "projects on the host.",
+    },
+    "arch_submitted": {"schema": {"enum": list(ARCHES)}, "description": "Default: the project's first."},
+    "project_submitted": {"schema": _NAME, "description": "The project the tests are of (a key of cross-cloud.yml)."},
+    "release_submitted": {"schema": {"enum": list(RELEASES)}, "description": "The release line that was tested."},
+    "cloud_submitted": {"schema": _NAME, "description": "The cloud the tests ran on (a key of cross-cloud.yml)."},
+    "url": {"schema": {"type": "string", "format": "uri"}, "description": "The job that ran the tests."},
+    "ref": {"schema": {"type": "string"}, "description": "Default: the release's ref in cross-cloud.yml."},
+    "sha": {"schema": {"type": "string"}, "description": "The commit that was tested."},
     "cursor": {
         "schema": {"type": "string"},
         "description": "Where the page starts: the `next` link of the previous page carries it. Opaque.",
@@ -297,6 +311,19 @@ def _schemas() -> dict[str, Any]:
             },
             "Every cell with a result, in status repository path order, with what its history means.",
         ),
+        "JUnitImport": _object(
+            {
+                "outcome": {
+                    "enum": ["written", "unchanged", "superseded"],
+                    "description": "`written` (201): committed; `unchanged`: the same result is stored already; "
+                    "`superseded`: a newer result of the cell is stored, which stays.",
+                },
+                "commit": _nullable({"type": "string", "pattern": "^[0-9a-f]{40,64}$"}),
+                "path": {"type": "string", "description": "The cell file in the status repository."},
+                "record": _ref("Record"),
+            },
+            "What a JUnit XML submission became: one e2e record, the same `crosscloud import junit` makes.",
+        ),
         "HistoryEntry": entry,
         "HistoryPage": _object({"commit": commit, **page}, "Results, newest first; follow `next` for older ones."),
         "CellHistoryPage": _object(
@@ -317,6 +344,9 @@ class Operation:
     response: str
     query: tuple[str, ...] = ()
     description: str = ""
+    method: str = "get"
+    required: tuple[str, ...] = ()
+    """Query parameters that must be given."""
 
     @property
     def path_parameters(self) -> list[str]:
@@ -376,7 +406,24 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         "Kubernetes has the one environment `host`).",
     ),
     Operation(f"{PREFIX}/openapi.json", "getOpenAPI", "This document", "OpenAPI"),
+    Operation(
+        f"{PREFIX}/results/junit",
+        "submitJUnit",
+        "Record the JUnit XML of one test run as the e2e result of one cell",
+        "JUnitImport",
+        ("project", "release", "cloud", "kubernetes", "arch", "url", "ref", "sha"),
+        "The body is one JUnit XML document (Jenkins, Maven Surefire, pytest, go-junit-report, Kubernetes e2e "
+        f"through ginkgo) of at most {MAX_JUNIT_BYTES} bytes; a DOCTYPE is refused. It becomes the e2e record "
+        "`crosscloud import junit` would make: `failed` when a test case failed or errored (or none ran), the "
+        "counts and the first failing cases in `reason`. The record is committed to the status repository and "
+        "a refresh is requested: the new result shows once it has run. Authorised by `Authorization: Bearer "
+        "<SUBMIT_TOKEN>`.",
+        method="post",
+        required=("project", "release", "cloud"),
+    ),
 )
+_SUBMITTED: Final = {"project", "release", "cloud", "kubernetes", "arch"}
+"""Parameters whose POST description differs from the query filters of the same name."""
 
 
 def query_parameters(path: str) -> frozenset[str]:
@@ -391,7 +438,50 @@ def _error(description: str) -> dict[str, Any]:
     return {"description": description, "content": {_JSON: {"schema": _ref("Error")}}}
 
 
+def _submit_operation(op: Operation) -> dict[str, Any]:
+    parameters = [
+        {
+            "name": name,
+            "in": "query",
+            "required": name in op.required,
+            **_PARAMETERS[f"{name}_submitted" if name in _SUBMITTED else name],
+        }
+        for name in op.query
+    ]
+    answer = {"content": {_JSON: {"schema": _ref(op.response)}}}
+    responses = {
+        "200": {"description": "Nothing new: the same result, or a newer one, is stored already.", **answer},
+        "201": {
+            "description": "Recorded: committed to the status repository.",
+            "headers": {"Location": {"description": "The cell's history in this API.", "schema": _LINK}},
+            **answer,
+        },
+        "400": _error("A missing or bad parameter (`parameter` names it) or XML that is not JUnit (`body`; the "
+                      "message names the line)."),
+        "401": _error("No or the wrong bearer token."),
+        "405": _error("Only POST is allowed."),
+        "413": _error(f"A body larger than {MAX_JUNIT_BYTES} bytes."),
+        "502": _error("The status repository could not be written."),
+        "503": _error("Submitting is turned off (no SUBMIT_TOKEN), or the status repository has not been read yet."),
+    }  # fmt: skip
+    return {
+        "operationId": op.operation_id,
+        "summary": op.summary,
+        "description": op.description,
+        "security": [{"submitToken": []}],
+        "parameters": parameters,
+        "requestBody": {
+            "required": True,
+            "description": "One JUnit XML document.",
+            "content": {media: {"schema": {"type": "string"}} for media in ("application/xml", "text/xml")},
+        },
+        "responses": responses,
+    }
+
+
 def _operation(op: Operation) -> dict[str, Any]:
+    if op.method == "post":
+        return _submit_operation(op)
     parameters = [
         {"name": name, "in": "path", "required": True, **_PATH_PARAMETERS[name]} for name in op.path_parameters
     ] + [{"name": name, "in": "query", "required": False, **_PARAMETERS[name]} for name in op.query]
@@ -436,15 +526,25 @@ def _document() -> dict[str, Any]:
         "info": {
             "title": "Cross-Cloud CI history API",
             "version": VERSION,
-            "description": "Read-only: the projects and clouds of the status repository's cross-cloud.yml, the "
-            "cells the dashboard shows and the history of every cell. Every answer carries a strong ETag (answer "
+            "description": "The projects and clouds of the status repository's cross-cloud.yml, the "
+            "cells the dashboard shows and the history of every cell, and one route that records the JUnit XML of a "
+            "test run (with a bearer token). Every GET answer carries a strong ETag (answer "
             "If-None-Match with 304) and `Cache-Control: no-cache`; errors are "
             '`{"error": {"message": ..., "parameter": ...}}`.',
             "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
         },
         "jsonSchemaDialect": "https://spec.openapis.org/oas/3.1/dialect/base",
-        "paths": {op.path: {"get": _operation(op)} for op in OPERATIONS},
-        "components": {"schemas": _schemas()},
+        "paths": {op.path: {op.method: _operation(op)} for op in OPERATIONS},
+        "components": {
+            "schemas": _schemas(),
+            "securitySchemes": {
+                "submitToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "The app's SUBMIT_TOKEN setting (CROSSCLOUD_SUBMIT_TOKEN).",
+                }
+            },
+        },
     }
 
 

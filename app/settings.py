@@ -28,6 +28,9 @@ DEFAULTS: Final[dict[str, Any]] = {
     "NIGHTLY_WORKFLOW": "nightly.yml",
     "CONFIG_REPOSITORY": None,
     "TOKEN": None,
+    # Bearer token that authorises POST /api/v1/results/junit (results from other CI systems); unset, the
+    # route answers 503.
+    "SUBMIT_TOKEN": None,
     # GitHub: where the status repository lives there (default: from an https STATUS_REPO), the API's URL
     # (GitHub Enterprise), projects whose own CI runs are their builds ({"etcd": "release.yml"}), and extra
     # PyGithub options.
@@ -81,3 +84,9 @@ def private_key(app: Flask) -> str | None:
         return Path(path).read_text()
     except OSError as exc:
         raise BadInputError(f"{ENV_PREFIX}_PRIVATE_KEY_FILE: cannot read {path}: {exc.strerror}") from None
+
+
+def submit_token(app: Flask) -> str | None:
+    """The bearer token of ``POST /api/v1/results/junit``, or None when results may not be submitted."""
+    value = app.config.get("SUBMIT_TOKEN")
+    return str(value) if value else None

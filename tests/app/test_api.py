@@ -547,13 +547,15 @@ def test_the_document_describes_every_route_and_parameter(reader: FlaskClient) -
     }
     assert set(rules) == set(DOCUMENT["paths"])
     for path, methods in rules.items():
-        assert methods is not None and methods - {"HEAD", "OPTIONS"} == {"GET"}, path
-        operation = DOCUMENT["paths"][path]["get"]
+        ((method, operation),) = DOCUMENT["paths"][path].items()  # one operation per path
+        assert methods is not None and methods - {"HEAD", "OPTIONS"} == {method.upper()}, path
         declared = {(p["in"], p["name"]) for p in operation["parameters"]}
         assert {name for kind, name in declared if kind == "path"} == {
             part[1:-1] for part in path.split("/") if part.startswith("{")
         }
-        assert {"200", "304", "405", "503"} <= set(operation["responses"])
+        assert {"200", "405", "503"} <= set(operation["responses"])
+        assert ("304" in operation["responses"]) == (method == "get")  # only reads are revalidated
+    assert [p for p, item in DOCUMENT["paths"].items() if "get" not in item] == ["/api/v1/results/junit"]
 
 
 def test_the_record_schema_is_the_repositorys_own(reader: FlaskClient) -> None:
