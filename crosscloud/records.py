@@ -102,6 +102,8 @@ class Record:
             raise RecordError(
                 f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", source=source
             ) from None
+        except RecursionError:  # a small file can nest arrays deeper than Python's stack
+            raise RecordError("invalid JSON: nested too deeply for a record", source=source) from None
         return cls.from_dict(data, source)
 
     def to_json(self) -> str:
