@@ -96,6 +96,8 @@ def _summarise(path: str, key: CellKey, content: bytes | None) -> dict[str, Any]
         data = json.loads(content)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         return {"error": f"{path}: not JSON ({exc})"}
+    except RecursionError:  # arrays nested deeper than Python's stack: one broken cell, not a failed refresh
+        return {"error": f"{path}: not JSON (nested too deeply)"}
     if not isinstance(data, dict):
         return {"error": f"{path}: not a JSON object"}
     out = {name: data.get(name) if isinstance(data.get(name), str) else None for name in _FIELDS}
