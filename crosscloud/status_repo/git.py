@@ -44,6 +44,9 @@ class Remote:
                     "and the token through --token-env (CROSSCLOUD_TOKEN by default)"
                 )
             return cls(location, token)
+        if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", location):  # a URL git might run a helper for
+            schemes = ", ".join(s.removesuffix("://") for s in _URL_SCHEMES)
+            raise BadInputError(f"unsupported URL scheme in status repository location {location!r}; use {schemes}")
         if re.match(r"^[\w.-]+@[\w.-]+:", location):  # scp-like ssh syntax
             return cls(location, token)
         return cls(str(Path(location).resolve()), token)
