@@ -201,6 +201,9 @@ def receive() -> ResponseReturnValue:
         return _answer(400, f"delivery {delivery}: the body is not a JSON payload: {exc}")
     if not isinstance(payload, dict):
         return _answer(400, f"delivery {delivery}: the payload is not a JSON object")
+    problem = shape_problem(payload)
+    if problem is not None:
+        return _answer(400, f"delivery {delivery}: {problem}")
     if event == "ping":
         return _answer(200, "pong", zen=payload.get("zen"), hook_id=payload.get("hook_id"))
 
@@ -219,6 +222,33 @@ def receive() -> ResponseReturnValue:
         workers.store.release(delivery)
         return _answer(503, f"busy: delivery {delivery} not queued, redeliver it later")
     return _answer(202, f"{event} delivery {delivery} queued")
+
+
+OBJECT_FIELDS: Final = ("repository", "installation", "release", "workflow_run", "sender")
+"""Payload fields the handlers read as objects: GitHub always sends them as objects when it sends them."""
+LIST_FIELDS: Final = ("repositories", "repositories_added", "repositories_removed")
+"""Payload fields the handlers read as lists of objects (installation events)."""
+
+
+def shape_problem(payload: Mapping[str, Any]) -> str | None:
+    """What is wrong with the shape of a signed payload (a field that is not the object or list GitHub
+    sends), so the handlers below can read it without a type check at every step; None when it is fine.
+
+    A correctly signed payload is still untrusted input (a leaked secret, a proxy that rewrites bodies):
+    a wrong shape is the sender's error (400 naming the field), never a server error."""
+    for name in OBJECT_FIELDS:
+        if payload.get(name) is not None and not isinstance(payload[name], dict):
+            return f"payload field {name!r} must be an object"
+    account = (payload.get("installation") or {}).get("account")
+    if account is not None and not isinstance(account, dict):
+        return "payload field 'installation.account' must be an object"
+    for name in LIST_FIELDS:
+        value = payload.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+            return f"payload field {name!r} must be a list of objects"
+    return None
 
 
 def _decide(event: str, payload: Mapping[str, Any], delivery: str) -> Job | str:
