@@ -20,7 +20,18 @@ from crosscloud.status_repo.git import Remote
 from crosscloud_app import metrics, settings
 from crosscloud_app.state import EXTENSION, NotReadyError, StatusState
 
-SURFACES: tuple[str, ...] = ("dashboard", "projects", "api", "badges", "ops", "webhooks", "trigger", "alerts", "feed")
+SURFACES: tuple[str, ...] = (
+    "dashboard",
+    "projects",
+    "api",
+    "badges",
+    "ops",
+    "webhooks",
+    "trigger",
+    "alerts",
+    "feed",
+    "submit",
+)
 """Modules under ``crosscloud_app`` with ``init_app(app)``, each registering its blueprint."""
 
 CONTENT_SECURITY_POLICY = (
