@@ -43,6 +43,14 @@ class GitHubApp:
         self.api_url = api_url.rstrip("/")
         self.installation_id = installation_id
         self._options = dict(client_options or {})
+        if "retry" not in self._options:
+            from github.GithubRetry import GithubRetry
+            from urllib3.util.retry import Retry
+
+            # PyGithub retries POST on a 5xx by default: a POST that GitHub carried out but answered 502 would
+            # then open a second issue or pull request. Only idempotent methods are retried here; our callers
+            # retry a failed POST themselves, after checking whether it happened.
+            self._options["retry"] = GithubRetry(allowed_methods=Retry.DEFAULT_ALLOWED_METHODS | {"GET"})
         self._auth = Auth.AppAuth(self.app_id, private_key)
         self.integration = GithubIntegration(auth=self._auth, base_url=self.api_url, **self._options)
         self._lock = threading.Lock()

@@ -69,3 +69,20 @@ def test_configured_installation_skips_the_lookup(app_key: tuple[str, rsa.RSAPub
     github_app = GitHubApp(APP_ID, app_key[0], installation_id=99)
     assert github_app.installation_for(REPOSITORY) == 99
     assert github_app.client(99) is github_app.for_repository("other/repo")
+
+
+def test_post_is_never_retried_blindly() -> None:
+    """A POST GitHub carried out but answered with a 5xx must not be sent again by the client (a second issue or
+    pull request); GETs and other idempotent calls still are."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from crosscloud_app.github_app import GitHubApp
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    retry = GitHubApp(1, pem)._options["retry"]
+    assert "GET" in retry.allowed_methods and "PUT" in retry.allowed_methods
+    assert "POST" not in retry.allowed_methods and "PATCH" not in retry.allowed_methods
