@@ -338,5 +338,12 @@ def _entry(row: Sequence[Any]) -> Entry:
      status, started, finished, ref, sha, url, reason, error) = row  # fmt: skip
     return Entry(
         CellKey(project, release, arch, stage, cloud, environment),
-        seq, path, commit, when, blob, status, started, finished, ref, sha, url, reason, error,
+        seq, path, commit, when, blob, status, started, finished, ref, sha, _link(url), reason, error,
     )  # fmt: skip
+
+
+def _link(url: str | None) -> str | None:
+    """A job link as every surface may show it: http(s) only. A valid record's url always is (the schema
+    says so), but the index also keeps files that are not valid records, and a hand-edited
+    ``"url": "javascript:..."`` must not become a link on a page (or in the API, or the feed)."""
+    return url if url is not None and url.startswith(("https://", "http://")) else None
