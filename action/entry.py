@@ -22,10 +22,10 @@ from crosscloud.vocabulary import ARCHES, RELEASES, check_choice, check_name
 from crosscloud_action import gha
 from crosscloud_action.model import Pinned
 from crosscloud_action.pipeline import JobResult, Pipeline
-from crosscloud_action.recording import DirectRecorder, FanInRecorder, Recorder
+from crosscloud_action.recording import DirectRecorder, FanInRecorder, OidcRecorder, Recorder
 
 STAGES = ("build", "cloud", "all")
-MODES = ("direct", "fan-in")
+MODES = ("direct", "fan-in", "oidc")
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,10 @@ class Inputs:
     output_dir: Path
     pinned: Path | None
     job_id: str | None
+    app_url: str | None = None
+    """Mode oidc: the app whose ``POST /api/v1/results`` records the results."""
+    audience: str | None = None
+    """Mode oidc: the OIDC token's audience (the app's ``OIDC_AUDIENCE``)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Inputs:
@@ -82,6 +86,8 @@ class Inputs:
             output_dir=Path(get("output-dir") or temp / "crosscloud-output"),
             pinned=Path(p) if (p := get("pinned")) else None,
             job_id=get("job-id"),
+            app_url=get("app-url"),
+            audience=get("audience"),
         )
 
 
@@ -117,9 +123,15 @@ def _run(inputs: Inputs, env: Mapping[str, str]) -> int:
     if inputs.mode == "direct" and remote.url.startswith(("https://", "http://")) and not remote.token:
         raise BadInputError(f"status-repo {remote} needs a token (input 'token') to record results")
     writer = StatusRepoWriter(remote)
+    recorder: Recorder
+    if inputs.mode == "oidc":  # checked before the config is read: a missing permission fails at once
+        recorder = OidcRecorder.from_env(inputs.app_url, inputs.audience, env)
+    elif inputs.mode == "fan-in":
+        recorder = FanInRecorder(inputs.results_dir)
+    else:
+        recorder = DirectRecorder(writer)
     config = load_config(inputs.config) if inputs.config else writer.config()
     _check(config, inputs)
-    recorder: Recorder = FanInRecorder(inputs.results_dir) if inputs.mode == "fan-in" else DirectRecorder(writer)
     project = config.project(inputs.project)
     arch = inputs.arch or project.arch[0]
     work = Path(env.get("RUNNER_TEMP") or "/tmp") / "crosscloud-work"  # noqa: S108
