@@ -23,6 +23,7 @@ input must match it)."""
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 import time
@@ -43,10 +44,14 @@ LEEWAY: Final = 60
 """Seconds of clock skew allowed on ``exp``, ``nbf`` and ``iat``."""
 JWKS_TTL: Final = 3600.0
 UNKNOWN_KID_REFETCH: Final = 30.0
+STALE_RETRY: Final = 60.0
+"""Seconds between attempts to refresh expired keys while the issuer is unreachable (the old ones serve)."""
 FETCH_TIMEOUT: Final = 10.0
 MAX_DOCUMENT_BYTES: Final = 1024 * 1024
 MAX_TOKEN_BYTES: Final = 16 * 1024
 EXTENSION: Final = "crosscloud.oidc"
+
+log = logging.getLogger(__name__)
 _DIGITS = re.compile(r"[0-9]{1,20}")
 _REPOSITORY = re.compile(r"[A-Za-z0-9_.-]{1,100}/[A-Za-z0-9_.-]{1,100}")
 
@@ -127,7 +132,14 @@ class JwksCache:
         with self._lock:
             now = self._clock()
             if self._fetched_at is None or now - self._fetched_at >= self.ttl:
-                self._refresh(now)
+                try:
+                    self._refresh(now)
+                except IssuerUnavailableError as exc:
+                    if not self._keys:
+                        raise
+                    # Keys do not change often: keep verifying with the ones held, try again in a minute.
+                    log.warning("keeping the issuer's cached keys: %s", exc)
+                    self._fetched_at = now - self.ttl + min(STALE_RETRY, self.ttl)
             elif kid not in self._keys and (
                 self._unknown_refetch_at is None or now - self._unknown_refetch_at >= self.unknown_kid_refetch
             ):

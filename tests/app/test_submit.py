@@ -29,7 +29,7 @@ from flask.testing import FlaskClient
 from crosscloud import layout
 from crosscloud.config import load_config
 from crosscloud.records import Record
-from crosscloud_app.oidc import EXTENSION, Claims, TokenVerifier
+from crosscloud_app.oidc import EXTENSION, JWKS_TTL, Claims, JwksCache, TokenVerifier
 from crosscloud_app.submit import MAX_RECORDS, SubmitError, authorise
 from tests.conftest import git, record_data, snapshot
 
@@ -331,6 +331,18 @@ def test_an_unreachable_issuer_is_503_to_retry(
     answer = post(app.test_client(), record_data(), token)
     assert answer.status_code == 503 and answer.headers["Retry-After"]
     assert "cannot fetch" in answer.get_json()["error"]["message"]
+
+
+def test_expired_keys_keep_verifying_while_the_issuer_is_down(issuer: LocalIssuer) -> None:
+    now = [1000.0]
+    keys = JwksCache(issuer.url, clock=lambda: now[0])
+    verifier = TokenVerifier(issuer.url, AUDIENCE, keys)
+    assert verifier.verify(issuer.token()).repository == "etcd-io/etcd"
+    token = issuer.token()
+    issuer.close()
+    now[0] += JWKS_TTL + 1  # the cache is due for a refresh, and the refresh fails
+    assert verifier.verify(token).run_id == 7012345678
+    assert keys.fetches == 1
 
 
 # -- bodies that are refused ---------------------------------------------------------------------------------
