@@ -31,6 +31,8 @@ DEFAULTS: Final[dict[str, Any]] = {
     # Bearer token that authorises POST /api/v1/results/junit (results from other CI systems); unset, the
     # route answers 503.
     "SUBMIT_TOKEN": None,
+    # The dashboard's public address, for links in alert issues and the feed (default: the request's host).
+    "PUBLIC_URL": None,
     # GitHub: where the status repository lives there (default: from an https STATUS_REPO), the API's URL
     # (GitHub Enterprise), projects whose own CI runs are their builds ({"etcd": "release.yml"}), and extra
     # PyGithub options.

@@ -192,3 +192,9 @@ def test_the_page_keeps_its_css_and_javascript_in_static_files(client: FlaskClie
     with client.get("/static/style.css") as css:
         assert css.status_code == 200
         assert css.mimetype == "text/css"
+
+
+def test_pages_point_feed_readers_at_the_atom_feed(client: FlaskClient) -> None:
+    page = client.get("/").get_data(as_text=True)
+    assert '<link rel="alternate" type="application/atom+xml"' in page and 'href="/feed.xml"' in page
+    assert client.get("/feed.xml").status_code == 200
