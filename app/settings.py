@@ -33,6 +33,12 @@ DEFAULTS: Final[dict[str, Any]] = {
     "SUBMIT_TOKEN": None,
     # The dashboard's public address, for links in alert issues and the feed (default: the request's host).
     "PUBLIC_URL": None,
+    # Keyless submission (POST /api/v1/results): the GitHub Actions OIDC issuer (default
+    # https://token.actions.githubusercontent.com), its JWKS (default: from the issuer's discovery document) and
+    # the audience tokens must carry (default cross-cloud-ci; in production, the app's URL).
+    "OIDC_ISSUER": None,
+    "OIDC_JWKS_URL": None,
+    "OIDC_AUDIENCE": None,
     # GitHub: where the status repository lives there (default: from an https STATUS_REPO), the API's URL
     # (GitHub Enterprise), projects whose own CI runs are their builds ({"etcd": "release.yml"}), and extra
     # PyGithub options.
