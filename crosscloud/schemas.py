@@ -7,6 +7,7 @@ the vocabulary (names, stages, statuses) is read straight from the files."""
 
 from __future__ import annotations
 
+import copy
 import difflib
 import functools
 import json
@@ -43,7 +44,9 @@ def validator(name: str) -> Validator:
 def _compiled(name: str) -> Callable[[Any], Any]:
     import fastjsonschema
 
-    return fastjsonschema.compile(load(name))
+    # fastjsonschema rewrites the $ref values of the document it compiles in place: give it a copy, so
+    # load() keeps returning the schema as it is in the file.
+    return fastjsonschema.compile(copy.deepcopy(load(name)))
 
 
 def is_valid(name: str, document: Any) -> bool:
