@@ -1,6 +1,7 @@
 """The OpenAPI 3.1 description of the history API ``/api/v1``: every route, parameter and response.
 
-Every route is a GET but ``POST /results/junit``, which records a JUnit XML body (bearer token ``submitToken``).
+Every route is a GET but ``POST /results/junit``, which records a JUnit XML body (bearer token ``submitToken``),
+and ``POST /results`` (``app/submit.py``), which records result records with a GitHub Actions OIDC token.
 The document is also what the API checks requests against: ``query_parameters`` says which query
 parameters a route accepts, so a parameter cannot be served without being documented (and the API's
 tests validate real responses against the schemas here). The result record is described by
@@ -324,6 +325,21 @@ def _schemas() -> dict[str, Any]:
             },
             "What a JUnit XML submission became: one e2e record, the same `crosscloud import junit` makes.",
         ),
+        "Submission": _object(
+            {
+                "commit": _nullable({"type": "string", "pattern": "^[0-9a-f]{40,64}$"}),
+                "repository": {"type": "string", "description": "The token's repository (owner/name)."},
+                **{
+                    outcome: {"type": "array", "items": {"type": "string"}, "description": description}
+                    for outcome, description in (
+                        ("written", "Cell files committed now."),
+                        ("unchanged", "Cell files that held the same result already."),
+                        ("superseded", "Cell files that hold a newer result, which stays."),
+                    )
+                },
+            },
+            "What a keyless submission became: one commit for every record that was new.",
+        ),
         "HistoryEntry": entry,
         "HistoryPage": _object({"commit": commit, **page}, "Results, newest first; follow `next` for older ones."),
         "CellHistoryPage": _object(
@@ -479,6 +495,37 @@ def _submit_operation(op: Operation) -> dict[str, Any]:
     }
 
 
+def _results_operation() -> dict[str, Any]:
+    """``POST /results`` (``app/submit.py``): records with a GitHub Actions OIDC token, no shared secret."""
+    answer = {"content": {_JSON: {"schema": _ref("Submission")}}}
+    return {
+        "operationId": "submitResults",
+        "summary": "Record result records of a workflow run, authorised by its GitHub Actions OIDC token",
+        "description": "The action's `mode: oidc`. The token (RS256, from the configured issuer, for the configured "
+        "audience, unexpired) names the repository of the run: every record must be of a project whose "
+        "`repository` (and `repository_id`, when set) in cross-cloud.yml is that repository, else nothing is "
+        "written (403). The records' `run` provenance is taken from the token's claims. All new records land "
+        "in one commit.",
+        "security": [{"githubOidc": []}],
+        "parameters": [],
+        "requestBody": {
+            "required": True,
+            "description": "One record or a list of at most 256 (schema/result.schema.json).",
+            "content": {_JSON: {"schema": {"oneOf": [_ref("Record"), {"type": "array", "items": _ref("Record")}]}}},
+        },
+        "responses": {
+            "200": {"description": "Nothing new: every record was stored already (or a newer one).", **answer},
+            "201": {"description": "Recorded: committed to the status repository.", **answer},
+            "400": _error("A body that is not records; the message names the record index and field."),
+            "401": _error("No token, or a token whose signature, issuer, audience or times are wrong (named)."),
+            "403": _error("A record of a project the token's repository may not write (named)."),
+            "405": _error("Only POST is allowed."),
+            "413": _error("A body larger than 4 MB or more than 256 records."),
+            "503": _error("The issuer's keys or the status repository cannot be reached now (retry)."),
+        },
+    }
+
+
 def _operation(op: Operation) -> dict[str, Any]:
     if op.method == "post":
         return _submit_operation(op)
@@ -534,7 +581,10 @@ def _document() -> dict[str, Any]:
             "license": {"name": "Apache-2.0", "identifier": "Apache-2.0"},
         },
         "jsonSchemaDialect": "https://spec.openapis.org/oas/3.1/dialect/base",
-        "paths": {op.path: {op.method: _operation(op)} for op in OPERATIONS},
+        "paths": {
+            **{op.path: {op.method: _operation(op)} for op in OPERATIONS},
+            f"{PREFIX}/results": {"post": _results_operation()},
+        },
         "components": {
             "schemas": _schemas(),
             "securitySchemes": {
@@ -542,7 +592,13 @@ def _document() -> dict[str, Any]:
                     "type": "http",
                     "scheme": "bearer",
                     "description": "The app's SUBMIT_TOKEN setting (CROSSCLOUD_SUBMIT_TOKEN).",
-                }
+                },
+                "githubOidc": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "bearerFormat": "JWT",
+                    "description": "A GitHub Actions OIDC token (`permissions: id-token: write`).",
+                },
             },
         },
     }
