@@ -25,9 +25,10 @@ if [[ $want == test ]]; then
   need docker-registry docker-registry
   # actionlint checks the shell in workflow run: steps with it.
   need shellcheck shellcheck
-  # The dashboard tests drive Debian's Chromium with Playwright; the badge benchmark compares with nginx.
+  # The dashboard tests drive Debian's Chromium with Playwright; the badge benchmark loads gunicorn beside nginx with wrk.
   need chromium chromium
   need nginx nginx
+  need wrk wrk
 fi
 # terraform is not packaged by Debian; the provision stage needs >= 1.4 (terraform_data).
 if ! command -v terraform >/dev/null 2>&1; then
