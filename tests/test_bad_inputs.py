@@ -151,6 +151,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             "WEBHOOK_SECRET": SECRET,
             "STATUS_REPOSITORY": "example/status",
             "REFRESH_TOKEN": REFRESH_TOKEN,
+            "SUBMIT_TOKEN": REFRESH_TOKEN,
             "NIGHTLY_REPOSITORY": "example/cross-cloud",
         }
     )
