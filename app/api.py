@@ -130,7 +130,7 @@ def _limit(args: Mapping[str, str]) -> int:
     value = args.get("limit")
     if value is None:
         return DEFAULT_LIMIT
-    if not value.isdecimal() or not 1 <= int(value) <= MAX_LIMIT:
+    if not (value.isascii() and value.isdecimal()) or not 1 <= int(value) <= MAX_LIMIT:
         raise ApiError(400, f"bad limit {_shown(value)}: use a whole number from 1 to {MAX_LIMIT}", "limit")
     return int(value)
 

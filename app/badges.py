@@ -229,6 +229,14 @@ def cloud_badge(project: str, release: str, name: str) -> Response:
     return _serve([project, release, name])
 
 
+@bp.get("/badge/<path:rest>")
+def other_badge(rest: str) -> Response:
+    """Anything else under /badge/ (more segments, encoded slashes): a README still shows a badge, "unknown"."""
+    error = _unknown(_label(FALLBACK_LABEL))
+    fmt = ".json" if rest.endswith(".json") else ".svg"
+    return _respond(404, _body(fmt, error.label, error.text), FORMATS[fmt], None)
+
+
 class _RenderedBadges:
     """WSGI in front of the app: a GET or HEAD of a badge whose answer is already rendered for its current
     ETag is answered here (200, or 304 on a matching ``If-None-Match``) with the headers the blueprint

@@ -254,7 +254,14 @@ def _schemas() -> dict[str, Any]:
                     "description": "What is wrong, and the parameter at fault when there is one.",
                     "additionalProperties": False,
                     "required": ["message"],
-                    "properties": {"message": {"type": "string"}, "parameter": {"type": ["string", "null"]}},
+                    "properties": {
+                        "message": {"type": "string"},
+                        "parameter": {"type": ["string", "null"]},
+                        "claim": {"type": "string", "description": "POST /results: the token claim at fault."},
+                        "record": {"type": "integer", "description": "POST /results: the index of the bad record."},
+                        "field": {"type": ["string", "null"], "description": "POST /results: its field."},
+                        "project": {"type": "string", "description": "POST /results: the project not allowed."},
+                    },
                 }
             },
             "An error.",

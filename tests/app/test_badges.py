@@ -273,3 +273,15 @@ def test_overall_badges_can_leave_out_infrastructure_failures(
     for path, text in expected.items():
         response = client.get(path)
         assert response.status_code == 200 and (path, said(response)) == (path, text)
+
+
+@pytest.mark.parametrize("path", ["/badge/a/b/c/d.svg", "/badge/..%2f..%2fx.svg", "/badge/etcd/stable/local/x.json"])
+def test_anything_else_under_badge_is_still_a_badge(shared: FlaskClient, path: str) -> None:
+    """A README never shows a broken image: paths no badge route matches answer the grey "unknown" badge."""
+    response = shared.get(path)
+    assert response.status_code == 404 and response.headers["Cache-Control"] == "no-cache"
+    if path.endswith(".json"):
+        assert response.get_json()["message"] == "unknown"
+    else:
+        assert response.headers["Content-Type"] == "image/svg+xml; charset=utf-8"
+        assert 'aria-label="cross-cloud: unknown"' in response.get_data(as_text=True)
