@@ -191,7 +191,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _remote(args: argparse.Namespace) -> Any:
+def remote_from_args(args: argparse.Namespace) -> Any:
     from crosscloud.status_repo.git import Remote
 
     return Remote.parse(args.repo, os.environ.get(args.token_env) or None)
@@ -204,7 +204,7 @@ def cmd_record(args: argparse.Namespace) -> int:
     cell_options = ("project", "release", "stage", "cloud", "status", "ref", "sha", "url", "reason", "arch",
                     "kubernetes", "kubernetes_version", "started_at", "finished_at")  # fmt: skip
     given = [name for name in cell_options if getattr(args, name) is not None]
-    writer = StatusRepoWriter(_remote(args))
+    writer = StatusRepoWriter(remote_from_args(args))
     if args.files:
         if given:
             raise BadInputError(f"give record FILEs or --{given[0].replace('_', '-')} and friends, not both")
@@ -299,7 +299,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     if args.jobs < 1:
         raise BadInputError("--jobs must be at least 1")
-    remote = _remote(args)
+    remote = remote_from_args(args)
     if remote.url.startswith(("https://", "http://")) and not remote.token:
         raise BadInputError(f"{remote} needs a token to push results: set {args.token_env}")
     writer = StatusRepoWriter(remote)
@@ -325,11 +325,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if not teardown and all(o.result.status == "success" for o in outcomes) else 1
 
 
-def _index(args: argparse.Namespace) -> Any:
+def index_from_args(args: argparse.Namespace) -> Any:
+    """A ``StatusIndex`` of ``--repo``, fetched and refreshed (for the commands that read)."""
     from crosscloud.status_repo.mirror import Mirror
     from crosscloud.status_repo.reader import StatusIndex
 
-    mirror = Mirror(_remote(args))
+    mirror = Mirror(remote_from_args(args))
     mirror.fetch()
     index = StatusIndex(mirror.git_dir)
     index.refresh()
@@ -340,7 +341,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from crosscloud import grid_text
     from crosscloud.cell_rules import build_grid
 
-    index = _index(args)
+    index = index_from_args(args)
     config = index.config()
     grid = build_grid(config, index.current(), now=datetime.now(UTC), kubernetes=args.kubernetes, arch=args.arch)
     if args.json:
@@ -355,7 +356,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
     if args.limit < 1:
         raise BadInputError("--limit must be at least 1")
-    index = _index(args)
+    index = index_from_args(args)
     config = index.config()
     config.project(check_name("project", args.project))
     if args.cloud is not None:

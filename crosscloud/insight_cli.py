@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -88,23 +87,6 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     j.set_defaults(func=cmd_import_junit)
 
 
-def _remote(args: argparse.Namespace) -> Any:
-    from crosscloud.status_repo.git import Remote
-
-    return Remote.parse(args.repo, os.environ.get(args.token_env) or None)
-
-
-def _index(args: argparse.Namespace) -> Any:
-    from crosscloud.status_repo.mirror import Mirror
-    from crosscloud.status_repo.reader import StatusIndex
-
-    mirror = Mirror(_remote(args))
-    mirror.fetch()
-    index = StatusIndex(mirror.git_dir)
-    index.refresh()
-    return index
-
-
 def _cell(config: Any, args: argparse.Namespace, stage: str) -> tuple[Any, Any, dict[str, Any] | None]:
     """(project, CellKey, kubernetes field of a record) of the cell the options name, checked against the
     configuration (``crosscloud.junit.resolve_cell``, which the app's JUnit endpoint uses too)."""
@@ -123,7 +105,9 @@ def cmd_rollback_target(args: argparse.Namespace) -> int:
     window = DEFAULT_WINDOW if args.window is None else args.window
     if window < 1:
         raise BadInputError("--window must be at least 1")
-    index = _index(args)
+    from crosscloud.cli import index_from_args
+
+    index = index_from_args(args)
     _, key, _ = _cell(index.config(), args, args.stage)
     found = insight_of(index, key, window)
     if args.json:
@@ -149,12 +133,13 @@ def cmd_rollback_target(args: argparse.Namespace) -> int:
 
 def cmd_import_junit(args: argparse.Namespace) -> int:
     from crosscloud import layout
+    from crosscloud.cli import remote_from_args
     from crosscloud.junit import junit_record, read_junit
     from crosscloud.provenance import run_provenance
     from crosscloud.status_repo.writer import StatusRepoWriter
 
     reports = [read_junit(path) for path in args.files]  # every file is checked before anything is written
-    writer = StatusRepoWriter(_remote(args))
+    writer = StatusRepoWriter(remote_from_args(args))
     record = junit_record(
         reports,
         writer.config(),
