@@ -9,14 +9,12 @@ mirror, like the webhook deliveries (``crosscloud_app.deliveries``)."""
 
 from __future__ import annotations
 
-import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Final
+
+from crosscloud_app.sqlite_store import SqliteStore
 
 FILENAME: Final = "alerts.sqlite3"
 
@@ -70,27 +68,11 @@ def _alert(row: tuple[object, ...]) -> Alert:
 _COLUMNS = "cell, streak, repository, issue, url, state, opened_at, reported_failures, told_at, closed_at"
 
 
-class AlertStore:
+class AlertStore(SqliteStore):
     """The alerts database at ``path`` (created on first use; safe to share between threads)."""
 
     def __init__(self, path: Path):
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, timeout=30, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        super().__init__(path, _SCHEMA)
 
     def open_alert(self, cell: str) -> Alert | None:
         """The open issue of ``cell`` (whatever its streak), if any."""
@@ -142,7 +124,3 @@ class AlertStore:
                 "UPDATE alerts SET state = ?, closed_at = ? WHERE cell = ? AND streak = ?",
                 (DISMISSED if dismissed else CLOSED, at.isoformat(), alert.cell, alert.streak),
             )
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
-import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+
+from crosscloud_app.sqlite_store import SqliteStore
 
 log = logging.getLogger(__name__)
 
@@ -70,27 +69,11 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
-class DeliveryStore:
+class DeliveryStore(SqliteStore):
     """The deliveries database at ``path`` (created on first use)."""
 
     def __init__(self, path: Path):
-        self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-        self._db = sqlite3.connect(path, check_same_thread=False, timeout=30, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
-
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        super().__init__(path, _SCHEMA)
 
     def claim(self, delivery: str, event: str) -> bool:
         """True when this delivery is new (or failed before) and is now this caller's to handle."""
@@ -157,7 +140,3 @@ class DeliveryStore:
             InstallationChange(d, e, a, i, acc, tuple(json.loads(add)), tuple(json.loads(rem)))
             for d, e, a, i, acc, add, rem in rows
         ]
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
