@@ -249,6 +249,22 @@ def test_project_template_shape() -> None:
     assert sum('"$CROSSCLOUD" record --repo' in s.get("run", "") for s in record["steps"]) == 1
 
 
+def test_keyless_template_reports_with_the_jobs_oidc_token_and_no_secret() -> None:
+    """workflows-templates/project-keyless.yml: every stage job may ask for its OIDC token and posts its own
+    records to the app (mode oidc); no secret, no result artifact, no recorder job."""
+    text = (TEMPLATES / "project-keyless.yml").read_text(encoding="utf-8")
+    data = load(TEMPLATES / "project-keyless.yml")
+    assert "secrets." not in text
+    assert data["permissions"] == {"contents": "read"} and set(data["jobs"]) == {"build", "cross-cloud"}
+    for job in data["jobs"].values():
+        assert job["permissions"] == {"contents": "read", "id-token": "write"}
+        action_step = next(s for s in job["steps"] if str(s.get("uses", "")).startswith("crosscloudci/"))
+        assert action_step["with"]["mode"] == "oidc" and "token" not in action_step["with"]
+        assert action_step["with"]["app-url"] == "${{ vars.CROSSCLOUD_APP_URL }}"
+        assert not any("crosscloud-results" in str(s.get("with", {}).get("name", "")) for s in job["steps"])
+    assert set(action()["inputs"]) >= {"app-url", "audience"}
+
+
 def test_nightly_template_runs_at_three_in_new_york() -> None:
     data = load(TEMPLATES / "nightly.yml")
     assert data[True]["schedule"] == [{"cron": "0 3 * * *", "timezone": "America/New_York"}]
