@@ -136,6 +136,10 @@ def test_a_vanished_remote_keeps_the_last_good_grid_under_a_banner(
     assert "Showing results as of" in banner.group(1)
     assert "is not there any more" in banner.group(1)
     assert Cells(html)[("prometheus", "stable", "deploy", "local")]["data-status"] == "success"
+    # Badges keep answering from the last good state too (README embeds never break).
+    badge = client.get("/badge/prometheus/stable/local.svg")
+    assert badge.status_code == 200 and badge.headers["Content-Type"].startswith("image/svg+xml")
+    assert client.get("/api/v1/cells?project=prometheus").status_code == 200
     seeded_repo.with_name("moved.git").rename(seeded_repo)
     state_of(app).refresh_now()
     assert 'role="alert"' not in page(client)
