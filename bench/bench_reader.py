@@ -25,7 +25,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from generate_history import CONFIG_2018, exit_on_sigterm, generate, log, percentile
+from generate_history import CONFIG_2018, exit_on_sigterm, log, percentile, year_repository
 
 TARGETS = {"cold_refresh_s": 10.0, "incremental_refresh_s": 0.1, "cell_history_p99_s": 0.02}
 
@@ -137,17 +137,9 @@ def main(argv: list[str] | None = None) -> int:
     load_before = os.getloadavg()[0]
     scratch = Path(tempfile.mkdtemp(prefix="bench-reader-"))
     try:
-        repo = scratch / "status.git"
-        answers_file = None
-        generated = None
-        if args.repo:
-            log(f"copying {args.repo}")
-            shutil.copytree(args.repo, repo, symlinks=True)
-        else:
-            log(f"generating {args.nights} nights")
-            generated = generate(repo, nights=args.nights, seed=args.seed, config_file=args.config)
-            answers_file = scratch / "answers.json"
-            answers_file.write_text(json.dumps(generated["known_answers"]))
+        repo, answers_file, generated = year_repository(
+            scratch, copy_of=args.repo, nights=args.nights, seed=args.seed, config_file=args.config
+        )
         command = [sys.executable, str(Path(__file__).resolve()), "--child", "--repo", str(repo)]
         command += ["--cells", str(args.cells), "--seed", str(args.seed)]
         command += ["--db", str(scratch / "index.sqlite") if args.db_file else ":memory:"]

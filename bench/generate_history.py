@@ -410,6 +410,24 @@ def generate(path: Path, *, nights: int = 365, seed: int = 2018, config_file: Pa
 
 
 # -- helpers shared by the benchmarks ------------------------------------------------------------------
+def year_repository(
+    scratch: Path, *, copy_of: Path | None, nights: int, seed: int, config_file: Path
+) -> tuple[Path, Path | None, dict[str, Any] | None]:
+    """The status repository a benchmark measures, at ``scratch/status.git``: a copy of ``copy_of``, or
+    ``nights`` generated ones. Returns (repository, file of the generator's known answers, the generator's
+    summary); the last two are None for a copy."""
+    repo = scratch / "status.git"
+    if copy_of:
+        log(f"copying {copy_of}")
+        shutil.copytree(copy_of, repo, symlinks=True)
+        return repo, None, None
+    log(f"generating {nights} nights")
+    generated = generate(repo, nights=nights, seed=seed, config_file=config_file)
+    answers_file = scratch / "answers.json"
+    answers_file.write_text(json.dumps(generated["known_answers"]))
+    return repo, answers_file, generated
+
+
 def distinct_cloud_records(count: int, *, seed: int = 2018, config_file: Path = CONFIG_2018) -> list[Record]:
     """``count`` records of distinct cloud cells of the configuration, one run each (the cells are every
     active project x release x active cloud x provision/deploy/e2e on Kubernetes stable: 336 in 2018)."""
