@@ -19,12 +19,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from crosscloud.config import Cloud, Config, Project
+from crosscloud.presentation import ERROR as ERROR  # re-exported: cell views show it
 from crosscloud.records import CellKey, parse_time
 from crosscloud.status_repo.reader import Entry
 from crosscloud.vocabulary import FINAL_FAILURES, NO_KUBERNETES, STAGES
 
-ERROR = "error"
-"""What a cell shows when its file is not a valid record."""
 RUNNING_GRACE = timedelta(minutes=10)
 
 
