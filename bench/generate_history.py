@@ -44,7 +44,7 @@ from crosscloud.status_repo.seed import init_status_repo
 from crosscloud.status_repo.writer import DEFAULT_EMAIL, DEFAULT_NAME
 
 ROOT = Path(__file__).resolve().parent.parent
-CONFIG_2018 = ROOT.parent / "shared" / "fixtures" / "cncf-configuration" / "cross-cloud.2018-12-04.yml"
+CONFIG_2018 = ROOT / "tests" / "fixtures" / "cncf-configuration" / "cross-cloud.2018-12-04.yml"
 LAST_NIGHT = datetime(2018, 12, 4, 3, 0, tzinfo=UTC)
 """The night of the configuration's date; a year of history ends there."""
 KUBERNETES = {"release": "stable", "version": "v1.13.0"}

@@ -15,9 +15,10 @@ from crosscloud.status_repo.seed import init_status_repo
 from crosscloud.status_repo.writer import Backoff, StatusRepoWriter
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED_FIXTURES = ROOT.parent / "shared" / "fixtures"
-CNCF_2018 = SHARED_FIXTURES / "cncf-configuration" / "cross-cloud.2018-12-04.yml"
-CNCF_2020 = SHARED_FIXTURES / "cncf-configuration" / "cross-cloud.2020-11-30.yml"
+FIXTURES = ROOT / "tests" / "fixtures"
+"""Real-world inputs copied into the project (their origins: ``tests/fixtures/README.md``)."""
+CNCF_2018 = FIXTURES / "cncf-configuration" / "cross-cloud.2018-12-04.yml"
+CNCF_2020 = FIXTURES / "cncf-configuration" / "cross-cloud.2020-11-30.yml"
 
 
 def git(repo: Path, *args: str) -> str:

@@ -33,12 +33,12 @@ from crosscloud_app.webhooks import EXTENSION, MAX_PAYLOAD_BYTES, WorkerPool, si
 from tests.app.conftest import hours_ago, result
 from tests.app.github_replay import replaying
 from tests.app.test_github_app import make_key
-from tests.conftest import CNCF_2018, SHARED_FIXTURES, git
+from tests.conftest import CNCF_2018, FIXTURES, git
 
 SECRET = "webhook secret for the tests"
 STATUS_REPOSITORY = "octo-org/cross-cloud-status"
 CONFIG_REPOSITORY = "octo-org/cross-cloud-config"
-PAYLOADS = SHARED_FIXTURES / "github-webhooks"
+PAYLOADS = FIXTURES / "github-webhooks"
 
 
 def payload(event: str, name: str = "payload", **repository: Any) -> dict[str, Any]:
