@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
@@ -13,12 +13,56 @@ from crosscloud.records import Record
 from crosscloud.status_repo.git import Remote
 from crosscloud.status_repo.seed import init_status_repo
 from crosscloud.status_repo.writer import Backoff, StatusRepoWriter
+from tests import required_tools
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
 """Real-world inputs copied into the project (their origins: ``tests/fixtures/README.md``)."""
 CNCF_2018 = FIXTURES / "cncf-configuration" / "cross-cloud.2018-12-04.yml"
 CNCF_2020 = FIXTURES / "cncf-configuration" / "cross-cloud.2020-11-30.yml"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Stop before collecting anything when a tool the tests run is missing, naming each one and how
+    ``make test`` installs it (``tests/required_tools.py``): a missing tool fails the run, never skips."""
+    if config.option.help or config.option.version:
+        return
+    absent = required_tools.missing()
+    if absent:
+        raise pytest.UsageError(required_tools.describe(absent))
+
+
+def _unexplained_skip(report: pytest.CollectReport | pytest.TestReport) -> str | None:
+    """The reason of a skip that is not one of the two impossibilities of a machine without Kubernetes."""
+    if not report.skipped or hasattr(report, "wasxfail"):
+        return None
+    reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+    reason = reason.removeprefix("Skipped: ")
+    return None if any(allowed in reason for allowed in required_tools.ALLOWED_SKIPS) else reason
+
+
+def _fail_unexplained_skip(report: pytest.CollectReport | pytest.TestReport) -> None:
+    reason = _unexplained_skip(report)
+    if reason is not None:
+        report.outcome = "failed"
+        report.longrepr = (
+            f"skipped ({reason}), but only these may skip: {'; '.join(required_tools.ALLOWED_SKIPS)}. "
+            "A missing tool is a failure: add it to tests/required_tools.py."
+        )
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report = yield
+    _fail_unexplained_skip(report)
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, Any, Any]:
+    report = yield
+    _fail_unexplained_skip(report)
+    return report
 
 
 def git(repo: Path, *args: str) -> str:

@@ -14,10 +14,8 @@ import functools
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,6 +24,8 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+
+from tests.required_tools import NO_API_SERVER, path_of
 
 ROOT = Path(__file__).resolve().parent.parent
 HELM_DIR = ROOT / "helm"
@@ -45,21 +45,10 @@ TAGGED = re.compile(r"^[^@\s]+:(?P<tag>[A-Za-z0-9_][A-Za-z0-9_.-]*)$")
 WORKLOAD_KINDS = {"Deployment", "StatefulSet", "DaemonSet", "Job"}
 
 
-def find_binary(name: str) -> str | None:
-    """PATH first, then next to the running interpreter (the virtualenv's bin/, where the installer puts them)."""
-    found = shutil.which(name)
-    if found:
-        return found
-    beside = Path(sys.executable).parent / name
-    return str(beside) if beside.is_file() and os.access(beside, os.X_OK) else None
-
-
-HELM = find_binary("helm")
-needs_helm = pytest.mark.skipif(HELM is None, reason="helm is not installed (scripts/install-helm.py installs it)")
+HELM = path_of("helm")
 
 
 def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    assert HELM is not None
     result = subprocess.run([HELM, *args], capture_output=True, text=True, timeout=120)
     if check and result.returncode != 0:
         pytest.fail(f"helm {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
@@ -188,13 +177,11 @@ def test_schema_is_draft_07_and_accepts_every_scenario(chart: str) -> None:
 # --- helm lint ---------------------------------------------------------------------------------------------
 
 
-@needs_helm
 @pytest.mark.parametrize("chart", CHARTS)
 def test_lint_strict(chart: str) -> None:
     helm("lint", "--strict", str(HELM_DIR / chart))
 
 
-@needs_helm
 @pytest.mark.parametrize(("chart", "scenario"), SCENARIOS, ids=SCENARIO_IDS)
 def test_lint_strict_with_each_scenario(chart: str, scenario: str) -> None:
     helm("lint", "--strict", str(HELM_DIR / chart), "-f", str(HELM_DIR / chart / "ci" / scenario))
@@ -203,7 +190,6 @@ def test_lint_strict_with_each_scenario(chart: str, scenario: str) -> None:
 # --- rendered manifests ---------------------------------------------------------------------------------
 
 
-@needs_helm
 @pytest.mark.parametrize(("chart", "scenario"), SCENARIOS, ids=SCENARIO_IDS)
 def test_every_image_is_pinned_and_comes_from_a_value(chart: str, scenario: str) -> None:
     docs = rendered(chart, scenario)
@@ -219,7 +205,6 @@ def test_every_image_is_pinned_and_comes_from_a_value(chart: str, scenario: str)
             assert f"{image['repository']}@{image['digest']}" in used, f"{chart}: {path}.digest not rendered"
 
 
-@needs_helm
 @pytest.mark.parametrize(("chart", "scenario"), SCENARIOS, ids=SCENARIO_IDS)
 def test_every_container_is_bounded_probed_and_not_root(chart: str, scenario: str) -> None:
     for owner, spec in pod_specs(rendered(chart, scenario)):
@@ -239,7 +224,6 @@ def test_every_container_is_bounded_probed_and_not_root(chart: str, scenario: st
                 assert "readinessProbe" in container and "livenessProbe" in container, f"{name}: probes"
 
 
-@needs_helm
 @pytest.mark.parametrize(("chart", "scenario"), SCENARIOS, ids=SCENARIO_IDS)
 def test_recommended_labels_on_every_object(chart: str, scenario: str) -> None:
     for doc in rendered(chart, scenario):
@@ -253,7 +237,6 @@ def test_recommended_labels_on_every_object(chart: str, scenario: str) -> None:
         assert len(doc["metadata"]["name"]) <= 63, where
 
 
-@needs_helm
 @pytest.mark.parametrize(("chart", "scenario"), SCENARIOS, ids=SCENARIO_IDS)
 def test_services_select_pods_and_name_their_ports(chart: str, scenario: str) -> None:
     """Each Service with a selector reaches some workload of the chart, on ports its containers declare."""
@@ -292,7 +275,6 @@ def hook_mentions(chart: str, values: dict[str, Any]) -> list[str]:
     raise AssertionError(chart)
 
 
-@needs_helm
 @pytest.mark.parametrize(("chart", "scenario"), SCENARIOS, ids=SCENARIO_IDS)
 def test_test_hooks_check_what_the_project_does(chart: str, scenario: str) -> None:
     hooks = [d for d in rendered(chart, scenario) if is_test_hook(d)]
@@ -306,7 +288,6 @@ def test_test_hooks_check_what_the_project_does(chart: str, scenario: str) -> No
         assert hook["spec"]["restartPolicy"] == "Never"
 
 
-@needs_helm
 @pytest.mark.parametrize("chart", CHARTS)
 def test_the_original_pinning_arguments_still_work(chart: str) -> None:
     """The original's release.env: --set image.repository=<image> --set image.tag=<tag>, optionally a digest."""
@@ -322,8 +303,6 @@ def test_the_original_pinning_arguments_still_work(chart: str) -> None:
 
 def test_scale_out_scenarios_render_clusters() -> None:
     """The multi-member scenarios really form clusters: every member is named in etcd's and NATS's peers."""
-    if HELM is None:
-        pytest.skip("helm is not installed")
     etcd = next(d for d in rendered("etcd", "three-members-values.yaml") if d["kind"] == "StatefulSet")
     args = etcd["spec"]["template"]["spec"]["containers"][0]["args"]
     initial = next(a for a in args if a.startswith("--initial-cluster="))
@@ -347,7 +326,6 @@ BAD_VALUES = [
 ]
 
 
-@needs_helm
 @pytest.mark.parametrize("chart", CHARTS)
 @pytest.mark.parametrize(("assignment", "named"), BAD_VALUES, ids=[b[0].split("=")[0] for b in BAD_VALUES])
 def test_bad_values_fail_and_name_the_value(chart: str, assignment: str, named: str) -> None:
@@ -357,7 +335,6 @@ def test_bad_values_fail_and_name_the_value(chart: str, assignment: str, named: 
     assert "schema" in result.stderr, result.stderr
 
 
-@needs_helm
 @pytest.mark.parametrize("chart", CHARTS)
 def test_integer_tag_is_refused_with_a_hint(chart: str) -> None:
     """--set types 20240101 as an integer; the schema refuses it by name, --set-string keeps it a tag."""
@@ -375,25 +352,23 @@ def config_of(chart: str, scenario: str, key: str) -> str:
     return str(next(d for d in rendered(chart, scenario) if d["kind"] == "ConfigMap")["data"][key])
 
 
-@needs_helm
-@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian prometheus) is not installed")
 @pytest.mark.parametrize("scenario", [s for c, s in SCENARIOS if c == "prometheus"])
 def test_prometheus_config_passes_promtool(scenario: str, tmp_path: Path) -> None:
     config = tmp_path / "prometheus.yml"
     config.write_text(config_of("prometheus", scenario, "prometheus.yml"))
-    result = subprocess.run(["promtool", "check", "config", str(config)], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [path_of("promtool"), "check", "config", str(config)], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@needs_helm
-@pytest.mark.skipif(shutil.which("nats-server") is None, reason="nats-server is not installed")
 @pytest.mark.parametrize("scenario", [s for c, s in SCENARIOS if c == "nats"])
 def test_nats_config_passes_nats_server_check(scenario: str, tmp_path: Path) -> None:
     config = tmp_path / "nats.conf"
     config.write_text(config_of("nats", scenario, "nats.conf"))
     env = {**os.environ, "POD_NAME": "cc-nats-0"}
     result = subprocess.run(
-        ["nats-server", "-t", "-c", str(config)], capture_output=True, text=True, env=env, timeout=60
+        [path_of("nats-server"), "-t", "-c", str(config)], capture_output=True, text=True, env=env, timeout=60
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -437,12 +412,7 @@ def server_process() -> Iterator[list[subprocess.Popen[bytes]]]:
             process.wait()
 
 
-@needs_helm
 @pytest.mark.slow
-@pytest.mark.skipif(
-    shutil.which("prometheus") is None or shutil.which("curl") is None,
-    reason="prometheus and curl are needed to run the hook against a real server",
-)
 def test_prometheus_hook_passes_against_a_real_prometheus(
     tmp_path: Path, server_process: list[subprocess.Popen[bytes]]
 ) -> None:
@@ -455,7 +425,7 @@ def test_prometheus_hook_passes_against_a_real_prometheus(
     server_process.append(
         subprocess.Popen(
             [
-                "prometheus",
+                path_of("prometheus"),
                 f"--config.file={tmp_path / 'prometheus.yml'}",
                 f"--storage.tsdb.path={tmp_path / 'data'}",
                 f"--web.listen-address=127.0.0.1:{port}",
@@ -477,12 +447,7 @@ def test_prometheus_hook_passes_against_a_real_prometheus(
     assert failing.returncode != 0 and "job absent" in failing.stdout
 
 
-@needs_helm
 @pytest.mark.slow
-@pytest.mark.skipif(
-    shutil.which("etcd") is None or shutil.which("etcdctl") is None,
-    reason="etcd and etcdctl are needed to run the hook against a real server",
-)
 def test_etcd_hook_round_trips_against_a_real_etcd(
     tmp_path: Path, server_process: list[subprocess.Popen[bytes]]
 ) -> None:
@@ -490,7 +455,7 @@ def test_etcd_hook_round_trips_against_a_real_etcd(
     server_process.append(
         subprocess.Popen(
             [
-                "etcd",
+                path_of("etcd"),
                 "--name=hook",
                 f"--data-dir={tmp_path / 'data'}",
                 f"--listen-client-urls=http://127.0.0.1:{client}",
@@ -510,7 +475,7 @@ def test_etcd_hook_round_trips_against_a_real_etcd(
     assert time.monotonic() - started < 90
     # The key was deleted afterwards: the test leaves the cluster as it found it.
     left = subprocess.run(
-        ["etcdctl", f"--endpoints=http://127.0.0.1:{client}", "get", "--prefix", "/cross-cloud-ci"],
+        [path_of("etcdctl"), f"--endpoints=http://127.0.0.1:{client}", "get", "--prefix", "/cross-cloud-ci"],
         capture_output=True,
         text=True,
         env={**os.environ, "ETCDCTL_API": "3"},
@@ -522,12 +487,9 @@ def test_etcd_hook_round_trips_against_a_real_etcd(
 # --- client-side validation with kubectl ----------------------------------------------------------------
 
 
-@needs_helm
 def test_kubectl_client_dry_run(tmp_path: Path) -> None:
     """kubectl's client-side dry run still asks an API server (for discovery and the OpenAPI schema)."""
-    kubectl = find_binary("kubectl")
-    if kubectl is None:
-        pytest.skip("kubectl is not installed")
+    kubectl = path_of("kubectl")
     manifest = tmp_path / "etcd.yaml"
     manifest.write_text(helm("template", RELEASE, str(HELM_DIR / "etcd")).stdout)
     env = {**os.environ, "KUBECONFIG": str(tmp_path / "no-kubeconfig")}
@@ -541,6 +503,6 @@ def test_kubectl_client_dry_run(tmp_path: Path) -> None:
     if result.returncode != 0 and re.search(
         r"connection refused|server API group list|download openapi", result.stderr
     ):
-        pytest.skip("kubectl create --dry-run=client needs an API server for discovery; none is reachable here")
+        pytest.skip(f"kubectl create --dry-run=client asks the server for discovery: {NO_API_SERVER}")
     assert result.returncode == 0, result.stderr
     assert "kind: StatefulSet" in result.stdout

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import schemathesis
 import yaml
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
@@ -35,8 +36,6 @@ from crosscloud_app import create_app, openapi
 from crosscloud_app.state import EXTENSION
 from tests.app.conftest import ALL_GREEN, pipeline, result
 from tests.conftest import record_data
-
-schemathesis = pytest.importorskip("schemathesis")
 
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 JSON = st.recursive(

@@ -28,6 +28,7 @@ from crosscloud.config import parse_config
 from crosscloud_action.pipeline import Pipeline
 from crosscloud_action.recording import DirectRecorder
 from crosscloud_action.runtimes.interface import StageContext
+from tests.required_tools import NO_CONTAINER_ENGINE
 
 ROOT = Path(__file__).resolve().parents[1] / "terraform"
 MODULES = sorted(p.parent.name for p in ROOT.glob("*/main.tf"))
@@ -258,7 +259,6 @@ def test_pipeline_inputs_are_module_variables(tmp_path: Path, name: str) -> None
 
 
 # -- terraform itself ----------------------------------------------------------------------------------
-needs_terraform = pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not installed")
 TF_ENV = {"TF_IN_AUTOMATION": "1", "TF_INPUT": "0", "CHECKPOINT_DISABLE": "1", "TF_CLI_CONFIG_FILE": os.devnull}
 
 
@@ -274,7 +274,6 @@ def terraform(cwd: Path, *args: str, path: str | None = None, check: bool = True
     return result
 
 
-@needs_terraform
 def test_terraform_fmt_is_clean() -> None:
     result = subprocess.run(
         ["terraform", "fmt", "-check", "-recursive", "-list=true", str(ROOT)],
@@ -287,7 +286,6 @@ def test_terraform_fmt_is_clean() -> None:
     assert result.returncode == 0, f"not formatted (run terraform fmt -recursive terraform/): {result.stdout}"
 
 
-@needs_terraform
 @pytest.mark.parametrize("name", ["local", "kind"])
 def test_modules_without_providers_validate_offline(tmp_path: Path, name: str) -> None:
     module = tmp_path / name
@@ -341,7 +339,6 @@ def _host_arch() -> str:
     return {"x86_64": "amd64", "aarch64": "arm64"}.get(machine, machine)
 
 
-@needs_terraform
 def test_kind_module_creates_reads_and_destroys_with_a_stand_in_kind(
     kind_module: tuple[Path, str, Path], tmp_path: Path
 ) -> None:
@@ -378,7 +375,6 @@ def test_kind_module_creates_reads_and_destroys_with_a_stand_in_kind(
     assert not kubeconfig.exists() and not config_file.exists()
 
 
-@needs_terraform
 def test_kind_refuses_an_arch_other_than_the_machines(kind_module: tuple[Path, str, Path]) -> None:
     module, path, calls = kind_module
     other = "arm64" if _host_arch() != "arm64" else "amd64"
@@ -389,7 +385,6 @@ def test_kind_refuses_an_arch_other_than_the_machines(kind_module: tuple[Path, s
     assert not calls.exists()  # kind was never asked
 
 
-@needs_terraform
 def test_kind_shortens_long_names_and_maps_minor_versions(kind_module: tuple[Path, str, Path]) -> None:
     module, path, _ = kind_module
     long_name = "a-very-long-project-name-stable-kind-0123456789abcdef-deadbeef"
@@ -402,7 +397,6 @@ def test_kind_shortens_long_names_and_maps_minor_versions(kind_module: tuple[Pat
     assert 'kubernetes_version = "v1.29.8"' in plan
 
 
-@needs_terraform
 @pytest.mark.parametrize(
     ("inputs", "message"),
     [
@@ -431,8 +425,7 @@ def _container_engine_works() -> bool:
     return subprocess.run(["docker", "info"], capture_output=True, timeout=30, check=False).returncode == 0
 
 
-@needs_terraform
-@pytest.mark.skipif(not _container_engine_works(), reason="kind and a running Docker engine are needed")
+@pytest.mark.skipif(not _container_engine_works(), reason=NO_CONTAINER_ENGINE)
 def test_kind_module_makes_a_real_cluster(tmp_path: Path) -> None:
     module = tmp_path / "kind"
     shutil.copytree(ROOT / "kind", module)
@@ -451,7 +444,6 @@ def test_kind_module_makes_a_real_cluster(tmp_path: Path) -> None:
     assert "crosscloud-test" not in listed.split()
 
 
-@needs_terraform
 def test_kubeadm_cloud_init_renders_to_valid_cloud_config(tmp_path: Path) -> None:
     """Rendered by terraform's own templatefile (offline, no provider), for both roles, then parsed: the
     cloud-config and the kubeadm documents inside it must be the YAML the nodes will read."""

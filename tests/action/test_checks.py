@@ -18,7 +18,7 @@ from crosscloud_action.build.reuse import pin_reused
 from crosscloud_action.checks import CHECKS, module_of
 from crosscloud_action.runtimes.host import HostRuntime, free_ports
 from crosscloud_action.runtimes.interface import Deployment, StageContext
-from tests.action import CONFIG, local_target, needs, stage_context
+from tests.action import CONFIG, local_target, stage_context
 
 Server = Callable[[str], str]
 """Deploys a project of the default configuration once per module; returns its ``127.0.0.1:PORT``."""
@@ -73,14 +73,12 @@ def test_every_check_name_maps_to_a_module_with_a_main() -> None:
         assert name == module.NAME and callable(module.main)
 
 
-@needs("prometheus")
 def test_prometheus_query_passes_once_the_self_scrape_has_data(server: Server) -> None:
     result = run_check("prometheus-query", "--url", f"http://{server('prometheus')}", "--query", "up")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("prometheus-query: passed: 'up' returned 1 series, e.g. up{instance=")
 
 
-@needs("prometheus")
 def test_prometheus_query_fails_on_a_bad_query_at_once_and_on_no_data_at_the_timeout(server: Server) -> None:
     url = f"http://{server('prometheus')}"
     started = time.monotonic()
@@ -95,21 +93,17 @@ def test_prometheus_query_fails_on_a_bad_query_at_once_and_on_no_data_at_the_tim
     )
 
 
-@needs("etcd")
 def test_etcd_roundtrip_puts_gets_and_deletes_a_key(server: Server) -> None:
     result = run_check("etcd-roundtrip", "--endpoint", f"http://{server('etcd')}")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("etcd-roundtrip: passed: put, get and delete of 'crosscloud-e2e/")
 
 
-@needs("etcd")
-@needs("prometheus")
 def test_etcd_roundtrip_against_something_that_is_not_etcd(server: Server) -> None:
     result = run_check("etcd-roundtrip", "--endpoint", f"http://{server('prometheus')}", "--timeout", "1")
     assert "(last: put: HTTP 404: 404 page not found)" in one_line_failure(result, "etcd-roundtrip")
 
 
-@needs("nats")
 def test_nats_pubsub_delivers_a_message_between_two_connections(server: Server) -> None:
     result = run_check("nats-pubsub", "--server", server("nats"))
     assert result.returncode == 0, result.stderr

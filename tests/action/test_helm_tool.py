@@ -24,12 +24,11 @@ from crosscloud_action.runtimes.interface import StageContext
 from crosscloud_action.tools import helm as helm_tool
 from crosscloud_action.tools.helm import ChartSource, Helm, ReleasePlan, charts_root, wait_seconds
 from crosscloud_action.tools.kubectl import Kubectl, classify, error_text, is_not_found, parse_pods, write_kubeconfig
-from tests.action.recorded_cli import real_binary, transcripts
+from tests.action.recorded_cli import transcripts
+from tests.required_tools import path_of
 
-HELM = real_binary("helm")
-KUBECTL = real_binary("kubectl")
-needs_helm = pytest.mark.skipif(HELM is None, reason="helm is not installed (scripts/install-helm.py)")
-needs_kubectl = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed (scripts/install-helm.py)")
+HELM = path_of("helm")
+KUBECTL = path_of("kubectl")
 CONFIG = "clouds:\n  kind: {}\nprojects:\n  etcd: {stable_ref: v3.5.17, timeout: 60}\n"
 
 
@@ -172,8 +171,6 @@ def failure_of(ctx: StageContext, call: object) -> StageFailure:
     return caught.value
 
 
-@needs_helm
-@needs_kubectl
 def test_an_unreachable_api_server_is_the_environment(tmp_path: Path) -> None:
     ctx = context(tmp_path)
     kubeconfig = kubeconfig_for(f"https://127.0.0.1:{closed_port()}", tmp_path)
@@ -191,8 +188,6 @@ def test_an_unreachable_api_server_is_the_environment(tmp_path: Path) -> None:
     assert "do-not-show-this-token" not in ctx.log.getvalue()  # type: ignore[attr-defined]
 
 
-@needs_helm
-@needs_kubectl
 def test_refused_credentials_and_rbac_are_the_environment(tmp_path: Path, api_server: tuple[str, list[int]]) -> None:
     url, answer = api_server
     ctx = context(tmp_path)
@@ -222,7 +217,6 @@ def test_refused_credentials_and_rbac_are_the_environment(tmp_path: Path, api_se
     )
 
 
-@needs_helm
 def test_a_chart_that_does_not_render_is_the_projects(tmp_path: Path) -> None:
     chart = tmp_path / "broken"
     (chart / "templates").mkdir(parents=True)

@@ -26,7 +26,6 @@ from tests.action import (
     RELEASES,
     local_target,
     log_of,
-    needs,
     process_gone,
     processes_mentioning,
     stage_context,
@@ -80,7 +79,6 @@ def test_deploy_e2e_teardown_of_each_project(project: str, release: str, tmp_pat
     assert log_of(ctx).count(f"{project} stopped") == 1
 
 
-@needs("prometheus")
 def test_a_process_that_exits_at_once_fails_with_the_end_of_its_log(tmp_path: Path) -> None:
     command = [*CONFIG.project("prometheus").run["command"], "--no-such-flag"]
     ctx = stage_context(variant("prometheus", run={"command": command}), "stable", tmp_path, timeout=20)
@@ -95,7 +93,6 @@ def test_a_process_that_exits_at_once_fails_with_the_end_of_its_log(tmp_path: Pa
     assert process_gone(started_pid(ctx, "prometheus"))
 
 
-@needs("nats")
 def test_a_process_that_never_gets_ready_times_out_and_is_stopped(tmp_path: Path) -> None:
     pinned = pinned_for("nats", "stable", tmp_path)
     never = {"ready": {"http": "http://127.0.0.1:{port.monitor}/no-such-page"}}
@@ -110,7 +107,6 @@ def test_a_process_that_never_gets_ready_times_out_and_is_stopped(tmp_path: Path
     assert "nats stopped" in log_of(ctx)
 
 
-@needs("etcd")
 def test_a_cancellation_while_waiting_for_ready_stops_the_process(tmp_path: Path) -> None:
     never = {"ready": {"tcp": "127.0.0.1:{port.unused}"}, "ports": ["peer", "unused"]}
     ctx = stage_context(variant("etcd", run=never), "stable", tmp_path, timeout=60)
@@ -130,7 +126,6 @@ def test_a_cancellation_while_waiting_for_ready_stops_the_process(tmp_path: Path
     assert processes_mentioning(str(target.sandbox)) == []
 
 
-@needs("nats")
 def test_an_unknown_placeholder_fails_before_anything_starts(tmp_path: Path) -> None:
     command = ["{binary.nats-server}", "--port={prot}"]
     ctx = stage_context(variant("nats", run={"command": command}), "stable", tmp_path)
@@ -144,7 +139,6 @@ def test_an_unknown_placeholder_fails_before_anything_starts(tmp_path: Path) -> 
     assert target.sandbox is not None and list(target.sandbox.iterdir()) == []  # its directory is gone too
 
 
-@needs("nats")
 def test_e2e_of_a_process_that_died_after_ready(tmp_path: Path) -> None:
     ctx = stage_context("nats", "stable", tmp_path)
     runtime = HostRuntime()
@@ -158,7 +152,6 @@ def test_e2e_of_a_process_that_died_after_ready(tmp_path: Path) -> None:
         runtime.teardown(ctx, deployment)
 
 
-@needs("nats")
 def test_a_failing_check_fails_e2e_with_its_one_line(tmp_path: Path) -> None:
     wrong = {"args": {"server": "127.0.0.1:{port.monitor}", "timeout": "2"}}  # the HTTP port, not NATS
     ctx = stage_context(variant("nats", e2e=wrong), "stable", tmp_path)
@@ -171,7 +164,6 @@ def test_a_failing_check_fails_e2e_with_its_one_line(tmp_path: Path) -> None:
         runtime.teardown(ctx, deployment)
 
 
-@needs("nats")
 def test_an_e2e_command_of_the_project_and_an_unknown_check(tmp_path: Path) -> None:
     command = {"command": ["sh", "-c", "test -s nats.log && echo {port} > e2e.out"], "check": ""}
     ctx = stage_context(variant("nats", e2e=command), "stable", tmp_path)
@@ -188,7 +180,6 @@ def test_an_e2e_command_of_the_project_and_an_unknown_check(tmp_path: Path) -> N
         runtime.teardown(ctx, deployment)
 
 
-@needs("nats")
 def test_the_default_readiness_is_the_port_accepting(tmp_path: Path) -> None:
     run = {"command": ["{binary.nats-server}", "--addr=127.0.0.1", "--port={port}"], "ready": {}}
     project = dataclasses.replace(CONFIG.project("nats"), run=run)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import stat
 import sys
 import textwrap
@@ -42,9 +41,7 @@ from crosscloud_action.runtimes.kubernetes import (
     resolve_chart,
 )
 from crosscloud_action.tools.helm import ChartSource
-from tests.action.recorded_cli import RecordedCli, install, real_binary
-
-pytestmark = pytest.mark.skipif(real_binary("helm") is None, reason="helm is not installed (scripts/install-helm.py)")
+from tests.action.recorded_cli import RecordedCli, install
 
 DIGEST = "sha256:4f1a5c3d2e0b9a8f7e6d5c4b3a29180f7e6d5c4b3a29180f7e6d5c4b3a291807"
 PINNED = Pinned(ref="v3.5.17", sha="a" * 40, images=(Image("registry.example/etcd", DIGEST, tag="v3.5.17"),))
@@ -203,9 +200,7 @@ IN_REPO = sorted(
 )
 
 
-@pytest.mark.parametrize(
-    "name", IN_REPO or [pytest.param("none", marks=pytest.mark.skip(reason="no charts under helm/ yet"))]
-)
+@pytest.mark.parametrize("name", IN_REPO)
 def test_every_chart_under_helm_renders_the_pinned_digest(
     name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -505,7 +500,6 @@ class ListRecorder:
         self.batches.append(list(records))
 
 
-@pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not installed")
 @pytest.mark.parametrize(
     ("rules", "expected"),
     [
@@ -562,7 +556,6 @@ def test_the_pipeline_on_a_kubernetes_cloud(
     assert all(TOKEN not in json.dumps(c["argv"]) for c in cli.calls())
 
 
-@pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not installed")
 def test_the_kubeconfig_stays_out_of_the_cells_log(
     tmp_path: Path, charts: Path, cli: RecordedCli, monkeypatch: pytest.MonkeyPatch
 ) -> None:

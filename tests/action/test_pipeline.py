@@ -5,7 +5,6 @@ has its own tests in ``test_host_runtime.py``."""
 
 from __future__ import annotations
 
-import shutil
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -22,8 +21,6 @@ from crosscloud_action.recording import DirectRecorder, FanInRecorder
 from crosscloud_action.runtimes.interface import Deployment, StageContext
 from crosscloud_action.tools import process
 from tests.conftest import git
-
-pytestmark = pytest.mark.skipif(shutil.which("terraform") is None, reason="terraform is not installed")
 
 CONFIG = """
 clouds:

@@ -17,7 +17,7 @@ from crosscloud_action.build import effective_spec
 from crosscloud_action.build.reuse import pin_reused
 from crosscloud_action.errors import InfraFailure, ProjectFailure
 from crosscloud_action.model import Image
-from tests.action import CONFIG, RELEASES, log_of, needs, stage_context
+from tests.action import CONFIG, RELEASES, log_of, stage_context
 
 
 def fake_binary(directory: Path, output: str, name: str = "fake-server", exit_code: int = 0) -> Path:
@@ -48,8 +48,6 @@ def test_pins_each_configured_release_by_version_and_sha256(project: str, releas
     }
 
 
-@needs("nats", "head")
-@needs("nats", "stable")
 def test_nats_stable_and_head_are_two_different_installed_servers(tmp_path: Path) -> None:
     nats = CONFIG.project("nats")
     stable = pin_reused(stage_context("nats", "stable", tmp_path), effective_spec(nats.build, "stable"), "v2.9.10")
@@ -114,7 +112,6 @@ MISSING: dict[str, tuple[dict[str, Any], type[Exception], str]] = {
 }
 
 
-@needs("etcd")
 @pytest.mark.parametrize("entry,error,message", MISSING.values(), ids=MISSING.keys())
 def test_a_binary_that_cannot_be_pinned_says_why(
     entry: dict[str, Any], error: type[Exception], message: str, tmp_path: Path

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -18,11 +17,6 @@ import pytest
 from crosscloud.status_repo.seed import init_status_repo
 from tests.conftest import git, snapshot
 
-NEEDED = ("terraform", "prometheus", "etcd", "nats-server")
-pytestmark = pytest.mark.skipif(
-    any(shutil.which(t, path=os.environ["PATH"] + ":/usr/sbin") is None for t in NEEDED),
-    reason=f"needs {', '.join(NEEDED)} installed",
-)
 VENV_BIN = str(Path(sys.executable).parent)
 
 

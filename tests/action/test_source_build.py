@@ -30,14 +30,11 @@ from crosscloud_action.errors import InfraFailure, ProjectFailure
 from crosscloud_action.model import Pinned
 from crosscloud_action.runtimes.interface import StageContext
 from tests.action.fixture_project import HelloProject, make_hello_project
+from tests.required_tools import path_of
 
-BUILDAH = shutil.which("buildah")
-REGISTRY = shutil.which("docker-registry")
-SKOPEO = shutil.which("skopeo")
-needs_buildah = pytest.mark.skipif(BUILDAH is None, reason="buildah is not installed (apt-get install buildah)")
-needs_registry = pytest.mark.skipif(
-    REGISTRY is None, reason="the CNCF Distribution registry is not installed (apt-get install docker-registry)"
-)
+BUILDAH = path_of("buildah")
+REGISTRY = path_of("docker-registry")
+SKOPEO = path_of("skopeo")
 
 BUILD = {
     "mode": "source",
@@ -175,8 +172,6 @@ class Registry:
 
 @pytest.fixture(scope="module")
 def registry(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Registry]:
-    if REGISTRY is None:
-        pytest.skip("the CNCF Distribution registry is not installed (apt-get install docker-registry)")
     reg = Registry(tmp_path_factory.mktemp("registry"))
     try:
         reg.start()
@@ -389,15 +384,14 @@ def check_pushed(registry: Registry, pinned: Pinned, expect_tag: str) -> None:
     digest, manifest = registry.manifest("fixture/hello", expect_tag)
     assert image.digest == digest
     assert registry.manifest("fixture/hello", digest)[0] == digest  # also addressable by digest
-    if SKOPEO:
-        inspect = subprocess.run(
-            [SKOPEO, "inspect", "--tls-verify=false", f"docker://{image.name}:{expect_tag}"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=30,
-        )
-        assert json.loads(inspect.stdout)["Digest"] == digest
+    inspect = subprocess.run(
+        [SKOPEO, "inspect", "--tls-verify=false", f"docker://{image.name}:{expect_tag}"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    )
+    assert json.loads(inspect.stdout)["Digest"] == digest
     config = json.loads(registry.blob("fixture/hello", manifest["config"]["digest"]))
     assert config["architecture"] == "amd64"
     assert config["config"]["Entrypoint"] == ["/hello"]
@@ -414,8 +408,6 @@ def check_pushed(registry: Registry, pinned: Pinned, expect_tag: str) -> None:
     assert hashlib.sha256(content).hexdigest() == hello_file.sha256
 
 
-@needs_buildah
-@needs_registry
 def test_images_at_tag_and_main_are_pushed_and_pinned(
     hello: HelloProject, make_ctx: MakeCtx, registry: Registry
 ) -> None:
@@ -444,8 +436,6 @@ def test_images_at_tag_and_main_are_pushed_and_pinned(
     assert not (stable_ctx.workdir / "containers").exists()
 
 
-@needs_buildah
-@needs_registry
 def test_same_commit_gives_the_same_image(
     hello: HelloProject, make_ctx: MakeCtx, registry: Registry, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -470,8 +460,6 @@ def test_same_commit_gives_the_same_image(
     assert listed.stdout.strip() == ""
 
 
-@needs_buildah
-@needs_registry
 def test_broken_containerfile_is_the_projects_failure(
     hello: HelloProject, make_ctx: MakeCtx, registry: Registry
 ) -> None:
@@ -488,7 +476,6 @@ def test_broken_containerfile_is_the_projects_failure(
         )
 
 
-@needs_buildah
 def test_registry_down_is_an_infra_failure(hello: HelloProject, make_ctx: MakeCtx) -> None:
     port = free_port()  # nothing listens there
     spec = {**BUILD, "image": {"name": f"127.0.0.1:{port}/fixture/hello", "tls_verify": False}}
