@@ -5,8 +5,9 @@ PY     := $(VENV)/bin/python
 STATUS_REPO ?= var/status.git
 PORT        ?= 8080
 SERVE_FOR   ?= 30
+PYTEST_ARGS ?=
 
-.PHONY: run test lint bench clean typecheck-links
+.PHONY: run test tools lint bench clean typecheck-links
 
 $(VENV)/.installed: pyproject.toml
 	PYTHON=$(PYTHON) scripts/system-deps.sh run
@@ -15,11 +16,24 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e '.[local]'
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed
+# The programs the tests run: Debian packages, terraform (HashiCorp's apt repository, key pinned by
+# fingerprint), helm and kubectl (into $(VENV)/bin). Each step installs only what is missing.
+define install-test-tools
 	PYTHON=$(PYTHON) scripts/system-deps.sh test
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PYTHON) scripts/install-terraform.py
 	$(PY) scripts/install-helm.py
+endef
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e '.[dev]'
+	$(install-test-tools)
 	touch $@
+
+## tools: install what the tests run when it is missing, then check every tool (tests/required_tools.py):
+##        one still missing fails, named with the way to get it
+tools: $(VENV)/.installed-dev
+	$(install-test-tools)
+	$(PY) -m tests.required_tools
 
 ## run: set up, create the embedded status repository if missing, run the default matrix, show the grid, then
 ##      serve the dashboard on http://127.0.0.1:$(PORT)/ until Ctrl-C (without a terminal: for $(SERVE_FOR) s)
@@ -32,17 +46,17 @@ run: $(VENV)/.installed
 	  exit $$status
 
 ## test: set up what the tests need and run the whole suite (lint and type checks included)
-test: $(VENV)/.installed-dev typecheck-links
+test: tools typecheck-links
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/pytest
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 typecheck-links:
 	mkdir -p build/typecheck && ln -sfn ../../action build/typecheck/crosscloud_action && ln -sfn ../../app build/typecheck/crosscloud_app
 
 ## bench: the benchmarks under bench/, each prints JSON
-bench: $(VENV)/.installed-dev
+bench: tools
 	$(PY) bench/bench_writers.py
 	$(PY) bench/bench_fanin.py
 	$(PY) bench/bench_reader.py

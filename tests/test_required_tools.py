@@ -26,7 +26,7 @@ def path_without(tmp_path: Path, *absent: str) -> str:
 
 
 def run(*args: str, path: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "PATH": path}
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"} | {"PATH": path}
     return subprocess.run([sys.executable, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
