@@ -6,6 +6,9 @@ STATUS_REPO ?= var/status.git
 PORT        ?= 8080
 SERVE_FOR   ?= 30
 PYTEST_ARGS ?=
+# setuptools tells on every editable install that folders named like a package may shadow it: here the one
+# such folder (crosscloud/) is that package, so only that notice is silenced; any other warning shows.
+PIP_INSTALL := PYTHONWARNINGS="ignore:Editable installation.:UserWarning" $(PY) -m pip install --quiet
 
 .PHONY: run test tools lint bench clean typecheck-links
 
@@ -13,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	PYTHON=$(PYTHON) scripts/system-deps.sh run
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[local]'
+	$(PIP_INSTALL) -e '.[local]'
 	touch $@
 
 # The programs the tests run: Debian packages, terraform (HashiCorp's apt repository, key pinned by
@@ -25,7 +28,7 @@ define install-test-tools
 endef
 
 $(VENV)/.installed-dev: $(VENV)/.installed
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PIP_INSTALL) -e '.[dev]'
 	$(install-test-tools)
 	touch $@
 
