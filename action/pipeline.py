@@ -83,7 +83,7 @@ class Pipeline:
     """One log file per job, kept: the first thing to read when a cell is red."""
     cancel: threading.Event = field(default_factory=threading.Event)
     run: dict[str, Any] | None = None
-    """Provenance of the workflow run (see ``crosscloud.cli``), if any."""
+    """Provenance of the workflow run (see ``crosscloud.provenance``), if any."""
     job_url: str | None = None
     report_running: bool = True
     env: dict[str, str] = field(default_factory=dict)
