@@ -13,13 +13,13 @@ from pathlib import Path
 
 from crosscloud.config import Config, load_config
 from crosscloud.errors import BadInputError, CrossCloudError, UnknownNameError
-from crosscloud.junit import records_to_junit
 from crosscloud.provenance import job_url, run_provenance
 from crosscloud.records import Record
 from crosscloud.status_repo.git import Remote
 from crosscloud.status_repo.writer import StatusRepoWriter
 from crosscloud.vocabulary import ARCHES, RELEASES, check_choice, check_name
 from crosscloud_action import gha
+from crosscloud_action.junit_report import records_to_junit
 from crosscloud_action.model import Pinned
 from crosscloud_action.pipeline import JobResult, Pipeline
 from crosscloud_action.recording import DirectRecorder, FanInRecorder, OidcRecorder, Recorder

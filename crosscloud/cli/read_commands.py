@@ -82,7 +82,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_history(args: argparse.Namespace) -> int:
     from crosscloud import grid_text
-    from crosscloud.insight import insight_lines
+    from crosscloud.insight_text import insight_lines
 
     if args.limit < 1:
         raise BadInputError("--limit must be at least 1")
@@ -112,6 +112,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 def cmd_rollback_target(args: argparse.Namespace) -> int:
     from crosscloud.insight import DEFAULT_WINDOW, insight_of
+    from crosscloud.insight_text import nothing_to_roll_back_to, rollback_lines
 
     window = DEFAULT_WINDOW if args.window is None else args.window
     if window < 1:
@@ -122,19 +123,8 @@ def cmd_rollback_target(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(found.as_dict() if found else {**key.as_dict(), "last_success": None}, indent=2))
     elif found and found.last_success:
-        success = found.last_success
-        print(f"{key}: roll back to {success.label()}")
-        print(f"  last success  {success.time}")
-        if success.url:
-            print(f"  job           {success.url}")
-        print(f"  recorded in   {success.commit[:12]}")
-        if found.failing_since:
-            since = found.failing_since
-            print(f"  failing since {since.time} ({found.consecutive_failures} in a row, {found.failure_kind})")
-        else:
-            print("  the newest result is green")
+        print("\n".join(rollback_lines(found)))
     if found is None or found.last_success is None:
-        what = "no result" if found is None else f"no success in its history (latest: {found.latest_status})"
-        print(f"crosscloud: {key} has {what}: nothing to roll back to", file=sys.stderr)
+        print(f"crosscloud: {nothing_to_roll_back_to(key, found)}", file=sys.stderr)
         return NO_SUCCESS_EXIT
     return 0

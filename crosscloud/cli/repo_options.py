@@ -11,15 +11,12 @@ import os
 from typing import TYPE_CHECKING
 
 from crosscloud import layout
+from crosscloud.status_repo.git import TOKEN_ENV as TOKEN_ENV  # the one definition; commands read it from here
 
 if TYPE_CHECKING:
     from crosscloud.status_repo.git import Remote
     from crosscloud.status_repo.reader import StatusIndex
     from crosscloud.status_repo.writer import WriteResult
-
-TOKEN_ENV = "CROSSCLOUD_TOKEN"  # noqa: S105 - the name of a variable, not a secret
-"""The environment variable that holds the token for an https status repository, unless ``--token-env``
-names another."""
 
 
 def add_repo_options(parser: argparse.ArgumentParser, *, default: str | None = None) -> None:
