@@ -188,7 +188,7 @@ def _run(inputs: Inputs, env: Mapping[str, str]) -> int:
     for error in teardown:
         gha.annotate("error", f"teardown: {error}; cloud resources may be left behind", title="Cross-Cloud CI teardown")
     for record in records:
-        print(f"{record.summary()}" + (f" ({record.data['reason']})" if record.data.get("reason") else ""))
+        print(f"{record.summary()}" + (f" ({record.reason})" if record.reason else ""))
     return 0 if status == "success" and not teardown else 1
 
 
@@ -203,7 +203,7 @@ def _annotate_failures(records: list[Record]) -> None:
     for record in records:
         hint = gha.HINTS.get(record.status)
         if hint:
-            reason = record.data.get("reason") or record.status
+            reason = record.reason or record.status
             gha.annotate("error", f"{reason}. What to do: {hint}.", title=f"{record.summary()}")
 
 

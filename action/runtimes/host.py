@@ -35,8 +35,9 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
+from crosscloud.stage_specs import E2ESpec, ReadySpec
 from crosscloud_action.checks import CHECKS, describe, http_request, module_of
 from crosscloud_action.errors import InfraFailure, ProjectFailure, StageCancelled, StageTimeout
 from crosscloud_action.model import Pinned, Target
@@ -177,18 +178,18 @@ class HostRuntime:
         cancellation, what was started is stopped before the error is raised: the caller has no
         ``Deployment`` to tear down then."""
         name, spec = ctx.project.name, ctx.project.run
-        if not spec.get("command"):
+        if spec is None or not spec.command:
             raise ProjectFailure(f"{name} has no 'run' configuration, so it cannot run on the {target.cloud} cloud")
         directory = self._directory(ctx, target)
         try:
-            port_names = ["port", *(f"port.{p}" for p in dict.fromkeys(spec.get("ports", ())))]
+            port_names = ["port", *(f"port.{p}" for p in dict.fromkeys(spec.ports))]
             ports = dict(zip(port_names, free_ports(len(port_names), self.host), strict=True))
             binaries = {f"binary.{b.name}": b.path for b in pinned.binaries if b.path}
             fill = Placeholders({**{k: str(v) for k, v in ports.items()}, "dir": str(directory), **binaries})
-            command = [fill(arg, f"run.command[{i}]") for i, arg in enumerate(spec["command"])]
-            env = {key: fill(value, f"run.env.{key}") for key, value in spec.get("env", {}).items()}
-            files = {file: fill(text, f"run.files.{file}") for file, text in spec.get("files", {}).items()}
-            probes = self._probes(spec.get("ready") or {}, fill, ports["port"])
+            command = [fill(arg, f"run.command[{i}]") for i, arg in enumerate(spec.command)]
+            env = {key: fill(value, f"run.env.{key}") for key, value in spec.env.items()}
+            files = {file: fill(text, f"run.files.{file}") for file, text in spec.files.items()}
+            probes = self._probes(spec.ready, fill, ports["port"])
             self._write_files(directory, files)
         except BaseException:
             shutil.rmtree(directory, ignore_errors=True)
@@ -222,7 +223,7 @@ class HostRuntime:
         if not commands:
             raise ProjectFailure(f"{running.name} has no e2e check or command")
         for what, args in commands:
-            result = process.run(ctx, args, cwd=running.directory, timeout=spec.get("timeout"), check=False)
+            result = process.run(ctx, args, cwd=running.directory, timeout=spec.timeout, check=False)
             if result.returncode != 0:
                 output = (result.stderr or "").splitlines() or (result.stdout or "").splitlines()
                 last = next((line.strip() for line in reversed(output) if line.strip()), "no output")
@@ -258,13 +259,13 @@ class HostRuntime:
                 raise ProjectFailure(f"run.files: {file!r} is not a file name")
             (directory / file).write_text(text, encoding="utf-8")
 
-    def _probes(self, ready: Mapping[str, str], fill: Placeholders, port: int) -> list[Probe]:
+    def _probes(self, ready: ReadySpec, fill: Placeholders, port: int) -> list[Probe]:
         """The ``ready`` conditions (all must hold); without any, ``{port}`` accepting connections."""
         probes = []
-        if "http" in ready:
-            probes.append(Probe.http(fill(ready["http"], "run.ready.http")))
-        if "tcp" in ready:
-            probes.append(Probe.tcp(fill(ready["tcp"], "run.ready.tcp"), self.host))
+        if ready.http is not None:
+            probes.append(Probe.http(fill(ready.http, "run.ready.http")))
+        if ready.tcp is not None:
+            probes.append(Probe.tcp(fill(ready.tcp, "run.ready.tcp"), self.host))
         return probes or [Probe.tcp(str(port), self.host)]
 
     def _wait_ready(self, ctx: StageContext, running: Running, probes: Sequence[Probe]) -> None:
@@ -294,10 +295,10 @@ class HostRuntime:
             ctx.cancel.wait(max(0.0, min(self.poll, ctx.deadline - time.monotonic())))
 
     @staticmethod
-    def _e2e_commands(spec: Mapping[str, Any], fill: Placeholders) -> list[tuple[str, list[str]]]:
+    def _e2e_commands(spec: E2ESpec, fill: Placeholders) -> list[tuple[str, list[str]]]:
         """``(what, argv)`` for the built-in check and the command, in that order."""
         commands: list[tuple[str, list[str]]] = []
-        check = spec.get("check")
+        check = spec.check
         if check:
             try:
                 module = module_of(check)
@@ -305,11 +306,11 @@ class HostRuntime:
                 known = ", ".join(sorted(CHECKS))
                 raise ProjectFailure(f"e2e.check {check!r} is not a built-in check (there are: {known})") from None
             args = [sys.executable, "-m", module]
-            for key, value in spec.get("args", {}).items():
+            for key, value in spec.args.items():
                 args += [f"--{key}", fill(value, f"e2e.args.{key}")]
             commands.append((f"e2e check {check}", args))
-        if spec.get("command"):
-            argv = [fill(arg, f"e2e.command[{i}]") for i, arg in enumerate(spec["command"])]
+        if spec.command:
+            argv = [fill(arg, f"e2e.command[{i}]") for i, arg in enumerate(spec.command)]
             commands.append((f"e2e command {Path(argv[0]).name}", argv))
         return commands
 
