@@ -15,15 +15,12 @@ deployment:
 - ``{dir}``: the deployment's directory;
 - ``{binary.NAME}``: the path of the pinned binary NAME, so what runs is exactly what the build pinned.
 
-A placeholder is ``{`` NAME ``}`` with NAME made of letters, digits and ``_.+-``, starting with a letter;
-``{{NAME}}`` writes ``{NAME}`` literally. Every other brace is left alone, so JSON, YAML flow mappings
-and Go templates (``{{ .Labels }}``) in ``files`` need no escaping. An unknown placeholder is a mistake
-in the configuration and fails the stage before anything starts."""
+Placeholders are written as ``runtimes.placeholders`` says; an unknown one is a mistake in the configuration
+and fails the stage before anything starts."""
 
 from __future__ import annotations
 
 import contextlib
-import difflib
 import re
 import shutil
 import socket
@@ -41,42 +38,18 @@ from crosscloud.stage_specs import E2ESpec, ReadySpec
 from crosscloud_action.checks import CHECKS, describe, http_request, module_of
 from crosscloud_action.errors import InfraFailure, ProjectFailure, StageCancelled, StageTimeout
 from crosscloud_action.model import Pinned, Target
-from crosscloud_action.runtimes.interface import Deployment, Runtime, StageContext
+from crosscloud_action.runtimes.interface import REASON_LIMIT, Deployment, Runtime, StageContext
+from crosscloud_action.runtimes.placeholders import Placeholders
 from crosscloud_action.tools import process
 
 HOST = "127.0.0.1"
 POLL = 0.2
 """Seconds between readiness probes."""
 PROBE_TIMEOUT = 1.0
-REASON_LIMIT = 450
-"""A record's reason holds 500 characters: room for the message and the end of the process's log."""
 TAIL_IN_REASON = 3
 TAIL_AT_TEARDOWN = 200
 
 _CONTROL = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|[\x00-\x09\x0b-\x1f\x7f]")
-_PLACEHOLDER = re.compile(r"\{\{([A-Za-z][A-Za-z0-9_.+-]*)\}\}|\{([A-Za-z][A-Za-z0-9_.+-]*)\}")
-
-
-class Placeholders:
-    """Fills in ``{name}`` placeholders from ``values``; an unknown one is a ``ProjectFailure`` that
-    names it, where it was, and the closest known one."""
-
-    def __init__(self, values: Mapping[str, str]):
-        self.values = dict(values)
-
-    def __call__(self, text: str, where: str) -> str:
-        def one(match: re.Match[str]) -> str:
-            literal, name = match.groups()
-            if literal is not None:
-                return f"{{{literal}}}"
-            if name in self.values:
-                return self.values[name]
-            close = difflib.get_close_matches(name, self.values, n=1)
-            hint = f"; did you mean {{{close[0]}}}?" if close else ""
-            known = ", ".join(f"{{{k}}}" for k in sorted(self.values))
-            raise ProjectFailure(f"{where}: unknown placeholder {{{name}}}{hint} (known: {known})"[:REASON_LIMIT])
-
-        return _PLACEHOLDER.sub(one, text)
 
 
 def free_ports(count: int, host: str = HOST) -> list[int]:

@@ -37,8 +37,8 @@ from crosscloud.config import Project
 from crosscloud.stage_specs import ChartTestSpec
 from crosscloud_action.errors import InfraFailure, ProjectFailure, StageCancelled, StageFailure, StageTimeout
 from crosscloud_action.model import Pinned, Target
-from crosscloud_action.runtimes.host import Placeholders
-from crosscloud_action.runtimes.interface import Deployment, Runtime, StageContext
+from crosscloud_action.runtimes.interface import REASON_LIMIT, Deployment, Runtime, StageContext
+from crosscloud_action.runtimes.placeholders import Placeholders
 from crosscloud_action.tools import process
 from crosscloud_action.tools.helm import ChartSource, Helm, ReleasePlan, charts_root
 from crosscloud_action.tools.kubectl import CRASHED, Kubectl, PodState, classify, write_kubeconfig
@@ -49,7 +49,6 @@ TEARDOWN_BUDGET = 300.0
 """Seconds uninstall and namespace deletion may take together, counted from when teardown starts."""
 PODS_WITH_LOGS = 5
 LOG_TAIL = 200
-REASON_LIMIT = 450
 LABEL_PREFIX = "cross-cloud.ci/"
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")

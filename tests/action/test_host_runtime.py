@@ -19,8 +19,9 @@ from crosscloud.stage_specs import E2ESpec, RunSpec
 from crosscloud_action.build.reuse import pin_reused
 from crosscloud_action.errors import InfraFailure, ProjectFailure, StageCancelled, StageTimeout
 from crosscloud_action.model import Pinned, Target
-from crosscloud_action.runtimes.host import HostRuntime, Placeholders, Running
+from crosscloud_action.runtimes.host import HostRuntime, Running
 from crosscloud_action.runtimes.interface import Deployment
+from crosscloud_action.runtimes.placeholders import Placeholders
 from tests.action import (
     CONFIG,
     RELEASES,
