@@ -13,13 +13,13 @@ from pathlib import Path
 
 from crosscloud.config import Config, load_config
 from crosscloud.errors import BadInputError, CrossCloudError, UnknownNameError
-from crosscloud.junit import records_to_junit
 from crosscloud.provenance import job_url, run_provenance
 from crosscloud.records import Record
 from crosscloud.status_repo.git import Remote
 from crosscloud.status_repo.writer import StatusRepoWriter
 from crosscloud.vocabulary import ARCHES, RELEASES, check_choice, check_name
 from crosscloud_action import gha
+from crosscloud_action.junit_report import records_to_junit
 from crosscloud_action.model import Pinned
 from crosscloud_action.pipeline import JobResult, Pipeline
 from crosscloud_action.recording import DirectRecorder, FanInRecorder, OidcRecorder, Recorder
@@ -188,7 +188,7 @@ def _run(inputs: Inputs, env: Mapping[str, str]) -> int:
     for error in teardown:
         gha.annotate("error", f"teardown: {error}; cloud resources may be left behind", title="Cross-Cloud CI teardown")
     for record in records:
-        print(f"{record.summary()}" + (f" ({record.data['reason']})" if record.data.get("reason") else ""))
+        print(f"{record.summary()}" + (f" ({record.reason})" if record.reason else ""))
     return 0 if status == "success" and not teardown else 1
 
 
@@ -203,7 +203,7 @@ def _annotate_failures(records: list[Record]) -> None:
     for record in records:
         hint = gha.HINTS.get(record.status)
         if hint:
-            reason = record.data.get("reason") or record.status
+            reason = record.reason or record.status
             gha.annotate("error", f"{reason}. What to do: {hint}.", title=f"{record.summary()}")
 
 

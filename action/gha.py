@@ -11,17 +11,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
+from crosscloud.presentation import look
 from crosscloud.records import Record
 
-STATUS_ICONS = {
-    "success": "✅",
-    "failed": "❌",
-    "infra_failed": "🌩️",
-    "timed_out": "⏱️",
-    "cancelled": "⏹️",
-    "running": "🔄",
-    "n/a": "-",
-}
 HINTS = {
     "failed": "the project failed this stage: read the job log above",
     "infra_failed": "the environment failed, not the project (a tool, the cloud, a registry): re-run the job",
@@ -65,16 +57,16 @@ def set_outputs(values: Mapping[str, str], path: str | None = None) -> None:
 
 
 def summary_markdown(records: Sequence[Record], *, title: str, log_hint: str | None = None) -> str:
-    """The job summary: one row per stage with its status, reason and links."""
+    """The job summary: one row per stage with its status (icon and word of ``crosscloud.presentation``),
+    reason and ref."""
     lines = [f"### {title}", "", "| stage | cloud | status | reason | ref |", "| --- | --- | --- | --- | --- |"]
     for record in records:
-        d = record.data
-        status = f"{STATUS_ICONS.get(record.status, '')} `{record.status}`".strip()
-        reason = (d.get("reason") or "").replace("|", "\\|").replace("\n", " ")
-        ref = d.get("ref") or ""
-        if d.get("sha"):
-            ref = f"{ref} ({d['sha'][:7]})" if ref else d["sha"][:7]
-        lines.append(f"| {d['stage']} | {d.get('cloud') or '-'} | {status} | {reason} | {ref} |")
+        shown = look(record.status)
+        reason = (record.reason or "").replace("|", "\\|").replace("\n", " ")
+        ref = record.ref or ""
+        if record.sha:
+            ref = f"{ref} ({record.sha[:7]})" if ref else record.sha[:7]
+        lines.append(f"| {record.stage} | {record.cloud or '-'} | {shown.icon} {shown.word} | {reason} | {ref} |")
     failures = [r for r in records if r.status in HINTS]
     if failures:
         lines += ["", "**What to do:** " + HINTS[failures[0].status] + "."]

@@ -17,6 +17,7 @@ from typing import IO, Any
 
 from crosscloud.config import Cloud, Config, Project
 from crosscloud.errors import UnknownNameError
+from crosscloud.presentation import word
 from crosscloud.vocabulary import ARCHES, RELEASES, host_arch
 from crosscloud_action.pipeline import JobResult, Pipeline
 
@@ -117,8 +118,8 @@ class Progress:
     def finish(self, label: str, result: JobResult, seconds: float) -> None:
         with self._lock:
             self.done += 1
-            stages = ", ".join(f"{r.data['stage']} {r.status}" for r in result.records)
-            print(f"[{self.done:>3}/{self.total}] {label}: {result.status} ({stages}; {seconds:.1f} s)",
+            stages = ", ".join(f"{r.stage} {word(r.status)}" for r in result.records)
+            print(f"[{self.done:>3}/{self.total}] {label}: {word(result.status)} ({stages}; {seconds:.1f} s)",
                   file=self.out, flush=True)  # fmt: skip
 
 
@@ -190,7 +191,7 @@ def _install_sigterm(cancel: threading.Event) -> Any:
 
 
 def summary_table(outcomes: Sequence[Outcome]) -> str:
-    """Every job with its stages' statuses and duration."""
+    """Every job with its stages' statuses (in the presentation table's words) and duration."""
     header = ["PROJECT", "RELEASE", "CLOUD", "BUILD", "PROVISION", "DEPLOY", "E2E", "SECONDS"]
     rows = []
     builds = {o.job: o for o in outcomes if isinstance(o.job, BuildJob)}
@@ -198,10 +199,10 @@ def summary_table(outcomes: Sequence[Outcome]) -> str:
         if not isinstance(outcome.job, CloudJob):
             continue
         build = builds.get(outcome.job.build)
-        stages = {r.data["stage"]: r.status for r in outcome.result.records}
+        stages = {r.stage: word(r.status) for r in outcome.result.records}
         rows.append([
             outcome.job.build.project.name, outcome.job.build.release, outcome.job.cloud.name,
-            build.result.status if build else "-", stages.get("provision", "-"), stages.get("deploy", "-"),
+            word(build.result.status) if build else "-", stages.get("provision", "-"), stages.get("deploy", "-"),
             stages.get("e2e", "-"), f"{outcome.seconds + (build.seconds if build else 0):.1f}",
         ])  # fmt: skip
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]

@@ -21,8 +21,8 @@ from typing import IO, Any
 
 from crosscloud.config import Cloud, Config, Project
 from crosscloud.records import Record, format_time
+from crosscloud.stage_specs import BuildSpec
 from crosscloud.vocabulary import CLOUD_STAGES, FINAL_FAILURES, NO_KUBERNETES
-from crosscloud_action.build import effective_spec
 from crosscloud_action.errors import InfraFailure, StageCancelled, StageFailure
 from crosscloud_action.model import Pinned
 from crosscloud_action.recording import Recorder
@@ -83,12 +83,12 @@ class Pipeline:
     """One log file per job, kept: the first thing to read when a cell is red."""
     cancel: threading.Event = field(default_factory=threading.Event)
     run: dict[str, Any] | None = None
-    """Provenance of the workflow run (see ``crosscloud.cli``), if any."""
+    """Provenance of the workflow run (see ``crosscloud.provenance``), if any."""
     job_url: str | None = None
     report_running: bool = True
     env: dict[str, str] = field(default_factory=dict)
     runtime_factory: Callable[[Cloud], Runtime] = runtime_for
-    builder: Callable[[StageContext, dict[str, Any], str], Pinned] | None = None
+    builder: Callable[[StageContext, BuildSpec, str], Pinned] | None = None
     """Replaces the build modes (source/reuse) when set: for embedding and tests."""
 
     # -- jobs --------------------------------------------------------------------------------------
@@ -238,14 +238,13 @@ class Pipeline:
         ref = project.ref(release)
         if not ref:
             raise InfraFailure(f"project {project.name} has no {release}_ref in the configuration")
-        spec = effective_spec(project.build, release)
+        spec = project.build.for_release(release)
         if self.builder is not None:
             return self.builder(ctx, spec, ref)
-        if spec["mode"] == "source":
+        if spec.mode == "source":
             from crosscloud_action.build.source import build_from_source
 
-            spec.setdefault("repository", project.repository_url)
-            return build_from_source(ctx, spec, ref)
+            return build_from_source(ctx, spec, ref, repository_url=project.repository_url)
         from crosscloud_action.build.reuse import pin_reused
 
         return pin_reused(ctx, spec, ref)

@@ -48,7 +48,8 @@ from crosscloud import layout
 from crosscloud.cell_rules import CellView, environment
 from crosscloud.config import Cloud, Config, Project
 from crosscloud.errors import BadInputError, CrossCloudError
-from crosscloud.insight import KINDS, CellInsight
+from crosscloud.failure_kind import KINDS
+from crosscloud.insight import CellInsight
 from crosscloud.junit import MAX_JUNIT_BYTES, junit_record, parse_junit
 from crosscloud.records import CellKey, format_time, parse_time
 from crosscloud.status_repo.reader import Entry, StatusIndex

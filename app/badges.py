@@ -11,7 +11,7 @@ test environment as on the dashboard; ``?label=`` replaces the label (the projec
 
 With ``settings.ignore_infra_failures: true`` the overall badges (a project's and a release's, which
 aggregate every cloud) count a cell that failed for infrastructure reasons as N/A
-(``crosscloud.insight.aggregate_ignoring_infra``): a cloud's lack of quota says nothing about the project.
+(``crosscloud.cell_rules.aggregate_ignoring_infra``): a cloud's lack of quota says nothing about the project.
 A cloud's own badge still shows it, as that cloud is what it names.
 
 Badges are fetched through GitHub's image proxy, which honours ``Cache-Control: no-cache`` with an
@@ -41,9 +41,8 @@ from typing import TYPE_CHECKING, Final
 from flask import Blueprint, Flask, Response, request
 from werkzeug.http import parse_etags
 
-from crosscloud.cell_rules import CellView, aggregate, environment
+from crosscloud.cell_rules import CellView, aggregate, aggregate_ignoring_infra, environment
 from crosscloud.config import Project
-from crosscloud.insight import aggregate_ignoring_infra
 from crosscloud.records import CellKey
 from crosscloud.vocabulary import RELEASES, STAGES
 from crosscloud_app import metrics

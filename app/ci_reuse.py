@@ -38,8 +38,8 @@ class CiBuild:
 
 def ci_workflow(project: Project, workflows: Mapping[str, str] | None) -> str | None:
     """The workflow file whose runs are ``project``'s builds, or None when it has not opted in."""
-    if project.build.get("mode") == "ci" and project.build.get("workflow"):
-        return str(project.build["workflow"])
+    if project.build.mode == "ci" and project.build.workflow:
+        return project.build.workflow
     if workflows and project.name in workflows:
         return str(workflows[project.name])
     return None

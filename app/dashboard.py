@@ -21,7 +21,8 @@ from flask.typing import ResponseReturnValue
 from markupsafe import Markup, escape
 
 from crosscloud.cell_rules import CellView, Grid, Row, aggregate, environment
-from crosscloud.insight import FAILURES, INFRASTRUCTURE, PROJECT, UNKNOWN, CellInsight, classify_failure
+from crosscloud.failure_kind import FAILURES, INFRASTRUCTURE, PROJECT, UNKNOWN, classify_failure
+from crosscloud.insight import CellInsight
 from crosscloud.records import CellKey, parse_time
 from crosscloud.vocabulary import ARCHES, FINAL_FAILURES, RELEASES
 from crosscloud_app.state import Snapshot, get_state

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from crosscloud import schemas
-from crosscloud.insight import KINDS
+from crosscloud.failure_kind import KINDS
 from crosscloud.junit import MAX_JUNIT_BYTES
 from crosscloud.vocabulary import ARCHES, NAME_PATTERN, NO_KUBERNETES, RELEASES, STAGES, STATUSES
 

@@ -51,7 +51,7 @@ def _expected(statuses: list[str]) -> tuple[int, int | None]:
 
 def child(repo: Path, answers_file: Path | None, repeat: int) -> dict[str, Any]:
     """Runs in the fresh interpreter: every measurement of the insight."""
-    from crosscloud import insight
+    from crosscloud import failure_kind, insight
     from crosscloud.records import CellKey, Record, format_time
     from crosscloud.status_repo.git import Remote
     from crosscloud.status_repo.reader import StatusIndex
@@ -119,7 +119,7 @@ def child(repo: Path, answers_file: Path | None, repeat: int) -> dict[str, Any]:
     )
 
     flaky = sorted(cold.values(), key=lambda c: -(c.flakiness or 0.0))[:5]
-    kinds = {kind: sum(c.failures_by_kind.get(kind, 0) for c in cold.values()) for kind in insight.KINDS}
+    kinds = {kind: sum(c.failures_by_kind.get(kind, 0) for c in cold.values()) for kind in failure_kind.KINDS}
     return {
         "index_refresh_s": round(refresh_s, 3),
         "entries": indexed.entries,

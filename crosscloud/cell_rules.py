@@ -10,7 +10,9 @@
 - **Staleness.** A result older than ``settings.stale_after_hours`` looks stale; a ``running`` result
   older than the project's timeout (plus a grace period) is stuck and looks stale too.
 - **Aggregation** (a badge made of several cells), as the original: the first failure wins, ``running``
-  beats ``success``, and nothing at all is ``n/a``."""
+  beats ``success``, and nothing at all is ``n/a``. With ``settings.ignore_infra_failures`` a cell that
+  failed because of the infrastructure (``crosscloud.failure_kind``) counts as ``n/a``: a cloud's lack of
+  quota says nothing about the project."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from crosscloud.config import Cloud, Config, Project
+from crosscloud.failure_kind import INFRASTRUCTURE, classify_failure
 from crosscloud.presentation import ERROR as ERROR  # re-exported: cell views show it
 from crosscloud.records import CellKey, parse_time
 from crosscloud.status_repo.reader import Entry
@@ -118,6 +121,24 @@ def aggregate(statuses: Iterable[str]) -> str:
         elif status == "success" and result == "n/a":
             result = "success"
     return result
+
+
+def aggregate_ignoring_infra(views: Iterable[CellView], ignore_infra: bool = True) -> str:
+    """``aggregate`` of ``views``, where a cell that failed because of the infrastructure counts as ``n/a``
+    (no evidence about the project) when ``ignore_infra`` (``settings.ignore_infra_failures``)."""
+    statuses = []
+    for cell in views:
+        status = cell.status
+        entry = cell.entry
+        if (
+            ignore_infra
+            and entry is not None
+            and status == entry.status
+            and classify_failure(status, cell.key.stage, entry.reason) == INFRASTRUCTURE
+        ):
+            status = "n/a"
+        statuses.append(status)
+    return aggregate(statuses)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The configuration model: ``cross-cloud.yml`` loaded, checked against ``schema/config.schema.json``, in order.
 
 Files of the original cncf.ci load unchanged; every problem is reported with the file, the line and the
-field path (``cross-cloud.yml:42: projects.etcd.timeout: 'soon' is not of type 'integer'``)."""
+field path (``cross-cloud.yml:42: projects.etcd.timeout: 'soon' is not of type 'integer'``). A project's
+``build``, ``run``, ``e2e`` and ``chart`` become the typed specs of ``crosscloud.stage_specs`` here, once."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 
 from crosscloud import schemas, yaml_source
 from crosscloud.errors import ConfigError, ConfigErrors, UnknownNameError
+from crosscloud.stage_specs import BuildSpec, ChartSpec, E2ESpec, RunSpec
 from crosscloud.vocabulary import ARCHES, RELEASES
 
 DEFAULT_STALE_AFTER_HOURS = 48.0
@@ -60,10 +62,11 @@ class Project:
     repository_url: str | None = None
     repository: str | None = None
     """owner/name of the GitHub repository that reports this project's results."""
-    build: Mapping[str, Any] = field(default_factory=dict)
-    run: Mapping[str, Any] = field(default_factory=dict)
-    e2e: Mapping[str, Any] = field(default_factory=dict)
-    chart: Mapping[str, Any] = field(default_factory=dict)
+    build: BuildSpec = field(default_factory=BuildSpec)
+    run: RunSpec | None = None
+    """None when the project cannot run on a cloud without Kubernetes."""
+    e2e: E2ESpec = field(default_factory=E2ESpec)
+    chart: ChartSpec = field(default_factory=ChartSpec)
 
     def ref(self, release: str) -> str | None:
         return self.refs.get(release)
@@ -241,10 +244,10 @@ def _build(data: dict[str, Any], source: str) -> Config:
             project_url=p.get("project_url"),
             repository_url=p.get("repository_url"),
             repository=p.get("repository"),
-            build=MappingProxyType(p.get("build", {})),
-            run=MappingProxyType(p.get("run", {})),
-            e2e=MappingProxyType(p.get("e2e", {})),
-            chart=MappingProxyType(p.get("chart", {})),
+            build=BuildSpec.from_dict(p.get("build", {})),
+            run=RunSpec.from_dict(p["run"]) if "run" in p else None,
+            e2e=E2ESpec.from_dict(p.get("e2e", {})),
+            chart=ChartSpec.from_dict(p.get("chart", {})),
         )
         for name, p in _by_order(data["projects"])
     }

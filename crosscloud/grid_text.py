@@ -1,4 +1,7 @@
-"""The grid and histories as terminal tables and as JSON, for ``crosscloud status`` and ``history``."""
+"""The grid and histories as terminal tables and as JSON, for ``crosscloud status`` and ``history``.
+
+A table shows each status in the words of the presentation table (``crosscloud.presentation``: ``timed out``,
+``N/A``); the JSON keeps the record statuses themselves, for scripts."""
 
 from __future__ import annotations
 
@@ -6,13 +9,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from crosscloud.cell_rules import CellView, Grid
+from crosscloud.presentation import ERROR, word
 from crosscloud.status_repo.reader import Entry
 
 STALE_MARK = "*"
 
 
 def _cell_text(cell: CellView) -> str:
-    return cell.status + (STALE_MARK if cell.stale else "")
+    return word(cell.status) + (STALE_MARK if cell.stale else "")
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], indent: str = "") -> list[str]:
@@ -34,7 +38,8 @@ def grid_table(grid: Grid, *, repo: str, commit: str) -> str:
         for row in rows:
             cells = [row.build, *row.clouds]
             any_stale = any_stale or any(c.stale for c in cells)
-            table.append([row.project.name, row.release, row.release_label, *(_cell_text(c) for c in cells), row.test])
+            shown = [_cell_text(c) for c in cells]
+            table.append([row.project.name, row.release, row.release_label, *shown, word(row.test)])
         lines += _table(header, table, indent="  ")
     if any_stale:
         lines += ["", f"{STALE_MARK} stale: older than the schedule says it should be"]
@@ -91,7 +96,7 @@ def history_table(entries: Sequence[Entry]) -> str:
         where = " ".join(x for x in (e.key.cloud, e.key.environment if e.key.cloud else None) if x)
         detail = e.error or e.reason or e.url or ""
         rows.append(
-            [e.started_at or "?", e.status or "error", e.key.release, e.key.stage, where or "-",
+            [e.started_at or "?", word(e.status or ERROR), e.key.release, e.key.stage, where or "-",
              e.ref or (e.sha or "")[:7] or "-", detail]
         )  # fmt: skip
     return "\n".join(_table(["STARTED", "STATUS", "RELEASE", "STAGE", "CLOUD", "REF", "DETAIL"], rows))

@@ -17,8 +17,8 @@ Everything here is computed from the versions of a cell in the status index, new
   flaky); flakiness is the number of flips to failure (a failure whose previous remaining run passed) over
   the runs that remain. The **trend** compares it with the window before: ``worsening`` or ``improving``
   when the two differ by more than ``TREND_THRESHOLD``, else ``steady``; ``None`` without an earlier window.
-- **Failure kind**: ``infrastructure``, ``project`` or ``unknown``, decided by ``classify_failure`` with
-  the reason patterns in ``FAILURE_PATTERNS``.
+- **Failure kind**: ``infrastructure``, ``project`` or ``unknown``, decided by
+  ``crosscloud.failure_kind.classify_failure``.
 
 Reading: ``insights(index)`` computes every cell; ``InsightCache`` keeps the answers keyed by the last
 indexed sequence number and, after a refresh, recomputes only the cells whose files changed. Both read the
@@ -28,14 +28,13 @@ does not grow with the length of the history."""
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from crosscloud import layout
-from crosscloud.cell_rules import CellView, aggregate
+from crosscloud.failure_kind import FAILURES, KINDS, classify_failure
 from crosscloud.records import CellKey
 from crosscloud.status_repo.reader import Entry, StatusIndex
 
@@ -49,52 +48,6 @@ DEFAULT_ALERT_AFTER: Final = 3
 """Consecutive failures after which a cell alerts (TestGrid's ``num_failures_to_alert``)."""
 
 PASS: Final = "success"  # noqa: S105 - a status, not a secret
-FAILURES: Final[frozenset[str]] = frozenset({"failed", "timed_out", "infra_failed"})
-"""Statuses that are failed runs here; ``cancelled`` is not one (see the module doc)."""
-
-INFRASTRUCTURE: Final = "infrastructure"
-PROJECT: Final = "project"
-UNKNOWN: Final = "unknown"
-KINDS: Final = (INFRASTRUCTURE, PROJECT, UNKNOWN)
-
-FAILURE_PATTERNS: Final[tuple[tuple[re.Pattern[str], str], ...]] = tuple(
-    (re.compile(pattern, re.IGNORECASE), kind)
-    for pattern, kind in (
-        # The project's own words first: a failing test may well mention a refused connection.
-        (r"\b\d+ of \d+ tests? failed|\btests? failed|assertion|compile error|build failed", PROJECT),
-        (r"pods? not ready|CrashLoopBackOff|ImagePullBackOff|ErrImagePull|OOMKilled|helm test", PROJECT),
-        # Then the environment's: quota, capacity, the cloud or the cluster out of reach.
-        (r"quota|capacity|insufficient|exhausted|LimitExceeded|SkuNotAvailable|rate limit|toomanyrequests",
-         INFRASTRUCTURE),
-        (r"unreachable|unavailable|connection (refused|reset)|no route to host|no such host|i/o timeout",
-         INFRASTRUCTURE),
-        (r"TLS handshake timeout|could not resolve|network is unreachable|cloud API|API server", INFRASTRUCTURE),
-        (r"credentials|unauthori[sz]ed|no space left on device|\bterraform\b|provision", INFRASTRUCTURE),
-        (r"\b50[234]\b|Service Unavailable|Bad Gateway|Gateway Time-?out", INFRASTRUCTURE),
-    )
-)  # fmt: skip
-"""(pattern of a reason, kind): the first match decides; see ``classify_failure``."""
-
-
-def classify_failure(status: str | None, stage: str, reason: str | None) -> str | None:
-    """Whose failure a result is: ``infrastructure``, ``project`` or ``unknown``; None for no failure.
-
-    In order: ``infra_failed`` is the environment (the stage said so); a reason matching
-    ``FAILURE_PATTERNS`` decides next (results recorded by hand or imported from other CI systems often say
-    only ``failed``); a failed or timed-out provisioning is the environment; any other ``failed`` is the
-    project (its build, deploy or e2e); a ``timed_out`` build, deploy or e2e without a telling reason could
-    be a slow project or a slow cloud: ``unknown``."""
-    if status not in FAILURES:
-        return None
-    if status == "infra_failed":
-        return INFRASTRUCTURE
-    if reason:
-        for pattern, kind in FAILURE_PATTERNS:
-            if pattern.search(reason):
-                return kind
-    if stage == "provision":
-        return INFRASTRUCTURE
-    return PROJECT if status == "failed" else UNKNOWN
 
 
 @dataclass(frozen=True)
@@ -368,54 +321,3 @@ class InsightCache:
     def summary(self) -> list[dict[str, Any]]:
         """Every cell as JSON, in path order."""
         return [self.cells[key].as_dict() for key in sorted(self.cells, key=layout.cell_path)]
-
-
-# -- badges and text ---------------------------------------------------------------------------------------
-def aggregate_ignoring_infra(views: Iterable[CellView], ignore_infra: bool = True) -> str:
-    """``cell_rules.aggregate`` of ``views``, where a cell that failed because of the infrastructure counts
-    as ``n/a`` (no evidence about the project) when ``ignore_infra`` (``settings.ignore_infra_failures``)."""
-    statuses = []
-    for cell in views:
-        status = cell.status
-        entry = cell.entry
-        if (
-            ignore_infra
-            and entry is not None
-            and status == entry.status
-            and classify_failure(status, cell.key.stage, entry.reason) == INFRASTRUCTURE
-        ):
-            status = "n/a"
-        statuses.append(status)
-    return aggregate(statuses)
-
-
-def describe(found: CellInsight) -> str:
-    """One line about a cell, for ``crosscloud history``."""
-    parts = [str(found.key) + ":"]
-    if found.consecutive_failures and found.failing_since:
-        parts.append(
-            f"failing since {found.failing_since.time} ({found.consecutive_failures} in a row, {found.failure_kind});"
-        )
-    elif found.last_success:
-        parts.append("green;")
-    if found.last_success:
-        success = found.last_success
-        parts.append(f"last success {success.label()} at {success.time}" + (f" {success.url};" if success.url else ";"))
-    else:
-        parts.append("never succeeded;")
-    if found.flakiness is None:
-        parts.append("no runs to measure flakiness")
-    else:
-        trend = f", {found.trend}" if found.trend else ""
-        parts.append(f"flakiness {found.flakiness:.2f} over {found.window_runs} runs{trend}")
-    return " ".join(parts)
-
-
-def insight_lines(index: StatusIndex, keys: Iterable[CellKey], window: int = DEFAULT_WINDOW) -> list[str]:
-    """A line per distinct cell of ``keys`` (in path order), for the end of ``crosscloud history``."""
-    lines = []
-    for key in sorted(set(keys), key=layout.cell_path):
-        found = insight_of(index, key, window)
-        if found is not None:
-            lines.append(describe(found))
-    return lines

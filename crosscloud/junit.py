@@ -1,4 +1,5 @@
-"""JUnit XML in and out: other CI systems' test results as e2e records, and our records for JUnit readers.
+"""JUnit XML in: other CI systems' test results as e2e records. (Writing JUnit XML is the action's: it
+reports its stages that way, in its ``junit_report`` module.)
 
 **Reading** accepts the flavours in the wild: a ``<testsuites>`` root or a lone ``<testsuite>`` (Jenkins
 and Maven Surefire, pytest, go-junit-report, Kubernetes e2e through ginkgo v1 and v2, whose test cases also
@@ -11,11 +12,6 @@ The XML comes from somewhere else, so it is parsed defensively with the standard
 larger than ``MAX_JUNIT_BYTES`` is refused before it is read, and so is any DOCTYPE (the only way to
 declare entities, hence entity bombs and external entities): the parser stops at the declaration, before
 any entity is defined. Timestamps without a zone are taken as UTC.
-
-**Writing** (``records_to_junit``) gives one ``<testsuite>`` per project release and test environment and
-one ``<testcase>`` per record: ``failed`` and ``timed_out`` are ``<failure type=STATUS>``, ``infra_failed``
-an ``<error>`` (the environment, not an assertion), ``cancelled``, ``n/a`` and ``running`` are
-``<skipped>``; the job link, ref and sha are properties of the case.
 
 **Recording** (``junit_record``) is what ``crosscloud import junit`` and the app's
 ``POST /api/v1/results/junit`` share: the cell named by project, release, cloud, arch and Kubernetes
@@ -419,84 +415,3 @@ def junit_record(
         now=now,
     )
     return Record.from_dict(data, source=", ".join(report.source for report in reports))
-
-
-# -- records to JUnit ------------------------------------------------------------------------------------
-_FAILURE_ELEMENT: Final = {"failed": "failure", "timed_out": "failure", "infra_failed": "error"}
-
-
-def _suite_name(record: Record) -> str:
-    d = record.data
-    parts = [d["project"], d["release"], d["arch"]]
-    k8s = d.get("kubernetes")
-    if k8s:
-        parts.append(f"kubernetes-{k8s['release']}")
-    return " ".join(parts)
-
-
-def _case_name(record: Record) -> str:
-    d = record.data
-    return d["stage"] if d["stage"] == "build" else f"{d['cloud']} {d['stage']}"
-
-
-def records_to_junit(records: Sequence[Record], name: str = "Cross-Cloud CI") -> str:
-    """JUnit XML of ``records`` (see the module doc), in the order given within each suite."""
-    suites: dict[str, list[Record]] = {}
-    for record in records:
-        suites.setdefault(_suite_name(record), []).append(record)
-    root = ET.Element("testsuites", name=name)
-    all_cases = all_failures = all_errors = all_skipped = 0
-    all_seconds = 0.0
-    for suite_name, members in suites.items():
-        suite = ET.SubElement(root, "testsuite", name=suite_name)
-        failures = errors = skipped = 0
-        seconds = 0.0
-        for record in members:
-            d = record.data
-            took = _duration(record)
-            seconds += took
-            case = ET.SubElement(
-                suite, "testcase", name=_case_name(record), classname=suite_name.replace(" ", "."), time=f"{took:.3f}"
-            )
-            properties = ET.SubElement(case, "properties")
-            for key in ("status", "ref", "sha", "url", "started_at", "finished_at"):
-                if d.get(key):
-                    ET.SubElement(properties, "property", name=key, value=str(d[key]))
-            status = record.status
-            if status in _FAILURE_ELEMENT:
-                element = _FAILURE_ELEMENT[status]
-                failures += element == "failure"
-                errors += element == "error"
-                ET.SubElement(case, element, type=status, message=d.get("reason") or status)
-            elif status != "success":
-                skipped += 1
-                ET.SubElement(case, "skipped", message=status + (f": {d['reason']}" if d.get("reason") else ""))
-        earliest = min(r.data["started_at"] for r in members)
-        suite.set("tests", str(len(members)))
-        suite.set("failures", str(failures))
-        suite.set("errors", str(errors))
-        suite.set("skipped", str(skipped))
-        suite.set("time", f"{seconds:.3f}")
-        suite.set("timestamp", earliest)
-        all_cases += len(members)
-        all_failures, all_errors, all_skipped = all_failures + failures, all_errors + errors, all_skipped + skipped
-        all_seconds += seconds
-    for attribute, value in (("tests", all_cases), ("failures", all_failures), ("errors", all_errors),
-                             ("skipped", all_skipped)):  # fmt: skip
-        root.set(attribute, str(value))
-    root.set("time", f"{all_seconds:.3f}")
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
-
-
-def _duration(record: Record) -> float:
-    finished = record.finished_at
-    return (finished - record.started_at).total_seconds() if finished else 0.0
-
-
-def record_status_of(case: TestCase) -> str:
-    """The record status a case written by ``records_to_junit`` stands for (its ``status`` property)."""
-    for name, value in case.properties:
-        if name == "status":
-            return value
-    return {PASSED: "success", FAILED: "failed", ERROR: "infra_failed", SKIPPED: "n/a"}[case.outcome]

@@ -76,14 +76,13 @@ def commit_message(records: Sequence[Record]) -> str:
     if len(records) == 1:
         record = records[0]
         subject = record.summary()
-        body = [record.data["reason"]] if record.data.get("reason") else []
-        d = record.data
-        trailers += [("Project", d["project"]), ("Release", d["release"]), ("Stage", d["stage"])]
-        if d.get("cloud"):
-            trailers.append(("Cloud", d["cloud"]))
-        trailers.append(("Status", d["status"]))
-        if d.get("sha"):
-            trailers.append(("Sha", d["sha"]))
+        body = [record.reason] if record.reason else []
+        trailers += [("Project", record.project), ("Release", record.release), ("Stage", record.stage)]
+        if record.cloud:
+            trailers.append(("Cloud", record.cloud))
+        trailers.append(("Status", record.status))
+        if record.sha:
+            trailers.append(("Sha", record.sha))
     else:
         counts: dict[str, int] = {}
         for record in records:
@@ -93,12 +92,12 @@ def commit_message(records: Sequence[Record]) -> str:
         tally = ", ".join(f"{n} {status}" for status, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
         subject = f"{shown}: {len(records)} results: {tally}"
         body = [f"- {r.summary()}" for r in sorted(records, key=lambda r: r.key)]
-    runs = {(r.run.get("url"), r.run.get("id"), r.run.get("attempt")) for r in records if r.run}
+    runs = {(p.url, p.id, p.attempt) for r in records if (p := r.provenance)}
     if len(runs) == 1:
         url, run_id, attempt = runs.pop()
         trailers += [("Run-URL", url), ("Run-Id", run_id), ("Run-Attempt", attempt)]
-    elif len(records) == 1 and records[0].data.get("url"):
-        trailers.append(("Job-URL", records[0].data["url"]))
+    elif len(records) == 1 and records[0].url:
+        trailers.append(("Job-URL", records[0].url))
     lines = [subject, ""]
     if body:
         lines += [*body, ""]

@@ -7,9 +7,10 @@ the same result exactly when their canonical texts are equal."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from crosscloud import schemas
 from crosscloud.errors import RecordError
@@ -69,6 +70,38 @@ def format_time(value: datetime) -> str:
 
 
 @dataclass(frozen=True)
+class RunProvenance:
+    """The ``run`` of a record: the GitHub Actions workflow run that produced it (every field optional)."""
+
+    repository: str | None = None
+    """owner/name"""
+    id: int | None = None
+    attempt: int | None = None
+    job: str | None = None
+    workflow: str | None = None
+    url: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunProvenance:
+        """From a record's validated ``run`` object."""
+        return cls(
+            repository=_text(data.get("repository")),
+            id=data.get("id"),
+            attempt=data.get("attempt"),
+            job=_text(data.get("job")),
+            workflow=_text(data.get("workflow")),
+            url=_text(data.get("url")),
+        )
+
+
+NO_RUN: Final = RunProvenance()
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+@dataclass(frozen=True)
 class Record:
     data: dict[str, Any]
     """Canonical, validated data; treat as read-only."""
@@ -115,26 +148,65 @@ class Record:
 
     @property
     def key(self) -> CellKey:
-        d = self.data
-        if d["stage"] == "build":
-            return CellKey(d["project"], d["release"], d["arch"], "build")
-        k8s = d.get("kubernetes")
+        if self.stage == "build":
+            return CellKey(self.project, self.release, self.arch, "build")
         return CellKey(
-            d["project"],
-            d["release"],
-            d["arch"],
-            d["stage"],
-            d["cloud"],
-            k8s["release"] if k8s else NO_KUBERNETES,
+            self.project, self.release, self.arch, self.stage, self.cloud, self.kubernetes_release or NO_KUBERNETES
         )
 
+    # Typed views of the stored fields (``schema/result.schema.json``); ``data`` stays the stored form.
     @property
     def project(self) -> str:
         return str(self.data["project"])
 
     @property
+    def release(self) -> str:
+        return str(self.data["release"])
+
+    @property
+    def stage(self) -> str:
+        return str(self.data["stage"])
+
+    @property
+    def cloud(self) -> str | None:
+        """None for a build, which runs on no cloud."""
+        return _text(self.data.get("cloud"))
+
+    @property
+    def arch(self) -> str:
+        return str(self.data["arch"])
+
+    @property
+    def kubernetes_release(self) -> str | None:
+        """The Kubernetes release of the test cluster; None for a build and on a cloud without Kubernetes."""
+        k8s = self.data.get("kubernetes")
+        return str(k8s["release"]) if k8s else None
+
+    @property
+    def kubernetes_version(self) -> str | None:
+        k8s = self.data.get("kubernetes")
+        return _text(k8s.get("version")) if k8s else None
+
+    @property
     def status(self) -> str:
         return str(self.data["status"])
+
+    @property
+    def reason(self) -> str | None:
+        return _text(self.data.get("reason"))
+
+    @property
+    def ref(self) -> str | None:
+        return _text(self.data.get("ref"))
+
+    @property
+    def sha(self) -> str | None:
+        return _text(self.data.get("sha"))
+
+    @property
+    def url(self) -> str | None:
+        """The job that produced the result."""
+        return _text(self.data.get("url"))
 
     @property
     def started_at(self) -> datetime:
@@ -146,34 +218,49 @@ class Record:
         return parse_time(value) if value else None
 
     @property
+    def started_text(self) -> str:
+        """``started_at`` in its canonical text (these sort in time order)."""
+        return str(self.data["started_at"])
+
+    @property
+    def finished_text(self) -> str | None:
+        return _text(self.data.get("finished_at"))
+
+    @property
     def run(self) -> dict[str, Any]:
+        """The stored ``run`` object as it is (``{}`` when there is none); ``provenance`` is its typed form."""
         return self.data.get("run") or {}
+
+    @property
+    def provenance(self) -> RunProvenance | None:
+        """The workflow run that produced the record, or None when it names none."""
+        run = self.data.get("run")
+        return RunProvenance.from_dict(run) if run else None
 
     def recency(self) -> tuple[str, int, int, int, str]:
         """Orders two results of one cell: later run start, then run id, then attempt, and a final
         status after ``running`` of the same run. A record that sorts lower never replaces a higher one."""
-        run = self.run
+        run = self.provenance or NO_RUN
         return (
-            self.data["started_at"],
-            run.get("id", 0),
-            run.get("attempt", 0),
+            self.started_text,
+            run.id or 0,
+            run.attempt or 0,
             0 if self.status == "running" else 1,
-            self.data.get("finished_at") or "",
+            self.finished_text or "",
         )
 
     def summary(self) -> str:
         """``coredns stable v1.2.5 aws deploy: failed``: the words of a commit subject."""
-        d = self.data
-        parts = [d["project"], d["release"]]
-        ref = d.get("ref") or (d.get("sha") or "")[:7]
+        parts = [self.project, self.release]
+        ref = self.ref or (self.sha or "")[:7]
         if ref:
             parts.append(ref)
-        if d["arch"] != "amd64":
-            parts.append(d["arch"])
-        if d.get("cloud"):
-            parts.append(d["cloud"])
-        k8s = d.get("kubernetes")
-        if k8s and k8s["release"] != "stable":
-            parts.append(f"(kubernetes {k8s['release']})")
-        parts.append(d["stage"])
-        return " ".join(parts) + f": {d['status']}"
+        if self.arch != "amd64":
+            parts.append(self.arch)
+        if self.cloud:
+            parts.append(self.cloud)
+        k8s = self.kubernetes_release
+        if k8s and k8s != "stable":
+            parts.append(f"(kubernetes {k8s})")
+        parts.append(self.stage)
+        return " ".join(parts) + f": {self.status}"

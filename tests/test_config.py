@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from crosscloud.config import load_config, parse_config
 from crosscloud.errors import ConfigError, ConfigErrors, UnknownNameError
+from crosscloud.stage_specs import (
+    DEFAULT_BUILD_MODE,
+    BinarySpec,
+    BuildSpec,
+    ChartSpec,
+    ChartTestSpec,
+    E2ESpec,
+    ImageSpec,
+    ReadySpec,
+    RunSpec,
+)
 from crosscloud.status_repo.seed import default_config
 from tests.conftest import CNCF_2018, CNCF_2020
 
@@ -77,6 +89,15 @@ CASES = {
         "projects.k.cncf_relation",
     ),
     "non-string key": ("clouds:\n  aws: {}\n  1: {}\nprojects:\n  k: {}\n", 3, "clouds[1]"),
+    # The stage specs are typed from what the schema passed: their mistakes are named like any other.
+    "run without command": ("clouds:\n  aws: {}\nprojects:\n  k:\n    run:\n      ports: [x]\n", 5, "projects.k.run"),
+    "e2e timeout": ("clouds:\n  aws: {}\nprojects:\n  k:\n    e2e:\n      timeout: x\n", 6, "projects.k.e2e.timeout"),
+    "build override": (
+        "clouds:\n  aws: {}\nprojects:\n  k:\n    build:\n      releases:\n        head:\n          mode: bake\n",
+        8,
+        "projects.k.build.releases.head.mode",
+    ),
+    "chart test": ("clouds:\n  aws: {}\nprojects:\n  k:\n    chart:\n      test: {}\n", 6, "projects.k.chart.test"),
 }
 
 
@@ -88,6 +109,59 @@ def test_errors_name_file_line_and_field(text: str, line: int, field: str) -> No
     assert err.value.field == field
     assert err.value.line == line
     assert str(err.value).startswith("my/cross-cloud.yml")
+
+
+STAGES_YAML = """
+clouds:
+  local: {kubernetes: false}
+projects:
+  demo:
+    stable_ref: v1.0.0
+    build:
+      mode: reuse
+      binaries: [{name: demo, source: "debian:demo", version_args: [version]}]
+      releases:
+        head:
+          mode: source
+          commands: [[make, all]]
+          image: {name: 127.0.0.1:5000/demo}
+    run:
+      command: ["{binary.demo}", "--port={port}"]
+      ports: [admin]
+      env: {LOG: debug}
+      ready: {tcp: "{port}"}
+    e2e: {check: demo-check, args: {timeout: "5"}, timeout: 30}
+    chart: {name: demo, values: {replicas: 2, image: {pullPolicy: Never}}, test: {command: [check, "{namespace}"]}}
+  bare: {}
+"""
+
+
+def test_stage_specs_are_parsed_once_into_frozen_types() -> None:
+    config = parse_config(STAGES_YAML, "stages.yml")
+    demo = config.project("demo")
+    assert demo.build.mode == "reuse"
+    assert demo.build.binaries == (BinarySpec("demo", version_args=("version",), source="debian:demo"),)
+    head = demo.build.for_release("head")
+    # the override replaces exactly the keys it sets: the binaries stay, the mode and commands are its own
+    assert (head.mode, head.commands, head.binaries) == ("source", (("make", "all"),), demo.build.binaries)
+    assert head.image == ImageSpec("127.0.0.1:5000/demo") and head.image.tls_verify
+    assert demo.build.for_release("stable") == dataclasses.replace(demo.build, releases={})
+    assert demo.run == RunSpec(
+        command=("{binary.demo}", "--port={port}"),
+        ports=("admin",),
+        env={"LOG": "debug"},
+        ready=ReadySpec(tcp="{port}"),
+    )
+    assert demo.e2e == E2ESpec(check="demo-check", args={"timeout": "5"}, timeout=30)
+    assert demo.chart.test == ChartTestSpec(("check", "{namespace}"))
+    assert demo.chart.values == {"replicas": 2, "image": {"pullPolicy": "Never"}}
+    with pytest.raises(TypeError):
+        demo.run.env["LOG"] = "info"  # type: ignore[index]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        demo.e2e.timeout = 1  # type: ignore[misc]
+    bare = config.project("bare")
+    assert (bare.build, bare.run, bare.e2e, bare.chart) == (BuildSpec(), None, E2ESpec(), ChartSpec())
+    assert bare.build.for_release("stable").mode == DEFAULT_BUILD_MODE
 
 
 def test_unknown_keys_suggest_the_nearest_known_one() -> None:

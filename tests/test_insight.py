@@ -17,9 +17,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crosscloud import insight
-from crosscloud.cell_rules import CellView
+from crosscloud.cell_rules import CellView, aggregate_ignoring_infra
 from crosscloud.cli import main
-from crosscloud.insight import INFRASTRUCTURE, PROJECT, UNKNOWN, InsightCache, cell_insight, classify_failure
+from crosscloud.failure_kind import INFRASTRUCTURE, PROJECT, UNKNOWN, classify_failure
+from crosscloud.insight import InsightCache, cell_insight
+from crosscloud.insight_text import insight_lines
 from crosscloud.records import CellKey, Record, format_time
 from crosscloud.status_repo.git import Remote
 from crosscloud.status_repo.reader import Entry, StatusIndex
@@ -183,13 +185,13 @@ def test_aggregate_ignoring_infra() -> None:
     quota = _view(DEPLOY, "failed", "aws: quota exceeded")
     ok = _view(NATS, "success", None)
     broken = _view(NATS, "failed", "e2e: 3 of 9 tests failed")
-    assert insight.aggregate_ignoring_infra([infra, ok]) == "success"
-    assert insight.aggregate_ignoring_infra([infra, ok], ignore_infra=False) == "infra_failed"
-    assert insight.aggregate_ignoring_infra([quota, ok]) == "success"
-    assert insight.aggregate_ignoring_infra([infra, quota]) == "n/a"
-    assert insight.aggregate_ignoring_infra([infra, broken, ok]) == "failed"
+    assert aggregate_ignoring_infra([infra, ok]) == "success"
+    assert aggregate_ignoring_infra([infra, ok], ignore_infra=False) == "infra_failed"
+    assert aggregate_ignoring_infra([quota, ok]) == "success"
+    assert aggregate_ignoring_infra([infra, quota]) == "n/a"
+    assert aggregate_ignoring_infra([infra, broken, ok]) == "failed"
     cascade = _view(E2E, "infra_failed", "local: quota exceeded", shown="n/a")  # the view, not the entry, counts
-    assert insight.aggregate_ignoring_infra([cascade, ok]) == "success"
+    assert aggregate_ignoring_infra([cascade, ok]) == "success"
 
 
 # -- real status repositories ----------------------------------------------------------------------------
@@ -385,7 +387,7 @@ def test_insight_lines_for_history(red_repo: Path) -> None:
     index = StatusIndex(red_repo)
     index.refresh()
     keys = [e.key for e in index.history(project="etcd")] + [NATS]
-    lines = insight.insight_lines(index, keys)
+    lines = insight_lines(index, keys)
     assert lines == [
         "etcd stable local e2e: failing since 2026-11-01T07:05:00Z (2 in a row, project); last success v2 (0000002) "
         "at 2026-11-01T05:05:00Z https://github.com/etcd-io/etcd/actions/runs/2/job/2; flakiness 0.25 over 4 runs",

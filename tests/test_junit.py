@@ -14,6 +14,7 @@ from crosscloud import junit
 from crosscloud.cli import main
 from crosscloud.errors import BadInputError
 from crosscloud.records import Record
+from crosscloud_action import junit_report
 from tests.conftest import git, make_record, snapshot
 
 DATA = Path(__file__).parent / "data" / "junit"
@@ -208,10 +209,10 @@ def test_records_round_trip_through_junit() -> None:
         make_record(project="nats", stage="deploy", status="n/a", reason="build failed"),
         make_record(project="nats", stage="build", status="running", finished_at=None),
     ]
-    text = junit.records_to_junit(records)
+    text = junit_report.records_to_junit(records)
     report = junit.parse_junit(text.encode(), "ours.xml")
     assert report.counts == junit.Counts(total=7, failed=2, errors=1, skipped=3)
-    assert [junit.record_status_of(c) for c in report.cases] == [r.status for r in records]
+    assert [junit_report.record_status_of(c) for c in report.cases] == [r.status for r in records]
     assert [(c.suite, c.name) for c in report.cases] == [
         ("etcd stable amd64", "build"), ("etcd stable amd64", "local deploy"), ("etcd stable amd64", "local e2e"),
         ("etcd stable amd64", "local provision"), ("nats stable amd64", "local e2e"),
@@ -228,7 +229,7 @@ def test_records_round_trip_through_junit() -> None:
 
 def test_records_to_junit_of_kubernetes_cells_names_the_environment() -> None:
     record = make_record(stage="e2e", cloud="aws", kubernetes={"release": "head", "version": "v1.31.0"})
-    report = junit.parse_junit(junit.records_to_junit([record]).encode(), "k8s.xml")
+    report = junit.parse_junit(junit_report.records_to_junit([record]).encode(), "k8s.xml")
     assert [(c.suite, c.classname, c.name) for c in report.cases] == [
         ("etcd stable amd64 kubernetes-head", "etcd.stable.amd64.kubernetes-head", "aws e2e")
     ]

@@ -21,6 +21,7 @@ from crosscloud import cli
 from crosscloud.config import load_config, parse_config
 from crosscloud.errors import BadInputError
 from crosscloud.onboard import ENTRY_FILE, Answers, check_answers, insert_project, render
+from crosscloud.stage_specs import ChartSpec
 from tests.conftest import CNCF_2018, CNCF_2020, ROOT
 from tests.workflows.act import find_tool
 
@@ -61,7 +62,7 @@ def test_entry_is_a_valid_project_of_the_config_schema(generated: Path) -> None:
     assert project.repository == "acme/Demo-App"
     assert project.arch == ("amd64", "arm64")
     assert project.refs == {"stable": "v0.1.0", "head": "main"}
-    assert project.chart == {"path": "helm/demo-app"}
+    assert project.chart == ChartSpec(path="helm/demo-app")
     assert project.commit_url("abc") == "https://github.com/acme/Demo-App/commit/abc"
 
 

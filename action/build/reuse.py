@@ -27,10 +27,10 @@ import shutil
 import sys
 import sysconfig
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
+from crosscloud.stage_specs import BinarySpec, BuildSpec, FileSpec
 from crosscloud_action.errors import InfraFailure, ProjectFailure
 from crosscloud_action.model import Binary, File, Image, Pinned
 from crosscloud_action.runtimes.interface import StageContext
@@ -42,17 +42,15 @@ VERSION_TIMEOUT = 30.0
 SYSTEM_DIRS = ("/usr/local/sbin", "/usr/sbin", "/sbin")
 
 
-def pin_reused(ctx: StageContext, spec: Mapping[str, Any], ref: str) -> Pinned:
-    """Pin the ``binaries``, ``images`` and ``files`` of a reuse build ``spec`` (the effective spec of
-    one release, see ``build.effective_spec``). Nothing is built, so there is no commit: ``sha`` is None."""
-    binaries = tuple(
-        _pin_binary(ctx, entry, f"build.binaries[{i}]") for i, entry in enumerate(spec.get("binaries", ()))
-    )
+def pin_reused(ctx: StageContext, spec: BuildSpec, ref: str) -> Pinned:
+    """Pin the ``binaries``, ``images`` and ``files`` of a reuse build ``spec`` (the spec of one release,
+    ``BuildSpec.for_release``). Nothing is built, so there is no commit: ``sha`` is None."""
+    binaries = tuple(_pin_binary(ctx, entry, f"build.binaries[{i}]") for i, entry in enumerate(spec.binaries))
     names = [b.name for b in binaries]
     if duplicated := sorted({n for n in names if names.count(n) > 1}):
         raise ProjectFailure(f"build.binaries names {', '.join(duplicated)} more than once")
-    images = tuple(_image(text) for text in spec.get("images", ()))
-    files = tuple(_pin_file(ctx, entry, f"build.files[{i}]") for i, entry in enumerate(spec.get("files", ())))
+    images = tuple(_image(text) for text in spec.images)
+    files = tuple(_pin_file(ctx, entry, f"build.files[{i}]") for i, entry in enumerate(spec.files))
     _note_ref(ctx, ref, binaries)
     return Pinned(ref=ref, sha=None, images=images, files=files, binaries=binaries)
 
@@ -114,23 +112,20 @@ def sha256_of(path: Path) -> str:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
 
-def _pin_binary(ctx: StageContext, entry: Mapping[str, Any], where: str) -> Binary:
-    name = str(entry["name"])
-    source = entry.get("source")
-    path = locate(ctx, name, entry.get("path"), source)
+def _pin_binary(ctx: StageContext, entry: BinarySpec, where: str) -> Binary:
+    name, source = entry.name, entry.source
+    path = locate(ctx, name, entry.path, source)
     if not os.access(path, os.X_OK):
         raise InfraFailure(f"{name} at {path} is not executable")
-    version = _version(ctx, name, path, entry.get("version_args", DEFAULT_VERSION_ARGS), entry, where)
+    args = DEFAULT_VERSION_ARGS if entry.version_args is None else entry.version_args
+    version = _version(ctx, name, path, args, entry.version_pattern or DEFAULT_VERSION_PATTERN, where)
     digest = sha256_of(path)
     print(f"pinned {name} {version} at {path} (sha256 {digest})", file=ctx.log, flush=True)
     return Binary(name=name, version=version, path=str(path), sha256=digest, source=source)
 
 
-def _version(
-    ctx: StageContext, name: str, path: Path, args: Sequence[str], entry: Mapping[str, Any], where: str
-) -> str:
-    """What ``path args`` prints, matched by ``version_pattern`` (group 1, or the whole match)."""
-    text = entry.get("version_pattern", DEFAULT_VERSION_PATTERN)
+def _version(ctx: StageContext, name: str, path: Path, args: Sequence[str], text: str, where: str) -> str:
+    """What ``path args`` prints, matched by the ``version_pattern`` ``text`` (group 1, or the whole match)."""
     try:
         pattern = re.compile(text)
     except re.error as exc:
@@ -157,11 +152,10 @@ def _image(text: str) -> Image:
     return Image(name=repository, digest=digest, tag=tag)
 
 
-def _pin_file(ctx: StageContext, entry: Mapping[str, Any], where: str) -> File:
+def _pin_file(ctx: StageContext, entry: FileSpec, where: str) -> File:
     """A released file: verified when it is on this machine, else pinned by its declared sha256 (this
     stage downloads nothing; whoever fetches the URL later must check that sha256)."""
-    expected = str(entry["sha256"])
-    url, path = entry.get("url"), entry.get("path")
+    expected, url, path = entry.sha256, entry.url, entry.path
     if path:
         file = Path(path).expanduser()
         if not file.is_absolute():

@@ -23,12 +23,12 @@ import os
 import re
 import shlex
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
 from urllib.parse import urlsplit
 
+from crosscloud.stage_specs import BuildSpec, ImageSpec
 from crosscloud_action.errors import InfraFailure, ProjectFailure, StageFailure
 from crosscloud_action.model import File, Image, Pinned
 from crosscloud_action.runtimes.interface import StageContext
@@ -53,24 +53,22 @@ class Checkout:
     """Committer time of ``sha`` (seconds since the epoch): ``SOURCE_DATE_EPOCH`` and the image's time."""
 
 
-def build_from_source(
-    ctx: StageContext, spec: Mapping[str, Any], ref: str, *, repository_url: str | None = None
-) -> Pinned:
-    """Check out ``ref`` of ``spec["repository"]`` (default ``repository_url``, then the project's
-    ``repository_url``), run ``spec["commands"]``, pin ``spec["outputs"]`` and, when ``spec["image"]`` is
-    declared, build, push and pin the image tagged ``<ref>.<sha8>.<job id>.<arch>``."""
-    repository = spec.get("repository") or repository_url or ctx.project.repository_url
+def build_from_source(ctx: StageContext, spec: BuildSpec, ref: str, *, repository_url: str | None = None) -> Pinned:
+    """Check out ``ref`` of ``spec.repository`` (default ``repository_url``, then the project's
+    ``repository_url``), run ``spec.commands``, pin ``spec.outputs`` and, when ``spec.image`` is declared,
+    build, push and pin the image tagged ``<ref>.<sha8>.<job id>.<arch>``."""
+    repository = spec.repository or repository_url or ctx.project.repository_url
     if not repository:
         raise ProjectFailure("build.repository is not set and the project has no repository_url")
-    image_spec: Mapping[str, Any] | None = spec.get("image")
+    image_spec = spec.image
     git = git_program(ctx)
     # The builder is chosen before anything is fetched or built: a machine that cannot package the image
     # fails in a second, not after the whole build.
     builder = oci.select_builder(ctx) if image_spec else None
     try:
-        checkout = fetch_checkout(ctx, str(repository), ref, git=git)
-        run_commands(ctx, spec.get("commands") or (), checkout, ref)
-        files = pin_outputs(checkout.path, spec.get("outputs") or ())
+        checkout = fetch_checkout(ctx, repository, ref, git=git)
+        run_commands(ctx, spec.commands, checkout, ref)
+        files = pin_outputs(checkout.path, spec.outputs)
         for f in files:
             print(f"pinned {f.name} sha256:{f.sha256}", file=ctx.log, flush=True)
         images: tuple[Image, ...] = ()
@@ -188,7 +186,7 @@ def resolve_ref(ctx: StageContext, git: str, src: Path, ref: str) -> str | None:
 # --- build commands and outputs -------------------------------------------------------------------------
 
 
-def run_commands(ctx: StageContext, commands: Sequence[Any], checkout: Checkout, ref: str) -> None:
+def run_commands(ctx: StageContext, commands: Sequence[Sequence[str]], checkout: Checkout, ref: str) -> None:
     """Run each command (an argument list, no shell) in the checkout; the first failure stops the build."""
     env = {
         "SOURCE_DATE_EPOCH": str(checkout.commit_time),
@@ -197,9 +195,9 @@ def run_commands(ctx: StageContext, commands: Sequence[Any], checkout: Checkout,
         "CROSSCLOUD_ARCH": ctx.arch,
     }
     for number, command in enumerate(commands, 1):
-        if not isinstance(command, Sequence) or isinstance(command, str) or not command:
+        if not command:
             raise ProjectFailure(f"build command {number} is not a non-empty argument list")
-        args = [str(a) for a in command]
+        args = list(command)
         program = args[0]
         if "/" in program:  # a script of the project: its absence is the project's, not the machine's
             path = Path(program) if Path(program).is_absolute() else checkout.path / program
@@ -277,10 +275,10 @@ def image_tag(ref: str, sha: str, job: str, arch: str) -> str:
     return head + suffix
 
 
-def containerfile_of(root: Path, image_spec: Mapping[str, Any], context: Path) -> Path:
-    declared = image_spec.get("containerfile")
+def containerfile_of(root: Path, image_spec: ImageSpec, context: Path) -> Path:
+    declared = image_spec.containerfile
     if declared:
-        path = _inside(root, str(declared), "image.containerfile")
+        path = _inside(root, declared, "image.containerfile")
         if not path.is_file():
             raise ProjectFailure(f"image.containerfile {declared} does not exist in the checkout")
         return path
@@ -292,15 +290,15 @@ def containerfile_of(root: Path, image_spec: Mapping[str, Any], context: Path) -
 
 
 def build_image(
-    ctx: StageContext, builder: oci.ImageBuilder, image_spec: Mapping[str, Any], checkout: Checkout, ref: str
+    ctx: StageContext, builder: oci.ImageBuilder, image_spec: ImageSpec, checkout: Checkout, ref: str
 ) -> Image:
     """Build the declared image from the checkout, push it and pin it by the digest the registry got."""
-    name = str(image_spec.get("name") or "")
+    name = image_spec.name
     if not IMAGE_NAME.match(name) or "@" in name or ":" in name.rpartition("/")[2]:
         raise ProjectFailure(f"image.name {name!r} must be a repository without tag or digest")
-    context = _inside(checkout.path, str(image_spec.get("context") or "."), "image.context")
+    context = _inside(checkout.path, image_spec.context or ".", "image.context")
     if not context.is_dir():
-        raise ProjectFailure(f"image.context {image_spec.get('context')} is not a directory in the checkout")
+        raise ProjectFailure(f"image.context {image_spec.context} is not a directory in the checkout")
     containerfile = containerfile_of(checkout.path, image_spec, context)
     tag = image_tag(ref, checkout.sha, job_id(ctx), ctx.arch)
     reference = f"{name}:{tag}"
@@ -313,6 +311,6 @@ def build_image(
         arch=ctx.arch,
         timestamp=checkout.commit_time,
     )
-    digest = builder.push(ctx, reference, tls_verify=bool(image_spec.get("tls_verify", True)))
+    digest = builder.push(ctx, reference, tls_verify=image_spec.tls_verify)
     print(f"image: pushed {reference} as {name}@{digest}", file=ctx.log, flush=True)
     return Image(name=name, digest=digest, tag=tag)

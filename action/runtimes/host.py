@@ -15,15 +15,12 @@ deployment:
 - ``{dir}``: the deployment's directory;
 - ``{binary.NAME}``: the path of the pinned binary NAME, so what runs is exactly what the build pinned.
 
-A placeholder is ``{`` NAME ``}`` with NAME made of letters, digits and ``_.+-``, starting with a letter;
-``{{NAME}}`` writes ``{NAME}`` literally. Every other brace is left alone, so JSON, YAML flow mappings
-and Go templates (``{{ .Labels }}``) in ``files`` need no escaping. An unknown placeholder is a mistake
-in the configuration and fails the stage before anything starts."""
+Placeholders are written as ``runtimes.placeholders`` says; an unknown one is a mistake in the configuration
+and fails the stage before anything starts."""
 
 from __future__ import annotations
 
 import contextlib
-import difflib
 import re
 import shutil
 import socket
@@ -35,47 +32,24 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
+from crosscloud.stage_specs import E2ESpec, ReadySpec
 from crosscloud_action.checks import CHECKS, describe, http_request, module_of
 from crosscloud_action.errors import InfraFailure, ProjectFailure, StageCancelled, StageTimeout
 from crosscloud_action.model import Pinned, Target
-from crosscloud_action.runtimes.interface import Deployment, Runtime, StageContext
+from crosscloud_action.runtimes.interface import REASON_LIMIT, Deployment, Runtime, StageContext
+from crosscloud_action.runtimes.placeholders import Placeholders
 from crosscloud_action.tools import process
 
 HOST = "127.0.0.1"
 POLL = 0.2
 """Seconds between readiness probes."""
 PROBE_TIMEOUT = 1.0
-REASON_LIMIT = 450
-"""A record's reason holds 500 characters: room for the message and the end of the process's log."""
 TAIL_IN_REASON = 3
 TAIL_AT_TEARDOWN = 200
 
 _CONTROL = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|[\x00-\x09\x0b-\x1f\x7f]")
-_PLACEHOLDER = re.compile(r"\{\{([A-Za-z][A-Za-z0-9_.+-]*)\}\}|\{([A-Za-z][A-Za-z0-9_.+-]*)\}")
-
-
-class Placeholders:
-    """Fills in ``{name}`` placeholders from ``values``; an unknown one is a ``ProjectFailure`` that
-    names it, where it was, and the closest known one."""
-
-    def __init__(self, values: Mapping[str, str]):
-        self.values = dict(values)
-
-    def __call__(self, text: str, where: str) -> str:
-        def one(match: re.Match[str]) -> str:
-            literal, name = match.groups()
-            if literal is not None:
-                return f"{{{literal}}}"
-            if name in self.values:
-                return self.values[name]
-            close = difflib.get_close_matches(name, self.values, n=1)
-            hint = f"; did you mean {{{close[0]}}}?" if close else ""
-            known = ", ".join(f"{{{k}}}" for k in sorted(self.values))
-            raise ProjectFailure(f"{where}: unknown placeholder {{{name}}}{hint} (known: {known})"[:REASON_LIMIT])
-
-        return _PLACEHOLDER.sub(one, text)
 
 
 def free_ports(count: int, host: str = HOST) -> list[int]:
@@ -177,18 +151,18 @@ class HostRuntime:
         cancellation, what was started is stopped before the error is raised: the caller has no
         ``Deployment`` to tear down then."""
         name, spec = ctx.project.name, ctx.project.run
-        if not spec.get("command"):
+        if spec is None or not spec.command:
             raise ProjectFailure(f"{name} has no 'run' configuration, so it cannot run on the {target.cloud} cloud")
         directory = self._directory(ctx, target)
         try:
-            port_names = ["port", *(f"port.{p}" for p in dict.fromkeys(spec.get("ports", ())))]
+            port_names = ["port", *(f"port.{p}" for p in dict.fromkeys(spec.ports))]
             ports = dict(zip(port_names, free_ports(len(port_names), self.host), strict=True))
             binaries = {f"binary.{b.name}": b.path for b in pinned.binaries if b.path}
             fill = Placeholders({**{k: str(v) for k, v in ports.items()}, "dir": str(directory), **binaries})
-            command = [fill(arg, f"run.command[{i}]") for i, arg in enumerate(spec["command"])]
-            env = {key: fill(value, f"run.env.{key}") for key, value in spec.get("env", {}).items()}
-            files = {file: fill(text, f"run.files.{file}") for file, text in spec.get("files", {}).items()}
-            probes = self._probes(spec.get("ready") or {}, fill, ports["port"])
+            command = [fill(arg, f"run.command[{i}]") for i, arg in enumerate(spec.command)]
+            env = {key: fill(value, f"run.env.{key}") for key, value in spec.env.items()}
+            files = {file: fill(text, f"run.files.{file}") for file, text in spec.files.items()}
+            probes = self._probes(spec.ready, fill, ports["port"])
             self._write_files(directory, files)
         except BaseException:
             shutil.rmtree(directory, ignore_errors=True)
@@ -222,7 +196,7 @@ class HostRuntime:
         if not commands:
             raise ProjectFailure(f"{running.name} has no e2e check or command")
         for what, args in commands:
-            result = process.run(ctx, args, cwd=running.directory, timeout=spec.get("timeout"), check=False)
+            result = process.run(ctx, args, cwd=running.directory, timeout=spec.timeout, check=False)
             if result.returncode != 0:
                 output = (result.stderr or "").splitlines() or (result.stdout or "").splitlines()
                 last = next((line.strip() for line in reversed(output) if line.strip()), "no output")
@@ -258,13 +232,13 @@ class HostRuntime:
                 raise ProjectFailure(f"run.files: {file!r} is not a file name")
             (directory / file).write_text(text, encoding="utf-8")
 
-    def _probes(self, ready: Mapping[str, str], fill: Placeholders, port: int) -> list[Probe]:
+    def _probes(self, ready: ReadySpec, fill: Placeholders, port: int) -> list[Probe]:
         """The ``ready`` conditions (all must hold); without any, ``{port}`` accepting connections."""
         probes = []
-        if "http" in ready:
-            probes.append(Probe.http(fill(ready["http"], "run.ready.http")))
-        if "tcp" in ready:
-            probes.append(Probe.tcp(fill(ready["tcp"], "run.ready.tcp"), self.host))
+        if ready.http is not None:
+            probes.append(Probe.http(fill(ready.http, "run.ready.http")))
+        if ready.tcp is not None:
+            probes.append(Probe.tcp(fill(ready.tcp, "run.ready.tcp"), self.host))
         return probes or [Probe.tcp(str(port), self.host)]
 
     def _wait_ready(self, ctx: StageContext, running: Running, probes: Sequence[Probe]) -> None:
@@ -294,10 +268,10 @@ class HostRuntime:
             ctx.cancel.wait(max(0.0, min(self.poll, ctx.deadline - time.monotonic())))
 
     @staticmethod
-    def _e2e_commands(spec: Mapping[str, Any], fill: Placeholders) -> list[tuple[str, list[str]]]:
+    def _e2e_commands(spec: E2ESpec, fill: Placeholders) -> list[tuple[str, list[str]]]:
         """``(what, argv)`` for the built-in check and the command, in that order."""
         commands: list[tuple[str, list[str]]] = []
-        check = spec.get("check")
+        check = spec.check
         if check:
             try:
                 module = module_of(check)
@@ -305,11 +279,11 @@ class HostRuntime:
                 known = ", ".join(sorted(CHECKS))
                 raise ProjectFailure(f"e2e.check {check!r} is not a built-in check (there are: {known})") from None
             args = [sys.executable, "-m", module]
-            for key, value in spec.get("args", {}).items():
+            for key, value in spec.args.items():
                 args += [f"--{key}", fill(value, f"e2e.args.{key}")]
             commands.append((f"e2e check {check}", args))
-        if spec.get("command"):
-            argv = [fill(arg, f"e2e.command[{i}]") for i, arg in enumerate(spec["command"])]
+        if spec.command:
+            argv = [fill(arg, f"e2e.command[{i}]") for i, arg in enumerate(spec.command)]
             commands.append((f"e2e command {Path(argv[0]).name}", argv))
         return commands
 

@@ -11,6 +11,10 @@ from typing import IO, Any, Protocol
 from crosscloud.config import Cloud, Project
 from crosscloud_action.model import Pinned, Target
 
+REASON_LIMIT = 450
+"""Characters of a stage failure's reason a runtime writes: a record's reason holds 500, which leaves room
+for the message and, on the host, the end of the process's log."""
+
 
 @dataclass
 class StageContext:

@@ -29,16 +29,16 @@ import json
 import re
 import threading
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from crosscloud.config import Project
+from crosscloud.stage_specs import ChartTestSpec
 from crosscloud_action.errors import InfraFailure, ProjectFailure, StageCancelled, StageFailure, StageTimeout
 from crosscloud_action.model import Pinned, Target
-from crosscloud_action.runtimes.host import Placeholders
-from crosscloud_action.runtimes.interface import Deployment, Runtime, StageContext
+from crosscloud_action.runtimes.interface import REASON_LIMIT, Deployment, Runtime, StageContext
+from crosscloud_action.runtimes.placeholders import Placeholders
 from crosscloud_action.tools import process
 from crosscloud_action.tools.helm import ChartSource, Helm, ReleasePlan, charts_root
 from crosscloud_action.tools.kubectl import CRASHED, Kubectl, PodState, classify, write_kubeconfig
@@ -49,7 +49,6 @@ TEARDOWN_BUDGET = 300.0
 """Seconds uninstall and namespace deletion may take together, counted from when teardown starts."""
 PODS_WITH_LOGS = 5
 LOG_TAIL = 200
-REASON_LIMIT = 450
 LABEL_PREFIX = "cross-cloud.ci/"
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
@@ -82,26 +81,24 @@ def _label_value(text: str) -> str:
 
 def resolve_chart(project: Project, release: str, root: Path | None = None) -> ChartSource:
     """The chart of ``project``'s ``release`` (see the module's docstring for the order)."""
-    spec: Mapping[str, Any] = project.chart
+    spec = project.chart
     root = root or charts_root()
-    if spec.get("path"):
-        raw = Path(str(spec["path"])).expanduser()
+    if spec.path:
+        raw = Path(spec.path).expanduser()
         candidates = [raw] if raw.is_absolute() else [Path.cwd() / raw, root.parent / raw]
         found = next((c for c in candidates if (c / "Chart.yaml").is_file()), None)
         if found is None:
-            raise ProjectFailure(f"chart.path: no chart (Chart.yaml) at {spec['path']}")
+            raise ProjectFailure(f"chart.path: no chart (Chart.yaml) at {spec.path}")
         return ChartSource(str(found), origin="chart.path")
-    name = spec.get("name")
-    repository = spec.get("repository")
-    version = str(spec["version"]) if spec.get("version") is not None else None
+    name, repository, version = spec.name, spec.repository, spec.version
     if repository:
-        if not name or not _NAME.fullmatch(str(name)):
+        if not name or not _NAME.fullmatch(name):
             raise ProjectFailure(f"chart.repository {repository} needs chart.name, a chart's name (got {name!r})")
-        if str(repository).startswith("oci://"):
-            return ChartSource(f"{str(repository).rstrip('/')}/{name}", version=version, origin="chart.repository")
-        return ChartSource(str(name), repo=str(repository), version=version, origin="chart.repository")
+        if repository.startswith("oci://"):
+            return ChartSource(f"{repository.rstrip('/')}/{name}", version=version, origin="chart.repository")
+        return ChartSource(name, repo=repository, version=version, origin="chart.repository")
     if name:
-        return _in_repository(root, str(name), "chart.name")
+        return _in_repository(root, name, "chart.name")
     configured = project.charts.get(release)
     if configured:
         if "://" in configured:
@@ -166,14 +163,12 @@ class KubernetesRuntime:
         pinned image values and the labels that say which cell it belongs to."""
         release, namespace = release_names(ctx.project.name, ctx.release)
         chart = resolve_chart(ctx.project, ctx.release)
-        values = ctx.project.chart.get("values")
+        values = ctx.project.chart.values
         files: tuple[Path, ...] = ()
         if values:
-            if not isinstance(values, Mapping):
-                raise ProjectFailure(f"chart.values must be a mapping, not {type(values).__name__}")
             path = ctx.workdir / "kubernetes" / "values.json"
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(values, indent=2, default=str) + "\n", encoding="utf-8")
+            path.write_text(json.dumps(dict(values), indent=2, default=str) + "\n", encoding="utf-8")
             files = (path,)
         labels = {"project": ctx.project.name, "release": ctx.release, "arch": ctx.arch}
         if ctx.cloud is not None:
@@ -229,9 +224,9 @@ class KubernetesRuntime:
     def e2e(self, ctx: StageContext, deployment: Deployment) -> None:
         """``helm test`` of the release, or the project's ``chart.test.command``; a failure names the test."""
         installed = _installed(deployment)
-        test = ctx.project.chart.get("test") or {}
+        test = ctx.project.chart.test
         try:
-            if test.get("command"):
+            if test is not None and test.command:
                 self._test_command(ctx, installed, test)
             else:
                 self._helm_test(ctx, installed)
@@ -284,14 +279,14 @@ class KubernetesRuntime:
             raise ProjectFailure(f"helm test: test pod {pods} failed"[:REASON_LIMIT])
         raise classify("helm test", result.stderr, waited=f"the tests of {installed.release}")
 
-    def _test_command(self, ctx: StageContext, installed: Installed, test: Mapping[str, Any]) -> None:
+    def _test_command(self, ctx: StageContext, installed: Installed, test: ChartTestSpec) -> None:
         """The project's own test, with ``{namespace}``, ``{release}`` and ``{kubeconfig}`` filled in and
         ``KUBECONFIG`` set."""
         fill = Placeholders(
             {"namespace": installed.namespace, "release": installed.release, "kubeconfig": str(installed.kubeconfig)}
         )
-        argv = [fill(str(arg), f"chart.test.command[{i}]") for i, arg in enumerate(test["command"])]
-        timeout = test.get("timeout")
+        argv = [fill(arg, f"chart.test.command[{i}]") for i, arg in enumerate(test.command)]
+        timeout = test.timeout
         env = {"KUBECONFIG": str(installed.kubeconfig)}
         result = process.run(ctx, argv, env=env, timeout=timeout, check=False)
         name = Path(argv[0]).name

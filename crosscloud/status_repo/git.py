@@ -17,6 +17,10 @@ from urllib.parse import urlsplit
 
 from crosscloud.errors import BadInputError, GitCommandError
 
+TOKEN_ENV = "CROSSCLOUD_TOKEN"  # noqa: S105 - the name of a variable, not a secret
+"""The environment variable that holds the token of an https status repository, unless the command's
+``--token-env`` names another (``crosscloud.cli.repo_options``)."""
+
 _URL_SCHEMES = ("https://", "http://", "file://", "ssh://", "git://")
 _TRANSIENT = re.compile(
     r"timed out|Could not resolve host|Connection (refused|reset|timed out)|early EOF|hung up unexpectedly"
@@ -41,7 +45,7 @@ class Remote:
             if parts.username or parts.password:
                 raise BadInputError(
                     "credentials in the status repository URL would be logged: give the URL without them "
-                    "and the token through --token-env (CROSSCLOUD_TOKEN by default)"
+                    f"and the token through --token-env ({TOKEN_ENV} by default)"
                 )
             return cls(location, token)
         if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", location):  # a URL git might run a helper for

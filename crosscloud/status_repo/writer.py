@@ -76,12 +76,12 @@ def check_names(records: Sequence[Record], config: Config) -> None:
     """Every project, cloud and arch of ``records`` must be in the status repository's configuration."""
     for record in records:
         project = config.project(record.project)
-        if record.data["arch"] not in project.arch:
-            raise UnknownNameError("arch", record.data["arch"], project.arch, where=f"project {project.name}")
-        cloud_name = record.data.get("cloud")
+        if record.arch not in project.arch:
+            raise UnknownNameError("arch", record.arch, project.arch, where=f"project {project.name}")
+        cloud_name = record.cloud
         if cloud_name is not None:
             cloud = config.cloud(cloud_name)
-            k8s = record.data.get("kubernetes")
+            k8s = record.kubernetes_release
             if not cloud.kubernetes and k8s:
                 raise BadInputError(
                     f"{record.key}: cloud {cloud.name} runs projects on the host, "

@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from crosscloud_action.build import effective_spec
 from crosscloud_action.build.reuse import pin_reused
 from crosscloud_action.checks import CHECKS, module_of
 from crosscloud_action.runtimes.host import HostRuntime, free_ports
@@ -48,7 +47,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             tmp = tmp_path_factory.mktemp(project)
             config = CONFIG.project(project)
             ctx = stage_context(config, "stable", tmp / "cell", timeout=30)
-            pinned = pin_reused(ctx, effective_spec(config.build, "stable"), config.ref("stable") or "main")
+            pinned = pin_reused(ctx, config.build.for_release("stable"), config.ref("stable") or "main")
             deployment = runtime.deploy(ctx, local_target(tmp), pinned)
             started.append((ctx, deployment))
             addresses[project] = deployment.endpoints["port"]

@@ -15,12 +15,13 @@ from typing import Any
 import pytest
 
 from crosscloud.config import Project
-from crosscloud_action.build import effective_spec
+from crosscloud.stage_specs import E2ESpec, RunSpec
 from crosscloud_action.build.reuse import pin_reused
 from crosscloud_action.errors import InfraFailure, ProjectFailure, StageCancelled, StageTimeout
 from crosscloud_action.model import Pinned, Target
-from crosscloud_action.runtimes.host import HostRuntime, Placeholders, Running
+from crosscloud_action.runtimes.host import HostRuntime, Running
 from crosscloud_action.runtimes.interface import Deployment
+from crosscloud_action.runtimes.placeholders import Placeholders
 from tests.action import (
     CONFIG,
     RELEASES,
@@ -36,14 +37,21 @@ from tests.action import (
 def pinned_for(project: str, release: str, tmp_path: Path) -> Pinned:
     config = CONFIG.project(project)
     ctx = stage_context(config, release, tmp_path / "build")
-    return pin_reused(ctx, effective_spec(config.build, release), config.ref(release) or "main")
+    return pin_reused(ctx, config.build.for_release(release), config.ref(release) or "main")
 
 
 def variant(project: str, **changes: Mapping[str, Any]) -> Project:
-    """``project`` of the default configuration with ``run`` / ``e2e`` keys replaced."""
+    """``project`` of the default configuration with ``run`` / ``e2e`` keys replaced (given as in
+    ``cross-cloud.yml``)."""
     config = CONFIG.project(project)
-    run = {**config.run, **changes.get("run", {})}
-    e2e = {**config.e2e, **changes.get("e2e", {})}
+    run_changes, e2e_changes = changes.get("run", {}), changes.get("e2e", {})
+    new_run, new_e2e = RunSpec.from_dict(run_changes), E2ESpec.from_dict(e2e_changes)
+    run = (
+        dataclasses.replace(config.run, **{key: getattr(new_run, key) for key in run_changes})
+        if config.run
+        else new_run
+    )
+    e2e = dataclasses.replace(config.e2e, **{key: getattr(new_e2e, key) for key in e2e_changes})
     return dataclasses.replace(config, run=run, e2e=e2e)
 
 
@@ -69,7 +77,7 @@ def test_deploy_e2e_teardown_of_each_project(project: str, release: str, tmp_pat
         binary = pinned.binaries[0].path
         assert binary is not None and binary in log_of(ctx)  # the pinned binary is what runs
         runtime.e2e(ctx, deployment)
-        assert f"e2e check {ctx.project.e2e['check']} passed" in log_of(ctx)
+        assert f"e2e check {ctx.project.e2e.check} passed" in log_of(ctx)
     finally:
         runtime.teardown(ctx, deployment)
     assert process_gone(running.process.pid)
@@ -80,7 +88,7 @@ def test_deploy_e2e_teardown_of_each_project(project: str, release: str, tmp_pat
 
 
 def test_a_process_that_exits_at_once_fails_with_the_end_of_its_log(tmp_path: Path) -> None:
-    command = [*CONFIG.project("prometheus").run["command"], "--no-such-flag"]
+    command = [*CONFIG.project("prometheus").run.command, "--no-such-flag"]
     ctx = stage_context(variant("prometheus", run={"command": command}), "stable", tmp_path, timeout=20)
     target = local_target(tmp_path)
     started = time.monotonic()
@@ -182,7 +190,7 @@ def test_an_e2e_command_of_the_project_and_an_unknown_check(tmp_path: Path) -> N
 
 def test_the_default_readiness_is_the_port_accepting(tmp_path: Path) -> None:
     run = {"command": ["{binary.nats-server}", "--addr=127.0.0.1", "--port={port}"], "ready": {}}
-    project = dataclasses.replace(CONFIG.project("nats"), run=run)
+    project = dataclasses.replace(CONFIG.project("nats"), run=RunSpec.from_dict(run))
     ctx = stage_context(project, "stable", tmp_path)
     runtime = HostRuntime()
     deployment = runtime.deploy(ctx, local_target(tmp_path), pinned_for("nats", "stable", tmp_path))
@@ -201,7 +209,7 @@ def test_files_and_env_get_placeholders_and_a_missing_sandbox_is_infra(tmp_path:
         "ready": {"tcp": "{port.never}"},
         "ports": ["never"],
     }
-    project = dataclasses.replace(CONFIG.project("etcd"), run=run)
+    project = dataclasses.replace(CONFIG.project("etcd"), run=RunSpec.from_dict(run))
     ctx = stage_context(project, "stable", tmp_path, timeout=1)
     with pytest.raises(StageTimeout) as timeout:
         HostRuntime().deploy(ctx, local_target(tmp_path), Pinned(ref="main"))
@@ -227,6 +235,6 @@ def test_placeholders() -> None:
 
 
 def test_a_project_without_run_cannot_deploy_on_the_host(tmp_path: Path) -> None:
-    ctx = stage_context(dataclasses.replace(CONFIG.project("etcd"), run={}), "stable", tmp_path)
+    ctx = stage_context(dataclasses.replace(CONFIG.project("etcd"), run=None), "stable", tmp_path)
     with pytest.raises(ProjectFailure, match="etcd has no 'run' configuration, so it cannot run on the local cloud"):
         HostRuntime().deploy(ctx, local_target(tmp_path), Pinned(ref="main"))

@@ -14,6 +14,7 @@ import pytest
 
 from crosscloud.config import Config, parse_config
 from crosscloud.records import Record
+from crosscloud.stage_specs import BuildSpec
 from crosscloud_action.errors import ProjectFailure
 from crosscloud_action.model import Binary, Pinned, Target
 from crosscloud_action.pipeline import Pipeline
@@ -156,7 +157,7 @@ def test_cancellation_stops_the_stage_tears_down_and_records_cancelled(tmp_path:
 
 
 def test_a_failed_build_makes_every_cloud_stage_n_a(tmp_path: Path) -> None:
-    def broken(ctx: StageContext, spec: dict[str, Any], ref: str) -> Pinned:
+    def broken(ctx: StageContext, spec: BuildSpec, ref: str) -> Pinned:
         raise ProjectFailure("make: *** [all] Error 2")
 
     runtime = ScriptedRuntime()

@@ -13,11 +13,17 @@ from typing import Any
 
 import pytest
 
-from crosscloud_action.build import effective_spec
+from crosscloud.stage_specs import BuildSpec
 from crosscloud_action.build.reuse import pin_reused
 from crosscloud_action.errors import InfraFailure, ProjectFailure
-from crosscloud_action.model import Image
+from crosscloud_action.model import Image, Pinned
+from crosscloud_action.runtimes.interface import StageContext
 from tests.action import CONFIG, RELEASES, log_of, stage_context
+
+
+def pin(ctx: StageContext, spec: BuildSpec | dict[str, Any], ref: str) -> Pinned:
+    """``pin_reused`` of a spec, given as in ``cross-cloud.yml`` or parsed."""
+    return pin_reused(ctx, spec if isinstance(spec, BuildSpec) else BuildSpec.from_dict(spec), ref)
 
 
 def fake_binary(directory: Path, output: str, name: str = "fake-server", exit_code: int = 0) -> Path:
@@ -34,7 +40,7 @@ def test_pins_each_configured_release_by_version_and_sha256(project: str, releas
     ref = config.ref(release)
     assert ref is not None
     ctx = stage_context(project, release, tmp_path)
-    pinned = pin_reused(ctx, effective_spec(config.build, release), ref)
+    pinned = pin(ctx, config.build.for_release(release), ref)
 
     assert pinned.ref == ref and pinned.sha is None
     (binary,) = pinned.binaries
@@ -50,8 +56,8 @@ def test_pins_each_configured_release_by_version_and_sha256(project: str, releas
 
 def test_nats_stable_and_head_are_two_different_installed_servers(tmp_path: Path) -> None:
     nats = CONFIG.project("nats")
-    stable = pin_reused(stage_context("nats", "stable", tmp_path), effective_spec(nats.build, "stable"), "v2.9.10")
-    head = pin_reused(stage_context("nats", "head", tmp_path), effective_spec(nats.build, "head"), "v2.15.1")
+    stable = pin(stage_context("nats", "stable", tmp_path), nats.build.for_release("stable"), "v2.9.10")
+    head = pin(stage_context("nats", "head", tmp_path), nats.build.for_release("head"), "v2.15.1")
     assert stable.binaries[0].path == "/usr/sbin/nats-server"
     assert stable.binaries[0].source == "debian:nats-server"
     head_path = head.binaries[0].path
@@ -63,16 +69,18 @@ def test_nats_stable_and_head_are_two_different_installed_servers(tmp_path: Path
 def test_a_version_pattern_and_arguments_of_its_own(tmp_path: Path) -> None:
     path = fake_binary(tmp_path, "fake-server build 7 (release 2024.06-rc1)")
     ctx = stage_context("etcd", "stable", tmp_path)
-    spec = {"binaries": [{"name": "fake-server", "path": str(path), "version_pattern": r"release (\S+)\)"}]}
-    assert pin_reused(ctx, spec, "main").binaries[0].version == "2024.06-rc1"
+    spec = BuildSpec.from_dict(
+        {"binaries": [{"name": "fake-server", "path": str(path), "version_pattern": r"release (\S+)\)"}]}
+    )
+    assert pin(ctx, spec, "main").binaries[0].version == "2024.06-rc1"
     whole = {"binaries": [{"name": "fake-server", "path": str(path), "version_pattern": r"build \d+"}]}
-    assert pin_reused(ctx, whole, "main").binaries[0].version == "build 7"
+    assert pin(ctx, whole, "main").binaries[0].version == "build 7"
 
 
 def test_the_log_notes_a_ref_that_is_not_the_installed_version(tmp_path: Path) -> None:
     path = fake_binary(tmp_path, "fake-server v1.2.3")
     ctx = stage_context("etcd", "stable", tmp_path)
-    pinned = pin_reused(ctx, {"binaries": [{"name": "fake-server", "path": str(path)}]}, "v1.2.4")
+    pinned = pin(ctx, {"binaries": [{"name": "fake-server", "path": str(path)}]}, "v1.2.4")
     assert pinned.binaries[0].version == "1.2.3"
     assert "note: ref v1.2.4 names a version, but what is installed is fake-server 1.2.3" in log_of(ctx)
 
@@ -117,36 +125,38 @@ def test_a_binary_that_cannot_be_pinned_says_why(
     entry: dict[str, Any], error: type[Exception], message: str, tmp_path: Path
 ) -> None:
     with pytest.raises(error, match=message):
-        pin_reused(stage_context("etcd", "stable", tmp_path), {"binaries": [entry]}, "v3.4.23")
+        pin(stage_context("etcd", "stable", tmp_path), {"binaries": [entry]}, "v3.4.23")
 
 
 def test_a_binary_that_fails_without_a_version_is_the_machines_fault(tmp_path: Path) -> None:
     path = fake_binary(tmp_path, "error while loading shared libraries: libfoo.so.1", exit_code=127)
-    spec = {"binaries": [{"name": "fake-server", "path": str(path)}]}
+    spec = BuildSpec.from_dict({"binaries": [{"name": "fake-server", "path": str(path)}]})
     with pytest.raises(InfraFailure, match=r"`fake-server --version` exited with 127: error while loading"):
-        pin_reused(stage_context("etcd", "stable", tmp_path), spec, "main")
+        pin(stage_context("etcd", "stable", tmp_path), spec, "main")
 
 
 def test_a_file_that_is_not_executable_is_the_machines_fault(tmp_path: Path) -> None:
     path = tmp_path / "fake-server"
     path.write_text("not a program\n")
     with pytest.raises(InfraFailure, match=r"fake-server at .* is not executable"):
-        pin_reused(
-            stage_context("etcd", "stable", tmp_path), {"binaries": [{"name": "fake-server", "path": str(path)}]}, "x"
-        )
+        pin(stage_context("etcd", "stable", tmp_path), {"binaries": [{"name": "fake-server", "path": str(path)}]}, "x")
 
 
 def test_the_same_binary_twice_is_a_configuration_mistake(tmp_path: Path) -> None:
     path = str(fake_binary(tmp_path, "1.0.0"))
-    spec = {"binaries": [{"name": "fake-server", "path": path}, {"name": "fake-server", "path": path}]}
+    spec = BuildSpec.from_dict(
+        {"binaries": [{"name": "fake-server", "path": path}, {"name": "fake-server", "path": path}]}
+    )
     with pytest.raises(ProjectFailure, match=r"build\.binaries names fake-server more than once"):
-        pin_reused(stage_context("etcd", "stable", tmp_path), spec, "main")
+        pin(stage_context("etcd", "stable", tmp_path), spec, "main")
 
 
 def test_images_are_pinned_by_digest_with_their_tag_apart(tmp_path: Path) -> None:
     digest = "sha256:" + "ab" * 32
-    spec = {"images": [f"127.0.0.1:5000/fixture/hello@{digest}", f"quay.io/coreos/etcd:v3.4.23@{digest}"]}
-    pinned = pin_reused(stage_context("etcd", "stable", tmp_path), spec, "v3.4.23")
+    spec = BuildSpec.from_dict(
+        {"images": [f"127.0.0.1:5000/fixture/hello@{digest}", f"quay.io/coreos/etcd:v3.4.23@{digest}"]}
+    )
+    pinned = pin(stage_context("etcd", "stable", tmp_path), spec, "v3.4.23")
     assert pinned.images == (
         Image(name="127.0.0.1:5000/fixture/hello", digest=digest, tag=None),
         Image(name="quay.io/coreos/etcd", digest=digest, tag="v3.4.23"),
@@ -160,7 +170,7 @@ def test_files_on_this_machine_are_verified_and_urls_pinned_as_declared(tmp_path
     declared = "cd" * 32
     url = "https://github.com/etcd-io/etcd/releases/download/v3.4.23/etcd-v3.4.23-linux-amd64.tar.gz"
     ctx = stage_context("etcd", "stable", tmp_path)
-    pinned = pin_reused(ctx, {"files": [{"path": str(release), "sha256": good}, {"url": url, "sha256": declared}]}, "v")
+    pinned = pin(ctx, {"files": [{"path": str(release), "sha256": good}, {"url": url, "sha256": declared}]}, "v")
     local, remote = pinned.files
     assert (local.name, local.sha256, local.path) == (release.name, good, str(release))
     assert (remote.name, remote.sha256, remote.url, remote.path) == (release.name, declared, url, None)
@@ -172,14 +182,14 @@ def test_a_file_with_another_sha256_fails_saying_expected_and_got(tmp_path: Path
     release.write_bytes(b"tampered")
     got = hashlib.sha256(b"tampered").hexdigest()
     expected = "00" * 32
-    spec = {"files": [{"path": str(release), "sha256": expected}]}
+    spec = BuildSpec.from_dict({"files": [{"path": str(release), "sha256": expected}]})
     with pytest.raises(ProjectFailure, match=f"release.tar.gz: sha256 mismatch: expected {expected}, got {got}"):
-        pin_reused(stage_context("etcd", "stable", tmp_path), spec, "main")
+        pin(stage_context("etcd", "stable", tmp_path), spec, "main")
 
 
 def test_a_file_that_is_missing_or_has_no_location(tmp_path: Path) -> None:
     ctx = stage_context("etcd", "stable", tmp_path)
     with pytest.raises(InfraFailure, match=r"build.files\[0\]: .*/gone.tar.gz is not there"):
-        pin_reused(ctx, {"files": [{"path": str(tmp_path / "gone.tar.gz"), "sha256": "00" * 32}]}, "main")
+        pin(ctx, {"files": [{"path": str(tmp_path / "gone.tar.gz"), "sha256": "00" * 32}]}, "main")
     with pytest.raises(ProjectFailure, match=r"build.files\[0\] needs a 'path' or a 'url'"):
-        pin_reused(ctx, {"files": [{"sha256": "00" * 32}]}, "main")
+        pin(ctx, {"files": [{"sha256": "00" * 32}]}, "main")

@@ -19,12 +19,14 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from crosscloud.config import Project
+from crosscloud.stage_specs import BuildSpec, ImageSpec
 from crosscloud_action.build.source import build_from_source, image_tag
 from crosscloud_action.errors import InfraFailure, ProjectFailure
 from crosscloud_action.model import Pinned
@@ -36,11 +38,12 @@ BUILDAH = path_of("buildah")
 REGISTRY = path_of("docker-registry")
 SKOPEO = path_of("skopeo")
 
-BUILD = {
+BUILD_CONFIG: dict[str, Any] = {
     "mode": "source",
     "commands": [["./build.sh"]],
     "outputs": ["dist/hello", "dist/*.tar.gz"],
 }
+BUILD = BuildSpec.from_dict(BUILD_CONFIG)
 MANIFEST_TYPES = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json"
 
 PROJECT = Project(
@@ -184,8 +187,9 @@ def sha256_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def image_spec(registry: Registry, **extra: Any) -> dict[str, Any]:
-    return {**BUILD, "image": {"name": f"{registry.address}/fixture/hello", "tls_verify": False, **extra}}
+def image_spec(registry: Registry, **extra: Any) -> BuildSpec:
+    image = {"name": f"{registry.address}/fixture/hello", "tls_verify": False, **extra}
+    return BuildSpec.from_dict({**BUILD_CONFIG, "image": image})
 
 
 # --- refs, commands, outputs (git only) -----------------------------------------------------------------
@@ -244,7 +248,7 @@ def test_refs_resolve_as_git_does(hello: HelloProject, make_ctx: MakeCtx) -> Non
     }
     assert hello.git("rev-parse", "v1.0.0") != hello.shas["v1.0.0"]  # it really is an annotated tag
     for i, (ref, sha) in enumerate(cases.items()):
-        pinned = build_from_source(make_ctx(f"ref{i}"), {"mode": "source"}, ref, repository_url=str(hello.path))
+        pinned = build_from_source(make_ctx(f"ref{i}"), BuildSpec(mode="source"), ref, repository_url=str(hello.path))
         assert pinned.sha == sha, ref
         assert pinned.ref == ref
 
@@ -257,14 +261,16 @@ def test_unknown_ref_is_the_projects_failure(hello: HelloProject, make_ctx: Make
 
 
 def test_failing_build_command_reports_its_last_error_line(hello: HelloProject, make_ctx: MakeCtx) -> None:
-    spec = {
-        **BUILD,
-        "commands": [
-            ["./build.sh"],
-            ["sh", "-c", "echo compiling >&2; echo 'compiler error: boom' >&2; echo >&2; exit 3"],
-            ["touch", "never-run"],
-        ],
-    }
+    spec = BuildSpec.from_dict(
+        {
+            **BUILD_CONFIG,
+            "commands": [
+                ["./build.sh"],
+                ["sh", "-c", "echo compiling >&2; echo 'compiler error: boom' >&2; echo >&2; exit 3"],
+                ["touch", "never-run"],
+            ],
+        }
+    )
     ctx = make_ctx()
     with pytest.raises(ProjectFailure) as err:
         build_from_source(ctx, spec, "main", repository_url=str(hello.path))
@@ -277,14 +283,17 @@ def test_failing_build_command_reports_its_last_error_line(hello: HelloProject, 
 def test_missing_output_and_missing_script_are_the_projects_failures(hello: HelloProject, make_ctx: MakeCtx) -> None:
     with pytest.raises(ProjectFailure, match=r"build output 'dist/\*\.zip' matched no file"):
         build_from_source(
-            make_ctx("glob"), {**BUILD, "outputs": ["dist/hello", "dist/*.zip"]}, "main", repository_url=str(hello.path)
+            make_ctx("glob"),
+            replace(BUILD, outputs=("dist/hello", "dist/*.zip")),
+            "main",
+            repository_url=str(hello.path),
         )
     with pytest.raises(ProjectFailure, match=r"build command 1: \./make\.sh does not exist in the checkout"):
         build_from_source(
-            make_ctx("script"), {**BUILD, "commands": [["./make.sh"]]}, "main", repository_url=str(hello.path)
+            make_ctx("script"), replace(BUILD, commands=(("./make.sh",),)), "main", repository_url=str(hello.path)
         )
     with pytest.raises(ProjectFailure, match="must be a glob relative to the checkout"):
-        build_from_source(make_ctx("escape"), {**BUILD, "outputs": ["../*"]}, "main", repository_url=str(hello.path))
+        build_from_source(make_ctx("escape"), replace(BUILD, outputs=("../*",)), "main", repository_url=str(hello.path))
 
 
 def test_missing_git_and_unreachable_repository_are_infra_failures(
@@ -317,7 +326,7 @@ def test_no_image_builder_is_an_infra_failure_naming_the_package(
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "git").symlink_to(shutil.which("git") or "/usr/bin/git")
-    spec = {**BUILD, "image": {"name": "127.0.0.1:5000/fixture/hello"}}
+    spec = BuildSpec.from_dict({**BUILD_CONFIG, "image": {"name": "127.0.0.1:5000/fixture/hello"}})
     ctx = make_ctx(env={"PATH": str(bin_dir)})
     with pytest.raises(InfraFailure, match=r"buildah is not installed \(apt-get install buildah\)"):
         build_from_source(ctx, spec, "main", repository_url=str(hello.path))
@@ -357,7 +366,7 @@ def test_docker_is_used_when_it_has_an_engine(hello: HelloProject, make_ctx: Mak
         "CROSSCLOUD_IMAGE_BUILDER": "docker",
         "FAKE_DOCKER_LOG": str(calls),
     }
-    spec = {**BUILD, "image": {"name": "127.0.0.1:5000/fixture/hello"}}
+    spec = BuildSpec.from_dict({**BUILD_CONFIG, "image": {"name": "127.0.0.1:5000/fixture/hello"}})
     pinned = build_from_source(make_ctx(env=env), spec, "v1.1.0", repository_url=str(hello.path))
     tag = f"v1.1.0.{hello.shas['v1.1.0'][:8]}.4242.amd64"
     assert [(i.name, i.tag, i.digest) for i in pinned.images] == [
@@ -478,7 +487,7 @@ def test_broken_containerfile_is_the_projects_failure(
 
 def test_registry_down_is_an_infra_failure(hello: HelloProject, make_ctx: MakeCtx) -> None:
     port = free_port()  # nothing listens there
-    spec = {**BUILD, "image": {"name": f"127.0.0.1:{port}/fixture/hello", "tls_verify": False}}
+    spec = replace(BUILD, image=ImageSpec(f"127.0.0.1:{port}/fixture/hello", tls_verify=False))
     ctx = make_ctx()
     started = time.monotonic()
     with pytest.raises(InfraFailure) as err:

@@ -1,0 +1,66 @@
+"""``crosscloud init`` and ``crosscloud validate``: create a status repository, check a configuration."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from crosscloud import layout
+from crosscloud.errors import BadInputError
+
+if TYPE_CHECKING:
+    from crosscloud.cli.plugins import Commands
+
+
+def register(commands: Commands) -> None:
+    p = commands.add_parser("init", help="create a status repository", description="Create a bare status "
+                            "repository seeded with status-data/ and a configuration.")  # fmt: skip
+    p.add_argument("--repo", required=True, type=Path, metavar="PATH", help="where to create it")
+    p.add_argument("--config", type=Path, metavar="FILE", help="cross-cloud.yml to use (default: the embedded one)")
+    p.add_argument("--exist-ok", action="store_true", help="succeed when PATH already is a status repository")
+    p.add_argument(
+        "--update-config",
+        action="store_true",
+        help="with --exist-ok: commit the configuration into the existing repository when it differs",
+    )
+    p.set_defaults(func=cmd_init)
+
+    p = commands.add_parser("validate", help="check a configuration file", description="Check a cross-cloud.yml "
+                            "against schema/config.schema.json.")  # fmt: skip
+    p.add_argument("file", nargs="?", type=Path, default=Path(layout.CONFIG_PATH), help="default: ./cross-cloud.yml")
+    p.set_defaults(func=cmd_validate)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from crosscloud.status_repo.seed import init_status_repo
+
+    if args.update_config and not args.exist_ok:
+        raise BadInputError("--update-config goes with --exist-ok")
+    existed = args.repo.exists()
+    commit = init_status_repo(args.repo, args.config, exist_ok=args.exist_ok)
+    if existed and args.update_config:
+        from crosscloud.status_repo.git import Remote
+        from crosscloud.status_repo.seed import default_config_text
+        from crosscloud.status_repo.writer import StatusRepoWriter
+
+        text = args.config.read_bytes() if args.config else default_config_text()
+        source = str(args.config or f"status-data/{layout.CONFIG_PATH}")
+        result = StatusRepoWriter(Remote.parse(str(args.repo))).update_config(text, source)
+        if result.commit:
+            commit = result.commit
+            print(f"updated {layout.CONFIG_PATH} of {args.repo}")
+    print(f"status repository at {args.repo} (main at {commit[:12]})")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from crosscloud.config import load_config
+
+    config = load_config(args.file)
+    projects, clouds = config.projects.values(), config.clouds.values()
+    print(
+        f"{args.file}: valid: {len(projects)} projects ({sum(p.active for p in projects)} active), "
+        f"{len(clouds)} clouds ({sum(c.active for c in clouds)} active)"
+    )
+    return 0
