@@ -2,12 +2,11 @@
 served from the status repository. It never runs a stage.
 
 ``create_app`` builds the app: settings from ``CROSSCLOUD_*`` variables, the ``StatusState`` (mirror,
-index, background refresh) and one blueprint per surface listed in ``SURFACES``."""
+index, background refresh) and one blueprint per surface, each registered by name in ``create_app``."""
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,22 +16,8 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from crosscloud.status_repo.git import Remote
-from crosscloud_app import metrics, settings
-from crosscloud_app.state import EXTENSION, NotReadyError, StatusState
-
-SURFACES: tuple[str, ...] = (
-    "dashboard",
-    "projects",
-    "api",
-    "badges",
-    "ops",
-    "webhooks",
-    "trigger",
-    "alerts",
-    "feed",
-    "submit",
-)
-"""Modules under ``crosscloud_app`` with ``init_app(app)``, each registering its blueprint."""
+from crosscloud_app.web import metrics, settings
+from crosscloud_app.web.status_state import EXTENSION, NotReadyError, StatusState
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' https:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
@@ -61,8 +46,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     _register_errors(app)
     _register_hooks(app)
-    for name in SURFACES:
-        importlib.import_module(f"crosscloud_app.{name}").init_app(app)
+    from crosscloud_app import alerts, api, badges, dashboard, feed, projects, submit, trigger, webhooks
+    from crosscloud_app.web import monitoring
+
+    for surface in (dashboard, projects, api, badges, monitoring, webhooks, trigger, alerts, feed, submit):
+        surface.init_app(app)
     return app
 
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Final
 
-from crosscloud_app.sqlite_store import SqliteStore
+from crosscloud_app.web.sqlite_store import SqliteStore
 
 FILENAME: Final = "alerts.sqlite3"
 

@@ -40,10 +40,11 @@ from crosscloud.insight import CellInsight, RunRef
 from crosscloud.records import CellKey
 from crosscloud.status_repo.reader import Entry
 from crosscloud.vocabulary import NO_KUBERNETES
-from crosscloud_app import github_app, metrics, settings
+from crosscloud_app import github_app
 from crosscloud_app.alert_store import FILENAME, Alert, AlertStore
-from crosscloud_app.state import EXTENSION as STATE
-from crosscloud_app.state import Snapshot, StatusState
+from crosscloud_app.web import metrics, settings
+from crosscloud_app.web.status_state import EXTENSION as STATE
+from crosscloud_app.web.status_state import Snapshot, StatusState
 
 if TYPE_CHECKING:
     from github import Github

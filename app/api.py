@@ -54,9 +54,10 @@ from crosscloud.records import CellKey, format_time, parse_time
 from crosscloud.status_repo.reader import Entry, StatusIndex
 from crosscloud.status_repo.writer import StatusRepoWriter
 from crosscloud.vocabulary import ARCHES, CLOUD_STAGES, RELEASES, STAGES, STATUSES
-from crosscloud_app import metrics, openapi, settings
+from crosscloud_app import openapi
 from crosscloud_app.openapi import DEFAULT_LIMIT, ENVIRONMENTS, MAX_LIMIT, PREFIX
-from crosscloud_app.state import Snapshot, get_state
+from crosscloud_app.web import metrics, settings
+from crosscloud_app.web.status_state import Snapshot, get_state
 
 bp = Blueprint("api", __name__, url_prefix=PREFIX)
 

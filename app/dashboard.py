@@ -24,7 +24,7 @@ from crosscloud.cell_rules import CellView, Grid, Row, aggregate, environment
 from crosscloud.insight import FAILURES, INFRASTRUCTURE, PROJECT, UNKNOWN, CellInsight, classify_failure
 from crosscloud.records import CellKey, parse_time
 from crosscloud.vocabulary import ARCHES, FINAL_FAILURES, RELEASES
-from crosscloud_app.state import Snapshot, get_state
+from crosscloud_app.web.status_state import Snapshot, get_state
 
 bp = Blueprint("dashboard", __name__)
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from crosscloud_app.sqlite_store import SqliteStore
+from crosscloud_app.web.sqlite_store import SqliteStore
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ from crosscloud.config import Config
 from crosscloud.records import CellKey
 from crosscloud.status_repo.reader import Entry, StatusIndex
 from crosscloud.vocabulary import NO_KUBERNETES
-from crosscloud_app.state import get_state
+from crosscloud_app.web.status_state import get_state
 
 ATOM: Final = "http://www.w3.org/2005/Atom"
 CONTENT_TYPE: Final = "application/atom+xml; charset=utf-8"

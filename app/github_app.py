@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Final
 from flask import Flask, current_app
 
 from crosscloud.errors import BadInputError
-from crosscloud_app import settings
+from crosscloud_app.web import settings
 
 if TYPE_CHECKING:
     from github import Github

@@ -23,7 +23,7 @@ from crosscloud.insight import CellInsight, RunRef
 from crosscloud.records import CellKey
 from crosscloud.status_repo.reader import Entry, StatusIndex
 from crosscloud.vocabulary import ARCHES, RELEASES, STAGES
-from crosscloud_app.state import Snapshot, get_state
+from crosscloud_app.web.status_state import Snapshot, get_state
 
 bp = Blueprint("projects", __name__)
 

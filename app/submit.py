@@ -37,9 +37,9 @@ from crosscloud.config import Config
 from crosscloud.errors import BadInputError, RecordError, StatusRepoError
 from crosscloud.records import Record
 from crosscloud.status_repo.writer import StatusRepoWriter
-from crosscloud_app import metrics
 from crosscloud_app.oidc import Claims, IssuerUnavailableError, TokenError, server_url, verifier_from_settings
-from crosscloud_app.state import get_state
+from crosscloud_app.web import metrics
+from crosscloud_app.web.status_state import get_state
 
 log = logging.getLogger(__name__)
 

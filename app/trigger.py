@@ -22,7 +22,7 @@ from flask import Blueprint, Flask, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from crosscloud.errors import BadInputError, CrossCloudError
-from crosscloud_app import settings
+from crosscloud_app.web import settings
 
 if TYPE_CHECKING:
     from github import Github

@@ -36,9 +36,10 @@ from flask.typing import ResponseReturnValue
 from crosscloud import layout
 from crosscloud.status_repo.git import Remote
 from crosscloud.status_repo.writer import StatusRepoWriter
-from crosscloud_app import ci_reuse, settings
+from crosscloud_app import ci_reuse
 from crosscloud_app.deliveries import FILENAME, DeliveryStore
-from crosscloud_app.state import get_state
+from crosscloud_app.web import settings
+from crosscloud_app.web.status_state import get_state
 
 log = logging.getLogger(__name__)
 

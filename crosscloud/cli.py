@@ -25,7 +25,7 @@ TOKEN_ENV = "CROSSCLOUD_TOKEN"  # noqa: S105 - the name of a variable, not a sec
 COMMAND_MODULES: tuple[str, ...] = (
     "crosscloud.onboard",
     "crosscloud_app.trigger",
-    "crosscloud_app.serve",
+    "crosscloud_app.web.serve_command",
     "crosscloud.insight_cli",
 )
 """Modules that add commands of their own: each has ``register(commands)``, which adds its parsers to the

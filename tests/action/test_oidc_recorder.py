@@ -32,7 +32,7 @@ from crosscloud.status_repo.seed import init_status_repo
 from crosscloud.status_repo.writer import Backoff
 from crosscloud_action.recording import OidcRecorder, SubmitError
 from crosscloud_app import create_app
-from crosscloud_app.state import EXTENSION, StatusState
+from crosscloud_app.web.status_state import EXTENSION, StatusState
 from tests.app.test_submit import AUDIENCE, ETCD_CELL, LocalIssuer
 from tests.conftest import git, make_record, snapshot
 from tests.workflows.act import FIXTURE_CONFIG

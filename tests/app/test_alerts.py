@@ -23,8 +23,8 @@ from crosscloud.status_repo.writer import StatusRepoWriter
 from crosscloud_app import github_app
 from crosscloud_app.alert_store import CLOSED, OPEN, AlertStore
 from crosscloud_app.alerts import EXTENSION, LABEL, Action, Alerter, dashboard_url, marker
-from crosscloud_app.state import EXTENSION as STATE
-from crosscloud_app.state import StatusState
+from crosscloud_app.web.status_state import EXTENSION as STATE
+from crosscloud_app.web.status_state import StatusState
 from tests.app.github_replay import Seen, replaying
 from tests.app.test_feed import night
 from tests.app.test_github_app import make_key

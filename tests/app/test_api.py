@@ -21,13 +21,13 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 from werkzeug.test import TestResponse
 
-import crosscloud_app.state as state_module
+import crosscloud_app.web.status_state as state_module
 from crosscloud.records import format_time
 from crosscloud.status_repo.git import Git, Remote
 from crosscloud.status_repo.seed import init_status_repo
 from crosscloud.status_repo.writer import StatusRepoWriter
 from crosscloud_app import api, create_app, openapi
-from crosscloud_app.state import EXTENSION, StatusState
+from crosscloud_app.web.status_state import EXTENSION, StatusState
 from tests.app.conftest import ALL_GREEN, Writer, pipeline, result
 from tests.conftest import ROOT
 

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from crosscloud.status_repo.git import Git
 from crosscloud.status_repo.seed import default_config_text
 from crosscloud.status_repo.writer import DEFAULT_EMAIL, DEFAULT_NAME
-from crosscloud_app.state import EXTENSION, StatusState
+from crosscloud_app.web.status_state import EXTENSION, StatusState
 from tests.app.conftest import Cells, Writer, result
 from tests.conftest import git
 

@@ -14,7 +14,7 @@ from flask import Flask
 from crosscloud.status_repo.seed import init_status_repo
 from crosscloud.status_repo.writer import StatusRepoWriter
 from crosscloud_app.feed import status_changes
-from crosscloud_app.state import EXTENSION, StatusState
+from crosscloud_app.web.status_state import EXTENSION, StatusState
 from tests.conftest import make_record
 
 A = "{http://www.w3.org/2005/Atom}"

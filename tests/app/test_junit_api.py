@@ -20,7 +20,7 @@ from werkzeug.test import TestResponse
 from crosscloud.cli import main
 from crosscloud.status_repo.seed import init_status_repo
 from crosscloud_app import api, openapi
-from crosscloud_app.state import EXTENSION, StatusState
+from crosscloud_app.web.status_state import EXTENSION, StatusState
 from tests.conftest import ROOT, git, snapshot
 
 DATA = ROOT / "tests" / "data" / "junit"

@@ -9,8 +9,8 @@ import pytest
 
 from crosscloud.records import Record
 from crosscloud.status_repo.git import Remote
-from crosscloud_app import metrics
-from crosscloud_app.state import Snapshot, StatusState
+from crosscloud_app.web import metrics
+from crosscloud_app.web.status_state import Snapshot, StatusState
 from tests.app.conftest import Writer, result
 from tests.conftest import git
 

@@ -27,8 +27,8 @@ from crosscloud.errors import ConfigError
 from crosscloud.records import CellKey
 from crosscloud_app.deliveries import DeliveryStore
 from crosscloud_app.release_bump import branch_name, bump_stable_ref
-from crosscloud_app.state import EXTENSION as STATE
-from crosscloud_app.state import StatusState
+from crosscloud_app.web.status_state import EXTENSION as STATE
+from crosscloud_app.web.status_state import StatusState
 from crosscloud_app.webhooks import EXTENSION, MAX_PAYLOAD_BYTES, WorkerPool, signature_ok
 from tests.app.conftest import hours_ago, result
 from tests.app.github_replay import replaying

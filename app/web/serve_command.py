@@ -52,7 +52,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from crosscloud.errors import BadInputError
     from crosscloud_app import create_app
-    from crosscloud_app.state import EXTENSION, StatusState
+    from crosscloud_app.web.status_state import EXTENSION, StatusState
 
     if not 0 <= args.port <= 65535:
         raise BadInputError(f"--port {args.port}: use 0 to 65535")

@@ -37,7 +37,7 @@ from crosscloud.records import CellKey
 from crosscloud.status_repo.git import Remote
 from crosscloud.status_repo.mirror import Mirror
 from crosscloud.status_repo.reader import Entry, StatusIndex
-from crosscloud_app import metrics
+from crosscloud_app.web import metrics
 
 EXTENSION = "crosscloud"
 GRID_TTL = timedelta(seconds=60)

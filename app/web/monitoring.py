@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Blueprint, Flask, Response, jsonify
 from flask.typing import ResponseReturnValue
 
-from crosscloud_app import metrics
-from crosscloud_app.state import get_state
+from crosscloud_app.web import metrics
+from crosscloud_app.web.status_state import get_state
 
 bp = Blueprint("ops", __name__)
 
