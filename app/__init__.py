@@ -46,7 +46,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     _register_errors(app)
     _register_hooks(app)
-    from crosscloud_app import alerts, api, badges, dashboard, feed, projects, submit, trigger, webhooks
+    from crosscloud_app import api, badges, dashboard, feed, projects, submit, trigger
+    from crosscloud_app.github_app import failure_issues as alerts
+    from crosscloud_app.github_app import webhooks
     from crosscloud_app.web import monitoring
 
     for surface in (dashboard, projects, api, badges, monitoring, webhooks, trigger, alerts, feed, submit):

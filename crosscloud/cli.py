@@ -24,7 +24,7 @@ TOKEN_ENV = "CROSSCLOUD_TOKEN"  # noqa: S105 - the name of a variable, not a sec
 
 COMMAND_MODULES: tuple[str, ...] = (
     "crosscloud.onboard",
-    "crosscloud_app.trigger",
+    "crosscloud_app.github_app.trigger_command",
     "crosscloud_app.web.serve_command",
     "crosscloud.insight_cli",
 )

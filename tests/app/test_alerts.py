@@ -20,9 +20,9 @@ import pytest
 from flask import Flask
 
 from crosscloud.status_repo.writer import StatusRepoWriter
-from crosscloud_app import github_app
-from crosscloud_app.alert_store import CLOSED, OPEN, AlertStore
-from crosscloud_app.alerts import EXTENSION, LABEL, Action, Alerter, dashboard_url, marker
+from crosscloud_app.github_app import app_client
+from crosscloud_app.github_app.failure_issue_store import CLOSED, OPEN, AlertStore
+from crosscloud_app.github_app.failure_issues import EXTENSION, LABEL, Action, Alerter, dashboard_url, marker
 from crosscloud_app.web.status_state import EXTENSION as STATE
 from crosscloud_app.web.status_state import StatusState
 from tests.app.github_replay import Seen, replaying
@@ -103,7 +103,7 @@ def github(app: Flask, cassette: str) -> Iterator[Seen]:
     """Replay ``cassette`` for the app's alerts. The app's GitHub clients are made again inside it (a client
     keeps the connection class it was made with, so one made under an earlier cassette would go to the
     network): each cassette starts with the installation token it mints."""
-    app.extensions.pop(github_app.EXTENSION, None)
+    app.extensions.pop(app_client.EXTENSION, None)
     with replaying(cassette) as seen:
         yield seen
 

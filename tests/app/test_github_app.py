@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from crosscloud_app.github_app import GitHubApp
+from crosscloud_app.github_app.app_client import GitHubApp
 from tests.app.github_replay import replaying
 
 APP_ID = 4242
@@ -77,7 +77,7 @@ def test_post_is_never_retried_blindly() -> None:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    from crosscloud_app.github_app import GitHubApp
+    from crosscloud_app.github_app.app_client import GitHubApp
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = key.private_bytes(

@@ -25,11 +25,11 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from crosscloud.errors import ConfigError
 from crosscloud.records import CellKey
-from crosscloud_app.deliveries import DeliveryStore
-from crosscloud_app.release_bump import branch_name, bump_stable_ref
+from crosscloud_app.github_app.delivery_store import DeliveryStore
+from crosscloud_app.github_app.stable_ref_bump import branch_name, bump_stable_ref
+from crosscloud_app.github_app.webhooks import EXTENSION, MAX_PAYLOAD_BYTES, WorkerPool, signature_ok
 from crosscloud_app.web.status_state import EXTENSION as STATE
 from crosscloud_app.web.status_state import StatusState
-from crosscloud_app.webhooks import EXTENSION, MAX_PAYLOAD_BYTES, WorkerPool, signature_ok
 from tests.app.conftest import hours_ago, result
 from tests.app.github_replay import replaying
 from tests.app.test_github_app import make_key

@@ -4,7 +4,7 @@ Every delivery is checked here, in one place, before anything else reads it: its
 most 25 MB; a larger one is refused from ``Content-Length`` before reading, and the read itself is capped
 for bodies without a length) and its ``X-Hub-Signature-256`` (HMAC-SHA256 of the raw body with the
 webhook secret, compared in constant time). Then the ``X-GitHub-Delivery`` id is claimed in the
-deliveries store, so a redelivery is handled once (see ``deliveries``).
+deliveries store, so a redelivery is handled once (see ``delivery_store``).
 
 GitHub gives up on a delivery after 10 s and never retries by itself, so the request only decides what
 a delivery means (cheap: the configuration is in memory) and hands slow work (GitHub API calls, writing
@@ -13,8 +13,8 @@ answer is 503 and the claim is given back: GitHub shows the delivery as failed, 
 later works, instead of an unbounded backlog that would eat the machine.
 
 Events: ``ping`` answers the zen; ``push`` to the status repository asks for a refresh; ``release``
-published on a project's repository proposes the ``stable_ref`` bump (``release_bump``);
-``workflow_run`` completed of a project's CI workflow records its build (``ci_reuse``);
+published on a project's repository proposes the ``stable_ref`` bump (``stable_ref_bump``);
+``workflow_run`` completed of a project's CI workflow records its build (``project_ci_builds``);
 ``installation`` and ``installation_repositories`` are recorded; anything else is acknowledged (202)."""
 
 from __future__ import annotations
@@ -36,8 +36,8 @@ from flask.typing import ResponseReturnValue
 from crosscloud import layout
 from crosscloud.status_repo.git import Remote
 from crosscloud.status_repo.writer import StatusRepoWriter
-from crosscloud_app import ci_reuse
-from crosscloud_app.deliveries import FILENAME, DeliveryStore
+from crosscloud_app.github_app import project_ci_builds
+from crosscloud_app.github_app.delivery_store import FILENAME, DeliveryStore
 from crosscloud_app.web import settings
 from crosscloud_app.web.status_state import get_state
 
@@ -320,8 +320,8 @@ def _project_of(repository: str) -> str | None:
 
 
 def _release(payload: Mapping[str, Any]) -> Job | str:
-    from crosscloud_app.github_app import current_github_app
-    from crosscloud_app.release_bump import open_bump
+    from crosscloud_app.github_app.app_client import current_github_app
+    from crosscloud_app.github_app.stable_ref_bump import open_bump
 
     release = payload.get("release") or {}
     repository = _full_name(payload)
@@ -347,7 +347,7 @@ def _release(payload: Mapping[str, Any]) -> Job | str:
 
 def _workflow_run(payload: Mapping[str, Any]) -> Job | str:
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-    built = ci_reuse.build_from_run(get_state().snapshot().config, payload, app.config.get("CI_WORKFLOWS"))
+    built = project_ci_builds.build_from_run(get_state().snapshot().config, payload, app.config.get("CI_WORKFLOWS"))
     if isinstance(built, str):
         return f"ignored: {built}"
 

@@ -5,7 +5,7 @@ failure, which stays the same however many failures follow and across index rebu
 the alerts idempotent: a restart, a refresh of the same commit or a redelivered webhook finds the row and
 does nothing new; a streak whose issue somebody closed by hand stays ``dismissed`` and is not reopened; a
 new streak after a green run gets a new issue. The store is a SQLite file beside the status repository
-mirror, like the webhook deliveries (``crosscloud_app.deliveries``)."""
+mirror, like the webhook deliveries (``crosscloud_app.github_app.delivery_store``)."""
 
 from __future__ import annotations
 

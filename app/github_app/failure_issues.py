@@ -15,9 +15,9 @@ active project with a ``repository``, on an active cloud, is looked at through i
 - green again (or a new streak began, so it was green in between): a closing comment, and the issue is
   closed. An issue somebody closed by hand while the cell still failed is left closed for that streak.
 
-What was done is kept in ``crosscloud_app.alert_store`` (beside the mirror), so a restart, the same commit
-seen twice or a redelivered webhook does nothing new. A GitHub error is logged and the cell is left as it
-was in the store, so the next snapshot tries again; it never breaks the refresh."""
+What was done is kept in ``failure_issue_store`` (beside the mirror), so a restart, the same commit seen
+twice or a redelivered webhook does nothing new. A GitHub error is logged and the cell is left as it was in
+the store, so the next snapshot tries again; it never breaks the refresh."""
 
 from __future__ import annotations
 
@@ -40,8 +40,8 @@ from crosscloud.insight import CellInsight, RunRef
 from crosscloud.records import CellKey
 from crosscloud.status_repo.reader import Entry
 from crosscloud.vocabulary import NO_KUBERNETES
-from crosscloud_app import github_app
-from crosscloud_app.alert_store import FILENAME, Alert, AlertStore
+from crosscloud_app.github_app import app_client
+from crosscloud_app.github_app.failure_issue_store import FILENAME, Alert, AlertStore
 from crosscloud_app.web import metrics, settings
 from crosscloud_app.web.status_state import EXTENSION as STATE
 from crosscloud_app.web.status_state import Snapshot, StatusState
@@ -441,7 +441,7 @@ def init_app(app: Flask) -> None:
         return
 
     def client(repository: str) -> Github:
-        return github_app.from_settings(app).for_repository(repository)
+        return app_client.from_settings(app).for_repository(repository)
 
     public_url = app.config.get("PUBLIC_URL")
     if not public_url:
