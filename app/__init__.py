@@ -46,9 +46,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     _register_errors(app)
     _register_hooks(app)
-    from crosscloud_app import api, badges, dashboard, feed, projects, submit, trigger
+    from crosscloud_app import api, submit, trigger
+    from crosscloud_app.badges import routes as badges
     from crosscloud_app.github_app import failure_issues as alerts
     from crosscloud_app.github_app import webhooks
+    from crosscloud_app.pages import dashboard, feed
+    from crosscloud_app.pages import project_pages as projects
     from crosscloud_app.web import monitoring
 
     for surface in (dashboard, projects, api, badges, monitoring, webhooks, trigger, alerts, feed, submit):

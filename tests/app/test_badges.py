@@ -19,8 +19,9 @@ from crosscloud.records import CellKey
 from crosscloud.status_repo.git import Remote
 from crosscloud.status_repo.seed import default_config_text, init_status_repo
 from crosscloud.status_repo.writer import Backoff, StatusRepoWriter
-from crosscloud_app import badges, create_app
-from crosscloud_app.badge_svg import render_svg
+from crosscloud_app import create_app
+from crosscloud_app.badges import routes as badges
+from crosscloud_app.badges.shields import render_svg
 from crosscloud_app.web.status_state import EXTENSION
 from tests.app.conftest import ALL_GREEN, Writer, pipeline, result
 from tests.conftest import git

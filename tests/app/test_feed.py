@@ -13,7 +13,7 @@ from flask import Flask
 
 from crosscloud.status_repo.seed import init_status_repo
 from crosscloud.status_repo.writer import StatusRepoWriter
-from crosscloud_app.feed import status_changes
+from crosscloud_app.pages.feed import status_changes
 from crosscloud_app.web.status_state import EXTENSION, StatusState
 from tests.conftest import make_record
 

@@ -105,8 +105,8 @@ class WidthTable:
 
 @cache
 def widths() -> WidthTable:
-    source = resources.files("crosscloud_app").joinpath("data", WIDTHS_FILE)
-    return WidthTable.from_json(source.read_text(encoding="utf-8"), source=f"crosscloud_app/data/{WIDTHS_FILE}")
+    source = resources.files("crosscloud_app.badges").joinpath("data", WIDTHS_FILE)
+    return WidthTable.from_json(source.read_text(encoding="utf-8"), source=f"crosscloud_app/badges/data/{WIDTHS_FILE}")
 
 
 def svg_colour(colour: str) -> str:

@@ -46,8 +46,8 @@ from crosscloud.config import Project
 from crosscloud.insight import aggregate_ignoring_infra
 from crosscloud.records import CellKey
 from crosscloud.vocabulary import RELEASES, STAGES
-from crosscloud_app.badge_status import UNKNOWN, BadgeText, badge_text
-from crosscloud_app.badge_svg import endpoint_json, render_svg
+from crosscloud_app.badges.shields import endpoint_json, render_svg
+from crosscloud_app.badges.verdict import UNKNOWN, BadgeText, badge_text
 from crosscloud_app.web import metrics
 from crosscloud_app.web.status_state import EXTENSION, NotReadyError, Snapshot, StatusState, get_state
 
