@@ -20,8 +20,10 @@ path and query and the current minute (staleness moves with the clock, so a resu
 changes its badge within a minute even when no commit arrives), so a revalidation costs one hash.
 Only a 200 answer carries the ETag (conditional requests apply to nothing else), so a matching
 ``If-None-Match`` always stands for a 200. Rendered answers are kept by ETag; SVGs are also cached by
-(label, message, colour). Unknown names answer 404 with the grey "unknown" badge, bad parameters 400 with
-a red "bad <parameter>" badge: a README shows a badge, never a broken image.
+(label, message, colour). What a badge says is ``badge_text``'s. An error is an ``HttpError`` like anywhere
+in the app, and ``badge_error`` is its face under ``/badge/``: unknown names answer 404 with the light grey
+"unknown" badge, bad parameters 400 with a red "bad <parameter>" badge, no state yet 503 "unavailable": a
+README shows a badge, never a broken image.
 
 Badges are the app's hot path (every README view of every project fetches them through GitHub's proxy), so
 an answer already rendered for the current ETag is served by a small WSGI layer in front of Flask
@@ -35,7 +37,6 @@ import json
 import time
 import unicodedata
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from flask import Blueprint, Flask, Response, request
@@ -46,9 +47,10 @@ from crosscloud.config import Project
 from crosscloud.insight import aggregate_ignoring_infra
 from crosscloud.records import CellKey
 from crosscloud.vocabulary import RELEASES, STAGES
+from crosscloud_app.badges.badge_text import BadgeText, badge_text, error_text
 from crosscloud_app.badges.shields import endpoint_json, render_svg
-from crosscloud_app.badges.verdict import UNKNOWN, BadgeText, badge_text
-from crosscloud_app.web import metrics
+from crosscloud_app.web import http_errors, metrics
+from crosscloud_app.web.http_errors import HttpError
 from crosscloud_app.web.status_state import EXTENSION, NotReadyError, Snapshot, StatusState, get_state
 
 if TYPE_CHECKING:
@@ -74,21 +76,12 @@ _answers: dict[str, tuple[int, bytes, str]] = {}
 """Rendered answers by ETag: (status code, body, content type)."""
 
 
-@dataclass(frozen=True)
-class BadgeError(Exception):
-    """A request a badge cannot be made for: 404 (unknown name) or 400 (bad parameter)."""
-
-    status: int
-    label: str
-    text: BadgeText
+def _unknown(label: str, what: str) -> HttpError:
+    return HttpError(404, f"no {what}", label=label)
 
 
-def _unknown(label: str) -> BadgeError:
-    return BadgeError(404, label, badge_text(UNKNOWN))
-
-
-def _bad(label: str, parameter: str) -> BadgeError:
-    return BadgeError(400, label, BadgeText(f"bad {parameter}", "red", is_error=True))
+def _bad(label: str, parameter: str) -> HttpError:
+    return HttpError(400, f"bad {parameter}", label=label, parameter=parameter)
 
 
 def _label(default: str) -> str:
@@ -141,12 +134,12 @@ def _badge(snapshot: Snapshot, project_name: str, release: str | None, cloud: st
     config = snapshot.config
     project = config.projects.get(project_name)
     if project is None:
-        raise _unknown(_label(FALLBACK_LABEL))
+        raise _unknown(_label(FALLBACK_LABEL), f"project {project_name!r}")
     label = _label(project.display_name)
     if release is not None and release not in project.releases:
-        raise _unknown(label)
+        raise _unknown(label, f"release {release!r} of {project.name}")
     if cloud is not None and cloud not in config.clouds:
-        raise _unknown(label)
+        raise _unknown(label, f"cloud {cloud!r}")
     stage = _choice("stage", STAGES, None, label)
     clouds = [cloud] if cloud is not None else None
     cells = []
@@ -179,21 +172,19 @@ def _respond(status: int, body: bytes, content_type: str, etag: str | None) -> R
     return response
 
 
+def _format(name: str) -> str:
+    """``.svg`` or ``.json``: what the last path segment asks for (an SVG when it names neither)."""
+    return ".json" if name.endswith(".json") else ".svg"
+
+
 def _serve(segments: list[str]) -> Response:
     """Answer a badge request whose path below /badge/ is ``segments`` (the last one with its suffix)."""
     last = segments[-1]
     fmt = next((f for f in FORMATS if last.endswith(f) and len(last) > len(f)), None)
     if fmt is None:
-        error = _unknown(_label(FALLBACK_LABEL))
-        return _respond(404, _body(".svg", error.label, error.text), SVG_TYPE, None)
+        raise _unknown(_label(FALLBACK_LABEL), f"badge format in {last!r}: use .svg or .json")
     segments = [*segments[:-1], last[: -len(fmt)]]
-    try:
-        snapshot = get_state().snapshot()
-    except NotReadyError:
-        unavailable = BadgeText("unavailable", "lightgrey", is_error=True)
-        response = _respond(503, _body(fmt, _label(FALLBACK_LABEL), unavailable), FORMATS[fmt], None)
-        response.headers["Retry-After"] = "30"
-        return response
+    snapshot = get_state().snapshot()  # NotReadyError: the "unavailable" badge (see badge_error)
 
     etag = _etag(snapshot.commit, request.full_path)
     if request.if_none_match.contains_weak(etag):  # If-None-Match compares weakly (RFC 9110 13.1.2)
@@ -202,16 +193,22 @@ def _serve(segments: list[str]) -> Response:
     if cached is None:
         release = segments[1] if len(segments) > 1 else None
         cloud = segments[2] if len(segments) > 2 else None
-        try:
-            label, text = _badge(snapshot, segments[0], release, cloud)
-            status = 200
-        except BadgeError as error:
-            label, text, status = error.label, error.text, error.status
+        label, text = _badge(snapshot, segments[0], release, cloud)  # HttpError: see badge_error
         if len(_answers) >= CACHE_SIZE:
             _answers.clear()
-        cached = _answers[etag] = (status, _body(fmt, label, text), FORMATS[fmt])
+        cached = _answers[etag] = (200, _body(fmt, label, text), FORMATS[fmt])
     status, body, content_type = cached
-    return _respond(status, body, content_type, etag if status == 200 else None)
+    return _respond(status, body, content_type, etag)
+
+
+def badge_error(error: HttpError) -> Response:
+    """The face of an error under ``/badge/``: a badge in the format asked for, labelled as the badge would be
+    (``badge_text.error_text`` says what it reads), never cached by ETag."""
+    fmt = _format(request.path)
+    label = str(error.fields.get("label") or _label(FALLBACK_LABEL))
+    response = _respond(error.status, _body(fmt, label, error_text(error)), FORMATS[fmt], None)
+    response.headers.update(error.headers)
+    return response
 
 
 @bp.get("/badge/<name>")
@@ -232,9 +229,7 @@ def cloud_badge(project: str, release: str, name: str) -> Response:
 @bp.get("/badge/<path:rest>")
 def other_badge(rest: str) -> Response:
     """Anything else under /badge/ (more segments, encoded slashes): a README still shows a badge, "unknown"."""
-    error = _unknown(_label(FALLBACK_LABEL))
-    fmt = ".json" if rest.endswith(".json") else ".svg"
-    return _respond(404, _body(fmt, error.label, error.text), FORMATS[fmt], None)
+    raise _unknown(_label(FALLBACK_LABEL), f"badge {rest!r}")
 
 
 class _RenderedBadges:
@@ -280,6 +275,8 @@ class _RenderedBadges:
         return "200 OK", [("Content-Type", content_type), ("Content-Length", str(len(body))), *headers], body
 
 
-def init_app(app: Flask) -> None:
+def register(app: Flask) -> None:
+    """The badge routes, their error face, and the WSGI layer that serves already rendered badges."""
     app.register_blueprint(bp)
+    http_errors.add_face(app, "/badge/", badge_error)
     app.wsgi_app = _RenderedBadges(app.wsgi_app, app.extensions[EXTENSION])  # type: ignore[method-assign]

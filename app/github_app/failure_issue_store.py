@@ -23,6 +23,7 @@ CLOSED: Final = "closed"
 """Closed by the alerts, because the cell was green again."""
 DISMISSED: Final = "dismissed"
 """Closed by somebody else while the cell was still failing: the streak is not alerted again."""
+STATES: Final = (OPEN, CLOSED, DISMISSED)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (

@@ -30,13 +30,13 @@ from typing import TYPE_CHECKING, Final
 from urllib.parse import quote, urlencode
 
 import requests
-from flask import Blueprint, Flask, current_app, jsonify
-from flask.typing import ResponseReturnValue
+from flask import Flask
 
 from crosscloud import layout
 from crosscloud.config import Config, Project
 from crosscloud.errors import CrossCloudError
 from crosscloud.insight import CellInsight, RunRef
+from crosscloud.presentation import ERROR, word
 from crosscloud.records import CellKey
 from crosscloud.status_repo.reader import Entry
 from crosscloud.vocabulary import NO_KUBERNETES
@@ -171,7 +171,7 @@ def issue_body(key: CellKey, config: Config, found: CellInsight, latest: Entry |
         lines.append(f"- Failing since: {_run(found.failing_since)}")
     if latest is not None and latest.status:
         lines.append(
-            f"- Latest result: {latest.status} at {latest.finished_at or latest.started_at}"
+            f"- Latest result: {word(latest.status)} at {latest.finished_at or latest.started_at}"
             + (f", {_link('failing job', latest.url)}" if latest.url else "")
             + (f": {_code(latest.reason)}" if latest.reason else "")
         )
@@ -198,7 +198,7 @@ def still_failing_comment(key: CellKey, config: Config, found: CellInsight, late
         + "."
     )
     if latest is not None and when:
-        words += f" Latest: {latest.status} at {when}"
+        words += f" Latest: {word(latest.status or ERROR)} at {when}"
         words += f" ({_link('job', latest.url)})" if latest.url else ""
         words += f": {_code(latest.reason)}" if latest.reason else "."
     return words
@@ -399,38 +399,16 @@ class Alerter:
         return not any(thread.is_alive() for thread in self._threads)
 
 
-bp = Blueprint("alerts", __name__)
+def alerter(app: Flask) -> Alerter | None:
+    """The app's ``Alerter``, or None when alerts are off."""
+    found: Alerter | None = app.extensions.get(EXTENSION)
+    return found
 
 
-@bp.get("/alerts.json")
-def alerts_json() -> ResponseReturnValue:
-    """What the alerts keep (for operators): whether they are on, and every issue they opened or found."""
-    alerter: Alerter | None = current_app.extensions.get(EXTENSION)
-    rows = alerter.store.all() if alerter is not None else []
-    return jsonify(
-        {
-            "enabled": alerter is not None,
-            "alerts": [
-                {
-                    "cell": a.cell,
-                    "repository": a.repository,
-                    "issue": a.issue,
-                    "url": a.url,
-                    "state": a.state,
-                    "opened_at": a.opened_at.isoformat(),
-                    "reported_failures": a.reported_failures,
-                    "closed_at": a.closed_at.isoformat() if a.closed_at else None,
-                }
-                for a in rows
-            ],
-        }
-    )
-
-
-def init_app(app: Flask) -> None:
-    """Register ``/alerts.json``, and the alerts as a listener of the app's ``StatusState`` when the GitHub
-    App is configured (``APP_ID`` and a private key); otherwise alerts are off, and the log says why."""
-    app.register_blueprint(bp)
+def register(app: Flask) -> None:
+    """The alerts as a listener of the app's ``StatusState`` when the GitHub App is configured (``APP_ID`` and
+    a private key); otherwise alerts are off, and the log says why. ``/alerts.json`` (``crosscloud_app.api``)
+    shows what they keep."""
     try:
         configured = bool(app.config.get("APP_ID")) and settings.private_key(app) is not None
     except CrossCloudError as exc:

@@ -8,9 +8,10 @@ deliveries store, so a redelivery is handled once (see ``delivery_store``).
 
 GitHub gives up on a delivery after 10 s and never retries by itself, so the request only decides what
 a delivery means (cheap: the configuration is in memory) and hands slow work (GitHub API calls, writing
-to the status repository) to a small worker pool with a bounded queue. When the queue is full the
-answer is 503 and the claim is given back: GitHub shows the delivery as failed, and redelivering it
-later works, instead of an unbounded backlog that would eat the machine.
+to the status repository) to a small worker pool with a bounded queue (``worker_pool``). When the queue is
+full the answer is 503 and the claim is given back: GitHub shows the delivery as failed, and redelivering
+it later works. What a delivery means is a typed ``Answered`` (200 when its effect was stored now, 202 when
+it was acknowledged: ignored, or work asked for) or a ``Job`` for the pool (202); errors are ``HttpError``.
 
 Events: ``ping`` answers the zen; ``push`` to the status repository asks for a refresh; ``release``
 published on a project's repository proposes the ``stable_ref`` bump (``stable_ref_bump``);
@@ -22,40 +23,55 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import logging
-import queue
-import threading
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
 from flask import Blueprint, Flask, current_app, jsonify, request
-from flask.typing import ResponseReturnValue
+from werkzeug.wrappers import Response
 
 from crosscloud import layout
-from crosscloud.status_repo.git import Remote
-from crosscloud.status_repo.writer import StatusRepoWriter
 from crosscloud_app.github_app import project_ci_builds
+from crosscloud_app.github_app.app_client import current_github_app
 from crosscloud_app.github_app.delivery_store import FILENAME, DeliveryStore
-from crosscloud_app.web import settings
+from crosscloud_app.github_app.stable_ref_bump import open_bump
+from crosscloud_app.github_app.worker_pool import Job, WorkerPool
+from crosscloud_app.web import settings, status_writes
+from crosscloud_app.web.http_errors import HttpError
+from crosscloud_app.web.request_input import read_body
 from crosscloud_app.web.status_state import get_state
-
-log = logging.getLogger(__name__)
 
 MAX_PAYLOAD_BYTES: Final = 25 * 1024 * 1024
 """GitHub does not deliver payloads above 25 MB; anything larger is not from GitHub."""
-READ_CHUNK: Final = 64 * 1024
 DEFAULT_WORKERS: Final = 2
 DEFAULT_QUEUE: Final = 16
-IDLE_SECONDS: Final = 30.0
-"""A worker thread with nothing to do for this long ends; the next delivery starts one again."""
 EXTENSION: Final = "crosscloud.webhooks"
 
 bp = Blueprint("webhooks", __name__)
 
-Job = Callable[[], str]
-"""Slow work for a delivery; returns what it did (stored as the delivery's outcome)."""
+
+@dataclass(frozen=True)
+class Answered:
+    """What a delivery meant, decided in the request: the status and message of the answer."""
+
+    status: int
+    message: str
+
+
+def recorded(message: str) -> Answered:
+    """The delivery's effect is stored now (200)."""
+    return Answered(200, message)
+
+
+def accepted(message: str) -> Answered:
+    """The delivery asked for something that happens later (202)."""
+    return Answered(202, message)
+
+
+def ignored(why: str) -> Answered:
+    """The delivery is not for the App to act on (202: acknowledged, nothing to redeliver)."""
+    return Answered(202, f"ignored: {why}")
 
 
 def signature_ok(secret: str, body: bytes, header: str | None) -> bool:
@@ -66,71 +82,8 @@ def signature_ok(secret: str, body: bytes, header: str | None) -> bool:
     return hmac.compare_digest(expected.encode("ascii"), header.strip().encode("ascii", "replace"))
 
 
-class WorkerPool:
-    """At most ``workers`` threads running jobs from a queue of at most ``capacity`` waiting jobs.
-
-    ``submit`` never blocks: it says False when the queue is full. Threads start on demand and end
-    after ``IDLE_SECONDS`` without work, so an idle app holds none."""
-
-    def __init__(self, app: Flask, store: DeliveryStore, *, workers: int, capacity: int):
-        self.app = app
-        self.store = store
-        self.workers = max(1, workers)
-        self._queue: queue.Queue[tuple[str, Job]] = queue.Queue(maxsize=max(1, capacity))
-        self._lock = threading.Lock()
-        self._idle = threading.Condition(self._lock)
-        self._live = 0
-        self._unfinished = 0
-        self.idle_seconds = IDLE_SECONDS
-
-    def submit(self, delivery: str, job: Job) -> bool:
-        with self._lock:
-            try:
-                self._queue.put_nowait((delivery, job))
-            except queue.Full:
-                return False
-            self._unfinished += 1
-            if self._live < self.workers:
-                self._live += 1
-                threading.Thread(target=self._work, name="crosscloud-webhook", daemon=True).start()
-        return True
-
-    def drain(self, timeout: float) -> bool:
-        """Wait until every submitted job has finished (tests, shutdown); False on timeout."""
-        deadline = time.monotonic() + timeout
-        with self._idle:
-            while self._unfinished:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._idle.wait(left)
-        return True
-
-    def _work(self) -> None:
-        while True:
-            try:
-                delivery, job = self._queue.get(timeout=self.idle_seconds)
-            except queue.Empty:
-                with self._lock:
-                    if self._queue.empty():
-                        self._live -= 1
-                        return
-                continue
-            try:
-                with self.app.app_context():
-                    outcome = job()
-                self.store.finish(delivery, outcome)
-                log.info("delivery %s: %s", delivery, outcome)
-            except Exception as exc:  # a failed job must not kill the worker; a redelivery retries it
-                log.warning("delivery %s failed: %s: %s", delivery, type(exc).__name__, exc)
-                self.store.finish(delivery, f"{type(exc).__name__}: {exc}", failed=True)
-            finally:
-                with self._idle:
-                    self._unfinished -= 1
-                    self._idle.notify_all()
-
-
-def init_app(app: Flask) -> None:
+def register(app: Flask) -> None:
+    """``POST /webhooks/github`` and its worker pool, over the deliveries store beside the mirror."""
     store = DeliveryStore(settings.mirror_dir(app) / FILENAME)
     pool = WorkerPool(
         app,
@@ -147,29 +100,10 @@ def pool() -> WorkerPool:
     return found
 
 
-def _answer(status: int, message: str, **extra: Any) -> ResponseReturnValue:
-    body: dict[str, Any] = {"message": message, **extra}
-    if status >= 400:
-        body = {"error": {"message": message}}
-    return jsonify(body), status
-
-
-def _read_body() -> bytes | None:
-    """The raw body, or None when it is larger than GitHub ever sends (read at most one byte more)."""
-    length = request.content_length
-    if length is not None and length > MAX_PAYLOAD_BYTES:
-        return None
-    chunks: list[bytes] = []
-    size = 0
-    stream = request.stream
-    while True:
-        chunk = stream.read(min(READ_CHUNK, MAX_PAYLOAD_BYTES + 1 - size))
-        if not chunk:
-            return b"".join(chunks)
-        chunks.append(chunk)
-        size += len(chunk)
-        if size > MAX_PAYLOAD_BYTES:
-            return None
+def _reply(status: int, message: str, **extra: Any) -> Response:
+    response = jsonify({"message": message, **extra})
+    response.status_code = status
+    return response
 
 
 def _payload(body: bytes) -> Any:
@@ -183,46 +117,44 @@ def _payload(body: bytes) -> Any:
 
 
 @bp.post("/webhooks/github")
-def receive() -> ResponseReturnValue:
+def receive() -> Response:
     secret = current_app.config.get("WEBHOOK_SECRET")
     if not secret:
-        return _answer(503, f"webhooks are not configured: set {settings.ENV_PREFIX}_WEBHOOK_SECRET")
-    body = _read_body()
-    if body is None:
-        return _answer(413, f"payload larger than {MAX_PAYLOAD_BYTES} bytes")
+        raise HttpError(503, f"webhooks are not configured: set {settings.ENV_PREFIX}_WEBHOOK_SECRET")
+    body = read_body(MAX_PAYLOAD_BYTES, what="the payload")
     if not signature_ok(str(secret), body, request.headers.get("X-Hub-Signature-256")):
-        return _answer(401, "missing or wrong X-Hub-Signature-256")
+        raise HttpError(401, "missing or wrong X-Hub-Signature-256")
     event = request.headers.get("X-GitHub-Event", "")
     delivery = request.headers.get("X-GitHub-Delivery", "")
     if not event or not delivery or len(delivery) > 100:
-        return _answer(400, "X-GitHub-Event and X-GitHub-Delivery are required")
+        raise HttpError(400, "X-GitHub-Event and X-GitHub-Delivery are required")
     try:
         payload = _payload(body)
     except (ValueError, UnicodeDecodeError) as exc:
-        return _answer(400, f"delivery {delivery}: the body is not a JSON payload: {exc}")
+        raise HttpError(400, f"delivery {delivery}: the body is not a JSON payload: {exc}") from None
     if not isinstance(payload, dict):
-        return _answer(400, f"delivery {delivery}: the payload is not a JSON object")
+        raise HttpError(400, f"delivery {delivery}: the payload is not a JSON object")
     problem = shape_problem(payload)
     if problem is not None:
-        return _answer(400, f"delivery {delivery}: {problem}")
+        raise HttpError(400, f"delivery {delivery}: {problem}")
     if event == "ping":
-        return _answer(200, "pong", zen=payload.get("zen"), hook_id=payload.get("hook_id"))
+        return _reply(200, "pong", zen=payload.get("zen"), hook_id=payload.get("hook_id"))
 
     workers = pool()
     if not workers.store.claim(delivery, event):
-        return _answer(200, f"delivery {delivery} was already handled", duplicate=True)
+        return _reply(200, f"delivery {delivery} was already handled", duplicate=True)
     try:
         decided = _decide(event, payload, delivery)
     except Exception:
         workers.store.release(delivery)
         raise
-    if isinstance(decided, str):
-        workers.store.finish(delivery, decided)
-        return _answer(200 if decided.startswith("recorded") else 202, decided)
+    if isinstance(decided, Answered):
+        workers.store.finish(delivery, decided.message)
+        return _reply(decided.status, decided.message)
     if not workers.submit(delivery, decided):
         workers.store.release(delivery)
-        return _answer(503, f"busy: delivery {delivery} not queued, redeliver it later")
-    return _answer(202, f"{event} delivery {delivery} queued")
+        raise HttpError(503, f"busy: delivery {delivery} not queued, redeliver it later")
+    return _reply(202, f"{event} delivery {delivery} queued")
 
 
 OBJECT_FIELDS: Final = ("repository", "installation", "release", "workflow_run", "sender")
@@ -252,8 +184,8 @@ def shape_problem(payload: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _decide(event: str, payload: Mapping[str, Any], delivery: str) -> Job | str:
-    """What the delivery means: a job for the workers, or (done or ignored here) a string saying what."""
+def _decide(event: str, payload: Mapping[str, Any], delivery: str) -> Job | Answered:
+    """What the delivery means: a job for the workers, or what was done (or not) here."""
     if event == "push":
         return _push(payload)
     if event in ("installation", "installation_repositories"):
@@ -262,7 +194,7 @@ def _decide(event: str, payload: Mapping[str, Any], delivery: str) -> Job | str:
         return _release(payload)
     if event == "workflow_run":
         return _workflow_run(payload)
-    return f"ignored: event {event!r} is not used"
+    return ignored(f"event {event!r} is not used")
 
 
 def status_repository(app: Flask) -> str | None:
@@ -283,18 +215,18 @@ def _full_name(payload: Mapping[str, Any]) -> str:
     return str((payload.get("repository") or {}).get("full_name") or "")
 
 
-def _push(payload: Mapping[str, Any]) -> str:
+def _push(payload: Mapping[str, Any]) -> Answered:
     wanted = status_repository(current_app._get_current_object())  # type: ignore[attr-defined]
     repository = _full_name(payload)
     if not wanted or repository.lower() != wanted.lower():
-        return f"ignored: push to {repository or 'an unnamed repository'}, not the status repository"
+        return ignored(f"push to {repository or 'an unnamed repository'}, not the status repository")
     if payload.get("ref") != f"refs/heads/{layout.BRANCH}":
-        return f"ignored: push to {payload.get('ref')}, not {layout.BRANCH}"
+        return ignored(f"push to {payload.get('ref')}, not {layout.BRANCH}")
     get_state().request_refresh(f"push {payload.get('after', '')}")
-    return f"refresh requested for {repository} {payload.get('after', '')}"
+    return accepted(f"refresh requested for {repository} {payload.get('after', '')}")
 
 
-def _installation(event: str, payload: Mapping[str, Any], delivery: str) -> str:
+def _installation(event: str, payload: Mapping[str, Any], delivery: str) -> Answered:
     installation = payload.get("installation") or {}
     account = (installation.get("account") or {}).get("login")
     if event == "installation":
@@ -308,7 +240,7 @@ def _installation(event: str, payload: Mapping[str, Any], delivery: str) -> str:
     pool().store.record_installation(
         delivery, event, str(payload.get("action")), installation.get("id"), account, added, removed
     )
-    return f"recorded {event} {payload.get('action')} of installation {installation.get('id')}"
+    return recorded(f"recorded {event} {payload.get('action')} of installation {installation.get('id')}")
 
 
 def _project_of(repository: str) -> str | None:
@@ -319,23 +251,20 @@ def _project_of(repository: str) -> str | None:
     return None
 
 
-def _release(payload: Mapping[str, Any]) -> Job | str:
-    from crosscloud_app.github_app.app_client import current_github_app
-    from crosscloud_app.github_app.stable_ref_bump import open_bump
-
+def _release(payload: Mapping[str, Any]) -> Job | Answered:
     release = payload.get("release") or {}
     repository = _full_name(payload)
     if payload.get("action") != "published" or release.get("draft") or release.get("prerelease"):
-        return f"ignored: release {payload.get('action')} (only published non-prereleases move stable_ref)"
+        return ignored(f"release {payload.get('action')} (only published non-prereleases move stable_ref)")
     project = _project_of(repository)
     if project is None:
-        return f"ignored: {repository} is not the repository of an active project"
+        return ignored(f"{repository} is not the repository of an active project")
     tag = str(release.get("tag_name") or "")
     if not tag:
-        return "ignored: release without a tag"
+        return ignored("release without a tag")
     config_repository = current_app.config.get("CONFIG_REPOSITORY")
     if not config_repository:
-        return f"ignored: {settings.ENV_PREFIX}_CONFIG_REPOSITORY is not set, nowhere to propose {project} {tag}"
+        return ignored(f"{settings.ENV_PREFIX}_CONFIG_REPOSITORY is not set, nowhere to propose {project} {tag}")
     url = release.get("html_url")
 
     def bump() -> str:
@@ -345,16 +274,14 @@ def _release(payload: Mapping[str, Any]) -> Job | str:
     return bump
 
 
-def _workflow_run(payload: Mapping[str, Any]) -> Job | str:
+def _workflow_run(payload: Mapping[str, Any]) -> Job | Answered:
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     built = project_ci_builds.build_from_run(get_state().snapshot().config, payload, app.config.get("CI_WORKFLOWS"))
     if isinstance(built, str):
-        return f"ignored: {built}"
+        return ignored(built)
 
     def record() -> str:
-        writer = StatusRepoWriter(Remote.parse(settings.status_repo(app), app.config.get("TOKEN") or None))
-        result = writer.write([built.record])
-        get_state().request_refresh(f"workflow_run {built.record.run.get('id')}")
+        result = status_writes.write([built.record], reason=f"workflow_run {built.record.run.get('id')}")
         verb = "recorded" if result.written else "unchanged" if result.unchanged else "superseded"
         return f"{verb} {built.record.summary()} ({result.commit})"
 

@@ -14,16 +14,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
-from flask import Blueprint, Flask, abort, current_app, render_template, request
+from flask import Blueprint, current_app, render_template, request
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup, escape
 
-from crosscloud.cell_rules import CellView, Grid, Row, aggregate, environment
-from crosscloud.insight import FAILURES, INFRASTRUCTURE, PROJECT, UNKNOWN, CellInsight, classify_failure
-from crosscloud.records import CellKey, parse_time
-from crosscloud.vocabulary import ARCHES, FINAL_FAILURES, RELEASES
+from crosscloud import presentation
+from crosscloud.cell_rules import CellView, Grid, Row, environment
+from crosscloud.insight import FAILURES, INFRASTRUCTURE, UNKNOWN, CellInsight, classify_failure
+from crosscloud.records import CellKey
+from crosscloud.vocabulary import ARCHES, RELEASES
+from crosscloud_app.pages.template_helpers import FAILURE_KIND_TITLE, failure_kind_text
+from crosscloud_app.web.http_errors import HttpError
 from crosscloud_app.web.status_state import Snapshot, get_state
 
 bp = Blueprint("dashboard", __name__)
@@ -59,7 +61,7 @@ def parse_choice() -> Choice:
         if value == "":
             return default
         if value not in allowed:
-            abort(400, f"bad {name} {value[:40]!r}: use one of {', '.join(allowed)}")
+            raise HttpError(400, f"bad {name} {value[:40]!r}: use one of {', '.join(allowed)}")
         return value
 
     stage = pick("stage", VIEW_STAGES, "deploy")
@@ -157,14 +159,14 @@ def status_cell(col: Column, row: Row, cloud_name: str = "") -> Markup:
     dashboard has thousands of them (130 projects x 20 clouds) and a macro call (or ``Markup.format``)
     costs several times more. Every value goes through ``escape``."""
     where = f" on {cloud_name}" if cloud_name else ""
-    label = escape(f"{row.project.display_name} {row.release} {col.stage}{where}: {status_text(col.status)}")
+    label = escape(f"{row.project.display_name} {row.release} {col.stage}{where}: {presentation.word(col.status)}")
     label += " (stale)" if col.stale else ""
     kind = col.failure_kind
     if kind is not None:
         label += escape(f" ({FAILURE_KIND_TITLE.get(kind, kind)})")
     note = failing_title(col)
     title = f' title="{escape(note)}"' if note else ""
-    text = escape(status_text(col.status))
+    text = escape(presentation.word(col.status))
     if kind == INFRASTRUCTURE and col.status != "infra_failed":  # "infra failed" says so already
         text += _INFRA_MARK
     text += _STALE_MARK if col.stale else ""
@@ -172,7 +174,7 @@ def status_cell(col: Column, row: Row, cloud_name: str = "") -> Markup:
         badge = f'<a class="badge" href="{escape(col.url)}" aria-label="{label}"{title}>{text}</a>'
     else:
         badge = f'<span class="badge" role="img" aria-label="{label}"{title}>{text}</span>'
-    cls = status_class(col.status) + (" stale" if col.stale else "")
+    cls = presentation.css_class(col.status) + (" stale" if col.stale else "")
     kind_attribute = ""
     if kind is not None:
         cls += f" failure-{kind}"
@@ -183,61 +185,6 @@ def status_cell(col: Column, row: Row, cloud_name: str = "") -> Markup:
         f' data-stage="{escape(col.stage)}" data-cloud="{cloud}" data-status="{escape(col.status)}"{kind_attribute}>'
         f"{badge}</td>"
     )
-
-
-def relative(when: datetime, now: datetime | None = None) -> str:
-    """ "3 minutes ago", as the original's "Last updated"."""
-    seconds = int(((now or datetime.now(UTC)) - when).total_seconds())
-    if seconds < 45:
-        return "just now"
-    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
-        if seconds >= size:
-            count = round(seconds / size)
-            return f"{count} {unit}{'' if count == 1 else 's'} ago"
-    return "just now"
-
-
-def iso(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def when_of(value: str | None) -> datetime | None:
-    return parse_time(value) if value else None
-
-
-def status_class(status: str) -> str:
-    """The CSS class of a status (``n/a`` → ``status-na``)."""
-    return "status-" + "".join(ch for ch in status if ch.isalnum() or ch == "_")
-
-
-def status_text(status: str) -> str:
-    return {"n/a": "N/A", "infra_failed": "infra failed", "timed_out": "timed out"}.get(status, status)
-
-
-FAILURE_KIND_TEXT = {INFRASTRUCTURE: "infra", PROJECT: "project", UNKNOWN: "unknown cause"}
-FAILURE_KIND_TITLE = {
-    INFRASTRUCTURE: "the cloud or the test environment failed, not the project",
-    PROJECT: "the project failed (its build, deploy or tests)",
-    UNKNOWN: "it could be the project or the environment (a timeout without a telling reason)",
-}
-
-
-def failure_kind_text(kind: str) -> str:
-    """Visible words for whose fault a failure is (so it does not rest on colour alone)."""
-    return FAILURE_KIND_TEXT.get(kind, kind)
-
-
-def failure_kind_title(kind: str) -> str:
-    return FAILURE_KIND_TITLE.get(kind, kind)
-
-
-def is_red(status: str) -> bool:
-    return status in FINAL_FAILURES or status == "error"
-
-
-def safe_logo(url: str | None) -> str | None:
-    """Only https logos are shown (no mixed content, no ``javascript:``); others get a text fallback."""
-    return url if url and url.startswith("https://") and '"' not in url else None
 
 
 PAGES = "crosscloud_dashboard_pages"
@@ -282,23 +229,3 @@ def render_page(snapshot: Snapshot, grid: Grid, choice: Choice) -> str:
         insights=snapshot.insight,
         now=datetime.now(UTC),
     )
-
-
-def init_app(app: Flask) -> None:
-    app.register_blueprint(bp)
-    helpers: dict[str, Any] = {
-        "relative": relative,
-        "iso": iso,
-        "when_of": when_of,
-        "status_class": status_class,
-        "status_text": status_text,
-        "is_red": is_red,
-        "failure_kind_text": failure_kind_text,
-        "failure_kind_title": failure_kind_title,
-        "safe_logo": safe_logo,
-        "column": column,
-        "status_cell": status_cell,
-        "aggregate": aggregate,
-        "SUB_TITLE_CHARS": SUB_TITLE_CHARS,
-    }
-    app.jinja_env.globals.update(helpers)

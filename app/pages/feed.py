@@ -2,7 +2,8 @@
 
 An entry is a version of a cell whose status differs from the version before it (a cell's first result
 counts: it changed from nothing); the shown status of a version is its record's status, or ``error`` for
-a file that is not a valid record. The newest ``LIMIT`` changes come first; ``?project=`` keeps one project.
+a file that is not a valid record, in the words of ``crosscloud.presentation`` ("timed out", "N/A"). The
+newest ``LIMIT`` changes come first; ``?project=`` keeps one project.
 
 The changes are found from the index (``StatusIndex.cell_runs``): each cell's versions are walked newest
 first in pairs and the cells are merged by index position, so a pass stops as soon as it has ``LIMIT``
@@ -23,21 +24,22 @@ from datetime import UTC, datetime
 from typing import Final
 from urllib.parse import quote, urlencode
 
-from flask import Blueprint, Flask, abort, current_app, request, url_for
+from flask import Blueprint, current_app, request, url_for
 from werkzeug.wrappers import Response
 
 from crosscloud import layout
 from crosscloud.config import Config
+from crosscloud.presentation import ERROR, word
 from crosscloud.records import CellKey
 from crosscloud.status_repo.reader import Entry, StatusIndex
 from crosscloud.vocabulary import NO_KUBERNETES
+from crosscloud_app.web.http_errors import HttpError
 from crosscloud_app.web.status_state import get_state
 
 ATOM: Final = "http://www.w3.org/2005/Atom"
 CONTENT_TYPE: Final = "application/atom+xml; charset=utf-8"
 LIMIT: Final = 100
 """Entries in the feed."""
-ERROR: Final = "error"
 
 bp = Blueprint("feed", __name__)
 
@@ -151,13 +153,13 @@ def render(changes: list[Change], config: Config, *, base: str, self_url: str, t
         words = _cell_words(entry.key, config)
         item = _sub(feed, "entry")
         _sub(item, "id", uuid.uuid5(uuid.NAMESPACE_URL, f"cross-cloud-ci:{entry.commit}:{entry.path}").urn)
-        was = f" (was {change.previous})" if change.previous else " (first result)"
-        _sub(item, "title", f"{words}: {change.status}{was}")
+        was = f" (was {word(change.previous)})" if change.previous else " (first result)"
+        _sub(item, "title", f"{words}: {word(change.status)}{was}")
         _sub(item, "updated", _updated(entry))
         _sub(item, "link", rel="alternate", type="text/html", href=_cell_page(base, entry.key))
         if entry.url and entry.url.startswith(("https://", "http://")):
             _sub(item, "link", rel="related", href=entry.url, title="job")
-        lines = [f"{words}: {change.status}{was}."]
+        lines = [f"{words}: {word(change.status)}{was}."]
         release = " ".join(part for part in (entry.ref, f"({entry.sha[:12]})" if entry.sha else None) if part)
         if release:
             lines.append(f"Release: {release}.")
@@ -206,12 +208,12 @@ def _base() -> str:
 def feed() -> Response:
     project = request.args.get("project")
     if project is not None and not project:
-        abort(400, "project must name a project (or be left out)")
+        raise HttpError(400, "project must name a project (or be left out)")
     state = get_state()
     snapshot = state.snapshot()
     config = snapshot.config
     if project is not None and project not in config.projects:
-        abort(404, f"no project {project!r} in the configuration")
+        raise HttpError(404, f"no project {project!r} in the configuration")
     base = _base()
     tag = etag(snapshot.commit, project, base)
     if request.if_none_match.contains(tag):  # strong comparison: the body is the same byte for byte
@@ -235,7 +237,3 @@ def feed() -> Response:
     response.set_etag(etag(commit, project, base))
     response.headers["Cache-Control"] = "no-cache"
     return response
-
-
-def init_app(app: Flask) -> None:
-    app.register_blueprint(bp)

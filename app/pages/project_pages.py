@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Flask, abort, render_template, request
+from flask import Blueprint, render_template, request
 from flask.typing import ResponseReturnValue
 
 from crosscloud.cell_rules import CellView, environment
@@ -23,6 +23,7 @@ from crosscloud.insight import CellInsight, RunRef
 from crosscloud.records import CellKey
 from crosscloud.status_repo.reader import Entry, StatusIndex
 from crosscloud.vocabulary import ARCHES, RELEASES, STAGES
+from crosscloud_app.web.http_errors import HttpError
 from crosscloud_app.web.status_state import Snapshot, get_state
 
 bp = Blueprint("projects", __name__)
@@ -65,14 +66,14 @@ def story(index: StatusIndex, snapshot: Snapshot, key: CellKey, label: str) -> S
 def choose(name: str, allowed: Sequence[str], default: str) -> str:
     value = request.args.get(name) or default
     if value not in allowed:
-        abort(400, f"bad {name} {value[:40]!r}: use one of {', '.join(allowed)}")
+        raise HttpError(400, f"bad {name} {value[:40]!r}: use one of {', '.join(allowed)}")
     return value
 
 
 def known_project(snapshot: Snapshot, name: str) -> Project:
     project = snapshot.config.projects.get(name)
     if project is None:
-        abort(404, f"no project {name!r} in the configuration")
+        raise HttpError(404, f"no project {name!r} in the configuration")
     return project
 
 
@@ -119,10 +120,10 @@ def cell_page(project: str, release: str, cloud: str) -> ResponseReturnValue:
     snapshot = state.snapshot()
     proj = known_project(snapshot, project)
     if release not in proj.releases:
-        abort(404, f"{project} has no release {release!r} (it has {', '.join(proj.releases)})")
+        raise HttpError(404, f"{project} has no release {release!r} (it has {', '.join(proj.releases)})")
     target: Cloud | None = snapshot.config.clouds.get(cloud)
     if target is None:
-        abort(404, f"no cloud {cloud!r} in the configuration")
+        raise HttpError(404, f"no cloud {cloud!r} in the configuration")
     kubernetes = choose("kubernetes", RELEASES, "stable")
     arch = choose("arch", proj.arch, proj.arch[0])
     env = environment(target, kubernetes)
@@ -154,7 +155,3 @@ def cell_page(project: str, release: str, cloud: str) -> ResponseReturnValue:
         arch=arch,
         stages=stages,
     )
-
-
-def init_app(app: Flask) -> None:
-    app.register_blueprint(bp)

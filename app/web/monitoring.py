@@ -34,5 +34,5 @@ def prometheus() -> ResponseReturnValue:
     return Response(metrics.render(), mimetype="text/plain", content_type="text/plain; version=0.0.4; charset=utf-8")
 
 
-def init_app(app: Flask) -> None:
+def register(app: Flask) -> None:
     app.register_blueprint(bp)

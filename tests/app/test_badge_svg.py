@@ -12,8 +12,8 @@ import pytest
 
 from crosscloud.vocabulary import STATUSES
 from crosscloud_app.badges import shields as badge_svg
+from crosscloud_app.badges.badge_text import BADGE_STATUSES, badge_text
 from crosscloud_app.badges.shields import WidthTable, endpoint_json, render_svg, svg_colour, widths
-from crosscloud_app.badges.verdict import BADGE_STATUSES, badge_text
 
 GOLDEN = Path(__file__).parent / "golden"
 CASES: list[dict[str, str]] = json.loads((GOLDEN / "cases.json").read_text(encoding="utf-8"))

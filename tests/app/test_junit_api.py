@@ -19,7 +19,7 @@ from werkzeug.test import TestResponse
 
 from crosscloud.cli import main
 from crosscloud.status_repo.seed import init_status_repo
-from crosscloud_app import api, openapi
+from crosscloud_app.api import junit_submit, openapi
 from crosscloud_app.web.status_state import EXTENSION, StatusState
 from tests.conftest import ROOT, git, snapshot
 
@@ -192,9 +192,9 @@ def test_the_body_is_size_limited_and_must_not_be_empty(
     before = snapshot(seeded_repo)
     client = submitting.test_client()
     xml = (DATA / "all-passed.xml").read_bytes()
-    monkeypatch.setattr(api, "SUBMIT_MAX_BYTES", len(xml) - 1)
+    monkeypatch.setattr(junit_submit, "SUBMIT_MAX_BYTES", len(xml) - 1)
     assert "larger than" in error_of(post(client, CELL, xml), 413)["message"]
-    monkeypatch.setattr(api, "SUBMIT_MAX_BYTES", len(xml))
+    monkeypatch.setattr(junit_submit, "SUBMIT_MAX_BYTES", len(xml))
     assert error_of(post(client, CELL, b"  \n"), 400)["parameter"] == "body"
     assert snapshot(seeded_repo) == before
     assert post(client, CELL, xml).status_code == 201  # exactly the limit is fine

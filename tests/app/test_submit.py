@@ -29,8 +29,9 @@ from flask.testing import FlaskClient
 from crosscloud import layout
 from crosscloud.config import load_config
 from crosscloud.records import Record
-from crosscloud_app.oidc import EXTENSION, JWKS_TTL, Claims, JwksCache, TokenVerifier
-from crosscloud_app.submit import MAX_RECORDS, SubmitError, authorise
+from crosscloud_app.api.oidc_submit import MAX_RECORDS, authorise
+from crosscloud_app.api.oidc_tokens import EXTENSION, JWKS_TTL, Claims, JwksCache, TokenVerifier
+from crosscloud_app.web.http_errors import HttpError
 from tests.conftest import git, record_data, snapshot
 
 AUDIENCE = "https://cross-cloud.example.org"
@@ -242,9 +243,9 @@ def test_a_pinned_repository_id_must_match_too(status_repo: Path) -> None:
         return Claims("etcd-io/etcd", repository_id, 1, 1, None, "https://token.actions.githubusercontent.com", {})
 
     authorise([record], claims("11225014"), pinned)
-    with pytest.raises(SubmitError) as caught:  # same name, another repository (deleted and re-created)
+    with pytest.raises(HttpError) as caught:  # same name, another repository (deleted and re-created)
         authorise([record], claims("99999999"), pinned)
-    assert caught.value.status == 403 and caught.value.detail == {"project": "etcd"}
+    assert caught.value.status == 403 and caught.value.fields == {"project": "etcd"}
     authorise([record], claims("99999999"), config)  # not pinned: the name decides
 
 

@@ -2,7 +2,7 @@
 
 Projects on many organisations report into one status repository; handing each a token that can write
 the whole repository would let any of them overwrite the others' cells. Here a workflow proves who it is
-with its OIDC token (``crosscloud_app.oidc``) and the app, which alone holds the write token, commits for
+with its OIDC token (``oidc_tokens``) and the app, which alone holds the write token, commits for
 it, and only into the cells of projects whose ``cross-cloud.yml`` entry names the token's repository.
 
 In order, each failure answering before anything is written:
@@ -18,8 +18,12 @@ In order, each failure answering before anything is written:
 5. provenance from the token, not the body: ``run`` gets the token's repository, run id, attempt and
    workflow ref, and its URL is built from them; a job ``url`` outside that run's page is replaced by the
    run's URL;
-6. one commit through ``StatusRepoWriter`` (503 when the status repository cannot be written), then a
-   refresh is requested; 201 with the paths written, unchanged and superseded (200 when nothing was new).
+6. one commit through ``crosscloud_app.web.status_writes`` (503 when the status repository cannot be
+   written), which requests a refresh; 201 with the paths written, unchanged and superseded (200 when nothing
+   was new).
+
+Every answer is ``Cache-Control: no-store``, and every outcome is counted in
+``crosscloud_oidc_submissions_total`` (errors by status).
 """
 
 from __future__ import annotations
@@ -29,17 +33,24 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from flask import Blueprint, Flask, current_app, jsonify, request
+from flask import current_app, jsonify
 from werkzeug.wrappers import Response
 
 from crosscloud import layout
 from crosscloud.config import Config
 from crosscloud.errors import BadInputError, RecordError, StatusRepoError
 from crosscloud.records import Record
-from crosscloud.status_repo.writer import StatusRepoWriter
-from crosscloud_app.oidc import Claims, IssuerUnavailableError, TokenError, server_url, verifier_from_settings
-from crosscloud_app.web import metrics
-from crosscloud_app.web.status_state import get_state
+from crosscloud_app.api.oidc_tokens import (
+    Claims,
+    IssuerUnavailableError,
+    TokenError,
+    server_url,
+    verifier_from_settings,
+)
+from crosscloud_app.api.query import query_args
+from crosscloud_app.web import metrics, status_writes
+from crosscloud_app.web.http_errors import RETRY_AFTER_SECONDS, HttpError
+from crosscloud_app.web.request_input import bearer_token, read_body, unauthorised
 
 log = logging.getLogger(__name__)
 
@@ -48,73 +59,38 @@ MAX_BODY_BYTES: Final = 4 * 1024 * 1024
 """A matrix's records are ~1 KB each; 4 MB leaves room for 256 records with many pinned artifacts."""
 MAX_WORKFLOW_CHARS: Final = 200
 """``run.workflow`` in the record schema."""
-
-bp = Blueprint("submit", __name__)
+TOKEN: Final = "GitHub Actions OIDC token"  # noqa: S105 - what the route needs, not a secret
 
 metrics.describe("crosscloud_oidc_submissions_total", "Result submissions with an OIDC token, by outcome.")
 
 
-class SubmitError(Exception):
-    """An answer other than success: status, message and the fields that say what is at fault."""
-
-    def __init__(self, status: int, message: str, **detail: Any):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.detail = detail
-
-
-@bp.errorhandler(SubmitError)
-def _answer_error(exc: SubmitError) -> Response:
-    response = jsonify({"error": {"message": exc.message, **exc.detail}})
-    response.status_code = exc.status
-    response.headers["Cache-Control"] = "no-store"
-    if exc.status == 401:
-        claim = exc.detail.get("claim", "token")
-        response.headers["WWW-Authenticate"] = (
-            f'Bearer realm="crosscloud", error="invalid_token", error_description="{claim}"'
-        )
-    if exc.status == 503:
-        response.headers["Retry-After"] = "30"
-    metrics.inc("crosscloud_oidc_submissions_total", {"outcome": str(exc.status)})
-    return response
-
-
-def init_app(app: Flask) -> None:
-    app.register_blueprint(bp)
+def _unavailable(message: str) -> HttpError:
+    return HttpError(503, message, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 def _claims() -> Claims:
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise SubmitError(401, "this route needs 'Authorization: Bearer <GitHub Actions OIDC token>'", claim="token")
+    token = bearer_token(TOKEN, claim="token")
     verifier = verifier_from_settings(current_app._get_current_object())  # type: ignore[attr-defined]
     try:
-        return verifier.verify(token.strip())
+        return verifier.verify(token)
     except TokenError as exc:
-        raise SubmitError(401, exc.message, claim=exc.claim) from None
+        raise unauthorised(exc.message, claim=exc.claim) from None
     except IssuerUnavailableError as exc:
         log.warning("cannot verify an OIDC token: %s", exc)
-        raise SubmitError(503, f"the token issuer's keys cannot be fetched now: {exc}") from None
+        raise _unavailable(f"the token issuer's keys cannot be fetched now: {exc}") from None
 
 
 def _body() -> list[Any]:
-    declared = request.content_length
-    too_large = f"the body is larger than {MAX_BODY_BYTES} bytes"
-    if declared is not None and declared > MAX_BODY_BYTES:
-        raise SubmitError(413, too_large)
-    data = request.stream.read(MAX_BODY_BYTES + 1)
-    if len(data) > MAX_BODY_BYTES:
-        raise SubmitError(413, too_large)
+    data = read_body(MAX_BODY_BYTES)
     try:
         body = json.loads(data)
     except (ValueError, RecursionError) as exc:
-        raise SubmitError(400, f"the body is not JSON: {exc}") from None
+        raise HttpError(400, f"the body is not JSON: {exc}") from None
     items = body if isinstance(body, list) else [body]
     if not items:
-        raise SubmitError(400, "the body is an empty list: send one record or a list of records")
+        raise HttpError(400, "the body is an empty list: send one record or a list of records")
     if len(items) > MAX_RECORDS:
-        raise SubmitError(413, f"{len(items)} records; at most {MAX_RECORDS} in one request")
+        raise HttpError(413, f"{len(items)} records; at most {MAX_RECORDS} in one request")
     return items
 
 
@@ -124,7 +100,7 @@ def _records(items: Sequence[Any]) -> list[Record]:
         try:
             records.append(Record.from_dict(item, source=f"records[{index}]"))
         except RecordError as exc:
-            raise SubmitError(400, str(exc), record=index, field=exc.field) from None
+            raise HttpError(400, str(exc), record=index, field=exc.field) from None
     return records
 
 
@@ -134,20 +110,20 @@ def authorise(records: Sequence[Record], claims: Claims, config: Config) -> None
         name = record.project
         project = config.projects.get(name)
         if project is None:
-            raise SubmitError(400, f"records[{index}]: unknown project {name!r}", record=index, field="project")
+            raise HttpError(400, f"records[{index}]: unknown project {name!r}", record=index, field="project")
         if not project.repository:
-            raise SubmitError(
+            raise HttpError(
                 403, f"project {name} names no repository in cross-cloud.yml, so no workflow may report its "
                 "results with a token", project=name,
             )  # fmt: skip
         if project.repository.lower() != claims.repository.lower():
-            raise SubmitError(
+            raise HttpError(
                 403, f"project {name} reports from {project.repository}, not from {claims.repository}", project=name
             )
         raw = config.raw.get("projects", {}).get(name) or {}
         pinned = raw.get("repository_id") if isinstance(raw, Mapping) else None
         if pinned is not None and str(pinned) != claims.repository_id:
-            raise SubmitError(
+            raise HttpError(
                 403, f"project {name} reports from repository id {pinned}, not from id {claims.repository_id} "
                 f"({claims.repository})", project=name,
             )  # fmt: skip
@@ -173,31 +149,38 @@ def with_provenance(record: Record, claims: Claims) -> Record:
     try:
         return Record.from_dict(data, source=f"{record.key}")
     except RecordError as exc:  # e.g. a workflow ref with a character the schema refuses
-        raise SubmitError(400, f"the token's provenance does not fit a record: {exc}") from None
+        raise HttpError(400, f"the token's provenance does not fit a record: {exc}") from None
 
 
-@bp.post("/api/v1/results")
 def submit_results() -> Response:
     """Commit the body's records for the token's repository (see the module doc)."""
-    claims = _claims()
-    records = _records(_body())
-    state = get_state()
-    writer = StatusRepoWriter(state.remote)
     try:
-        config = writer.config()
+        response = _submit()
+    except HttpError as error:
+        error.headers.setdefault("Cache-Control", "no-store")
+        metrics.inc("crosscloud_oidc_submissions_total", {"outcome": str(error.status)})
+        raise
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _submit() -> Response:
+    claims = _claims()
+    query_args()
+    records = _records(_body())
+    try:
+        config = status_writes.tip_configuration()
     except StatusRepoError as exc:
-        raise SubmitError(503, f"the status repository cannot be read now: {exc}") from None
+        raise _unavailable(f"the status repository cannot be read now: {exc}") from None
     authorise(records, claims, config)
     stamped = [with_provenance(record, claims) for record in records]
     try:
-        result = writer.write(stamped)
+        result = status_writes.write(stamped, reason="results submitted")
     except BadInputError as exc:  # a cloud or arch the configuration does not have
-        raise SubmitError(400, str(exc)) from None
+        raise HttpError(400, str(exc)) from None
     except StatusRepoError as exc:
         log.warning("could not write %d record(s) of %s: %s", len(stamped), claims.repository, exc)
-        raise SubmitError(503, f"could not write to the status repository: {exc}") from None
-    if result.commit is not None and result.written:
-        state.request_refresh("results submitted")
+        raise _unavailable(f"could not write to the status repository: {exc}") from None
     outcome = "written" if result.written else "unchanged"
     metrics.inc("crosscloud_oidc_submissions_total", {"outcome": outcome})
     log.info("%s run %s: %d written, %d unchanged, %d superseded", claims.repository, claims.run_id,
@@ -212,5 +195,4 @@ def submit_results() -> Response:
         }
     )
     response.status_code = 201 if result.written else 200
-    response.headers["Cache-Control"] = "no-store"
     return response
