@@ -31,8 +31,8 @@ from crosscloud_app.github_app.webhooks import EXTENSION, MAX_PAYLOAD_BYTES, Wor
 from crosscloud_app.web.status_state import EXTENSION as STATE
 from crosscloud_app.web.status_state import StatusState
 from tests.app.conftest import hours_ago, result
+from tests.app.github_app.test_app_client import make_key
 from tests.app.github_replay import replaying
-from tests.app.test_github_app import make_key
 from tests.conftest import CNCF_2018, SHARED_FIXTURES, git
 
 SECRET = "webhook secret for the tests"

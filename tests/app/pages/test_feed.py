@@ -18,7 +18,7 @@ from crosscloud_app.web.status_state import EXTENSION, StatusState
 from tests.conftest import make_record
 
 A = "{http://www.w3.org/2005/Atom}"
-DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "status-data" / "cross-cloud.yml"
+DEFAULT_CONFIG = Path(__file__).resolve().parents[3] / "status-data" / "cross-cloud.yml"
 HOSTILE = "<script>alert(1)</script> & co"
 
 

@@ -1,7 +1,7 @@
 // Renders every case of cases.json with shields.io's badge-maker into <name>.svg beside this script.
 // A developer tool (the tests never run node): see README.md in this directory.
 //
-//   node tests/app/golden/make_goldens.mjs <path to node_modules/badge-maker>
+//   node tests/app/badges/golden/make_goldens.mjs <path to node_modules/badge-maker>
 
 import { readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
