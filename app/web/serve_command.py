@@ -19,7 +19,7 @@ TOKEN_ENV = "CROSSCLOUD_TOKEN"  # noqa: S105 - the name of a variable, not a sec
 
 
 def register(commands: Any) -> None:
-    """Add ``serve`` to the subcommands of ``crosscloud`` (see ``crosscloud.cli.COMMAND_MODULES``)."""
+    """Add ``serve`` to the subcommands of ``crosscloud`` (the CLI calls it: see ``crosscloud.cli``)."""
     p = commands.add_parser(
         "serve",
         help="serve the dashboard, badges and API",

@@ -159,7 +159,7 @@ class StatusState:
         """Call ``fn(snapshot)`` after each refresh that publishes a snapshot of a new status repository
         commit (not when a refresh finds the same commit or fails). A listener added once a snapshot exists
         is not called for it: ``snapshot()`` is the state it starts from (``create_app`` refreshes before the
-        surfaces' ``init_app`` run).
+        packages register).
 
         Listeners run in the refresh thread, in the order they were added, after the snapshot is published
         and outside the index lock (so they may use ``query()`` and ``snapshot()``, and ``request_refresh``,
