@@ -1,51 +1,43 @@
 """The Cross-Cloud CI GitHub App (package ``crosscloud_app``): dashboard, badges, history API and webhooks,
 served from the status repository. It never runs a stage.
 
-``create_app`` builds the app: settings from ``CROSSCLOUD_*`` variables, the ``StatusState`` (mirror,
-index, background refresh) and one blueprint per surface listed in ``SURFACES``."""
+Its packages, each registered by name in ``create_app``:
+
+- ``web``: the infrastructure the others build on (settings, the served state of the status repository, the
+  one HTTP error path, request bodies and bearer tokens, the one path that writes the status repository,
+  metrics, ``/healthz`` and ``/metrics``, ``crosscloud serve``); it imports none of the others;
+- ``pages``: the dashboard, the project and cell pages and the Atom feed (templates in ``templates/``,
+  the stylesheet in ``static/``);
+- ``badges``: README badges, drawn like shields.io's;
+- ``api``: the machine API (``/api/v1`` and ``/alerts.json``), registered and documented from one table;
+- ``github_app``: webhooks, talking to GitHub as the App, failure issues, ``crosscloud trigger``.
+
+How a status looks on every face is ``crosscloud.presentation``'s."""
 
 from __future__ import annotations
 
 import contextlib
-import importlib
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask, jsonify, render_template, request
-from flask.typing import ResponseReturnValue
-from werkzeug.exceptions import HTTPException
-from werkzeug.wrappers import Response
-
-from crosscloud.status_repo.git import Remote
-from crosscloud_app import metrics, settings
-from crosscloud_app.state import EXTENSION, NotReadyError, StatusState
-
-SURFACES: tuple[str, ...] = (
-    "dashboard",
-    "projects",
-    "api",
-    "badges",
-    "ops",
-    "webhooks",
-    "trigger",
-    "alerts",
-    "feed",
-    "submit",
-)
-"""Modules under ``crosscloud_app`` with ``init_app(app)``, each registering its blueprint."""
-
-CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; img-src 'self' https:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
-)
-
-metrics.describe("crosscloud_http_requests_total", "HTTP requests answered, by endpoint and status.")
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """The app, serving the status repository named by ``CROSSCLOUD_STATUS_REPO`` (or ``test_config``).
 
     The first refresh runs here, synchronously; when it fails the app still starts and answers 503
-    until a later refresh succeeds."""
+    until a later refresh succeeds. (The imports are here, not at the top, so that the ``crosscloud`` command,
+    which loads ``crosscloud_app.web.serve_command``, does not load Flask and every surface to start.)"""
+    from flask import Flask
+
+    from crosscloud.status_repo.git import Remote
+    from crosscloud_app import api, badges, pages
+    from crosscloud_app.github_app import failure_issues, webhooks
+    from crosscloud_app.web import http_errors, monitoring, response_headers, settings
+    from crosscloud_app.web.status_state import EXTENSION, NotReadyError, StatusState
+
     app = Flask(__name__)
     app.config.from_prefixed_env(settings.ENV_PREFIX)
     if test_config is not None:
@@ -59,42 +51,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         state.refresh_now("startup")
     state.start()
 
-    _register_errors(app)
-    _register_hooks(app)
-    for name in SURFACES:
-        importlib.import_module(f"crosscloud_app.{name}").init_app(app)
+    http_errors.register(app)
+    response_headers.register(app)
+    pages.register(app)
+    badges.register(app)
+    api.register(app)
+    monitoring.register(app)
+    webhooks.register(app)
+    failure_issues.register(app)
     return app
-
-
-def wants_json() -> bool:
-    """API paths answer errors as JSON, everything else as an HTML page."""
-    return request.path.startswith("/api/")
-
-
-def error_response(status: int, message: str) -> ResponseReturnValue:
-    if wants_json():
-        return jsonify({"error": {"message": message}}), status
-    return render_template("error.html", status=status, message=message), status
-
-
-def _register_errors(app: Flask) -> None:
-    @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> ResponseReturnValue:
-        if exc.response is not None:
-            return exc.response
-        return error_response(exc.code or 500, exc.description or exc.name)
-
-    @app.errorhandler(NotReadyError)
-    def not_ready(exc: NotReadyError) -> ResponseReturnValue:
-        return error_response(503, str(exc))
-
-
-def _register_hooks(app: Flask) -> None:
-    @app.after_request
-    def finish(response: Response) -> Response:
-        if response.mimetype == "text/html":
-            response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        endpoint = request.url_rule.endpoint if request.url_rule is not None else "unknown"
-        metrics.inc("crosscloud_http_requests_total", {"endpoint": endpoint, "status": str(response.status_code)})
-        return response

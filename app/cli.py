@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from crosscloud_app import serve, trigger
+from crosscloud_app.github_app import trigger_command
+from crosscloud_app.web import serve_command
 
 if TYPE_CHECKING:
     from crosscloud.cli.plugins import Commands
 
 
 def register(commands: Commands) -> None:
-    serve.register(commands)
-    trigger.register(commands)
+    serve_command.register(commands)
+    trigger_command.register(commands)

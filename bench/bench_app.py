@@ -93,7 +93,8 @@ def breadth_config(source: Path, target: Path, projects: int, clouds: int) -> Pa
 
 # -- in-process measurements (the child) -------------------------------------------------------------------
 def child(repo: Path, mirror: Path, requests: int, seed: int) -> dict[str, Any]:
-    from crosscloud_app import badges, create_app
+    from crosscloud_app import create_app
+    from crosscloud_app.badges import routes as badges
 
     rss_at_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     began = time.perf_counter()

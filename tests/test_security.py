@@ -36,7 +36,7 @@ from crosscloud.status_repo.git import Remote
 from crosscloud.status_repo.seed import init_status_repo
 from crosscloud.status_repo.writer import Backoff, StatusRepoWriter
 from crosscloud_app import create_app
-from crosscloud_app.state import EXTENSION
+from crosscloud_app.web.status_state import EXTENSION
 from tests.action.fixture_project import _git
 from tests.app.conftest import ALL_GREEN, pipeline, result
 from tests.conftest import git, record_data

@@ -2,8 +2,8 @@
 real bare status repository, and one build run end to end through ``python -m crosscloud_action``.
 
 Two stand-ins at the GitHub boundary, both real HTTP servers on 127.0.0.1, since neither is reachable
-outside a GitHub-hosted runner: ``LocalIssuer`` (from ``tests.app.test_submit``) for GitHub's OIDC issuer
-``token.actions.githubusercontent.com``, and ``TokenService`` for the Actions token service a job reaches
+outside a GitHub-hosted runner: ``LocalIssuer`` (from ``tests.app.api.test_oidc_submit``) for GitHub's OIDC
+issuer ``token.actions.githubusercontent.com``, and ``TokenService`` for the Actions token service a job reaches
 through ``ACTIONS_ID_TOKEN_REQUEST_URL``: it checks the job's request token and mints an issuer-signed
 token for the requested audience."""
 
@@ -32,8 +32,8 @@ from crosscloud.status_repo.seed import init_status_repo
 from crosscloud.status_repo.writer import Backoff
 from crosscloud_action.recording import OidcRecorder, SubmitError
 from crosscloud_app import create_app
-from crosscloud_app.state import EXTENSION, StatusState
-from tests.app.test_submit import AUDIENCE, ETCD_CELL, LocalIssuer
+from crosscloud_app.web.status_state import EXTENSION, StatusState
+from tests.app.api.test_oidc_submit import AUDIENCE, ETCD_CELL, LocalIssuer
 from tests.conftest import git, make_record, snapshot
 from tests.workflows.act import FIXTURE_CONFIG
 

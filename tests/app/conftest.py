@@ -21,7 +21,7 @@ from flask.testing import FlaskClient
 from crosscloud.records import format_time
 from crosscloud.status_repo.writer import StatusRepoWriter
 from crosscloud_app import create_app
-from crosscloud_app.state import EXTENSION, StatusState
+from crosscloud_app.web.status_state import EXTENSION, StatusState
 from tests.conftest import make_record
 
 Writer = Callable[..., StatusRepoWriter]

@@ -1,0 +1,239 @@
+"""``/feed.xml``: an Atom feed (RFC 4287) of status changes, for people who prefer a feed reader to a dashboard.
+
+An entry is a version of a cell whose status differs from the version before it (a cell's first result
+counts: it changed from nothing); the shown status of a version is its record's status, or ``error`` for
+a file that is not a valid record, in the words of ``crosscloud.presentation`` ("timed out", "N/A"). The
+newest ``LIMIT`` changes come first; ``?project=`` keeps one project.
+
+The changes are found from the index (``StatusIndex.cell_runs``): each cell's versions are walked newest
+first in pairs and the cells are merged by index position, so a pass stops as soon as it has ``LIMIT``
+changes. The answer depends only on the status repository commit and the filter: it is computed once per
+commit and served with a strong ETag (``304`` on ``If-None-Match``). The XML is written by ElementTree,
+which escapes every string: names and reasons from the configuration or from records render as text."""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import threading
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Generator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final
+from urllib.parse import quote, urlencode
+
+from flask import Blueprint, current_app, request, url_for
+from werkzeug.wrappers import Response
+
+from crosscloud import layout
+from crosscloud.config import Config
+from crosscloud.presentation import ERROR, word
+from crosscloud.records import CellKey
+from crosscloud.status_repo.reader import Entry, StatusIndex
+from crosscloud.vocabulary import NO_KUBERNETES
+from crosscloud_app.web.http_errors import HttpError
+from crosscloud_app.web.status_state import get_state
+
+ATOM: Final = "http://www.w3.org/2005/Atom"
+CONTENT_TYPE: Final = "application/atom+xml; charset=utf-8"
+LIMIT: Final = 100
+"""Entries in the feed."""
+
+bp = Blueprint("feed", __name__)
+
+
+@dataclass(frozen=True)
+class Change:
+    """A version of a cell whose shown status differs from the version before it."""
+
+    entry: Entry
+    status: str
+    previous: str | None
+    """The status of the version before (None for the cell's first result)."""
+
+
+def _shown(status: str | None) -> str:
+    return status or ERROR
+
+
+def _cell_changes(index: StatusIndex, path: str) -> Generator[tuple[int, str, str | None], None, None]:
+    """``(seq, status, previous status)`` of each change of one cell, newest first (lazily)."""
+    newer: tuple[int, str] | None = None
+    for seq, status, _reason in index.cell_runs(path):
+        shown = _shown(status)
+        if newer is not None and newer[1] != shown:
+            yield newer[0], newer[1], shown
+        newer = (seq, shown)
+    if newer is not None:
+        yield newer[0], newer[1], None
+
+
+def status_changes(index: StatusIndex, project: str | None = None, limit: int = LIMIT) -> list[Change]:
+    """The newest ``limit`` status changes of the index's current cells (of ``project``), newest first."""
+    prefix = f"{layout.RESULTS_DIR}/{project}/" if project else f"{layout.RESULTS_DIR}/"
+    paths = [path for path in index.current_paths() if path.startswith(prefix)]
+    streams = [_cell_changes(index, path) for path in paths]
+    out: list[Change] = []
+    try:
+        for seq, status, previous in heapq.merge(*streams, key=lambda change: -change[0]):
+            entry = index.entry_at(seq)
+            if entry is not None:
+                out.append(Change(entry, status, previous))
+            if len(out) >= limit:
+                break
+    finally:
+        for stream in streams:
+            stream.close()  # closes the cell's SQLite cursor
+    return out
+
+
+# -- rendering -------------------------------------------------------------------------------------------------
+def _atom_time(value: datetime) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _updated(entry: Entry) -> str:
+    """When the result happened (its finish, else its start), else when it was committed."""
+    for value in (entry.finished_at, entry.started_at):
+        if value:
+            try:
+                return _atom_time(datetime.fromisoformat(value.replace("Z", "+00:00")))
+            except ValueError:
+                continue
+    return _atom_time(datetime.fromtimestamp(entry.committed_at, UTC))
+
+
+def _cell_words(key: CellKey, config: Config) -> str:
+    project = config.projects.get(key.project)
+    words = f"{project.display_name if project else key.project} {key.release} {key.stage}"
+    if key.cloud:
+        cloud = config.clouds.get(key.cloud)
+        words += f" on {cloud.display_name if cloud else key.cloud}"
+    if project is not None and len(project.arch) > 1:
+        words += f" ({key.arch})"
+    if key.environment not in (None, NO_KUBERNETES, "stable"):
+        words += f" with Kubernetes {key.environment}"
+    return words
+
+
+def _cell_page(base: str, key: CellKey) -> str:
+    url = f"{base}/projects/{quote(key.project, safe='')}"
+    if key.cloud is None:
+        return url
+    query = {"arch": key.arch}
+    if key.environment not in (None, NO_KUBERNETES):
+        query["kubernetes"] = str(key.environment)
+    return f"{url}/{quote(key.release, safe='')}/{quote(key.cloud, safe='')}?{urlencode(query)}"
+
+
+def _sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+    element = ET.SubElement(parent, f"{{{ATOM}}}{tag}", attrs)
+    if text is not None:
+        element.text = text
+    return element
+
+
+def render(changes: list[Change], config: Config, *, base: str, self_url: str, title: str) -> bytes:
+    """The Atom document (UTF-8 bytes) of ``changes``. ``base`` is the site's absolute URL (no slash at the end)."""
+    ET.register_namespace("", ATOM)
+    feed = ET.Element(f"{{{ATOM}}}feed")
+    _sub(feed, "id", self_url)
+    _sub(feed, "title", title)
+    # the newest change's time (an empty feed has nothing newer than the epoch: the answer stays per commit)
+    _sub(feed, "updated", max((_updated(c.entry) for c in changes), default=_atom_time(datetime.fromtimestamp(0, UTC))))
+    _sub(feed, "link", rel="self", type="application/atom+xml", href=self_url)
+    _sub(feed, "link", rel="alternate", type="text/html", href=f"{base}/")
+    author = _sub(feed, "author")
+    _sub(author, "name", "Cross-Cloud CI")
+    _sub(feed, "generator", "Cross-Cloud CI")
+    for change in changes:
+        entry = change.entry
+        words = _cell_words(entry.key, config)
+        item = _sub(feed, "entry")
+        _sub(item, "id", uuid.uuid5(uuid.NAMESPACE_URL, f"cross-cloud-ci:{entry.commit}:{entry.path}").urn)
+        was = f" (was {word(change.previous)})" if change.previous else " (first result)"
+        _sub(item, "title", f"{words}: {word(change.status)}{was}")
+        _sub(item, "updated", _updated(entry))
+        _sub(item, "link", rel="alternate", type="text/html", href=_cell_page(base, entry.key))
+        if entry.url and entry.url.startswith(("https://", "http://")):
+            _sub(item, "link", rel="related", href=entry.url, title="job")
+        lines = [f"{words}: {word(change.status)}{was}."]
+        release = " ".join(part for part in (entry.ref, f"({entry.sha[:12]})" if entry.sha else None) if part)
+        if release:
+            lines.append(f"Release: {release}.")
+        if entry.reason:
+            lines.append(f"Reason: {entry.reason}")
+        if entry.error:
+            lines.append(f"The result file is not a valid record: {entry.error}")
+        if entry.url:
+            lines.append(f"Job: {entry.url}")
+        lines.append(f"Status repository commit {entry.commit}, {entry.path}.")
+        _sub(item, "content", "\n".join(lines), type="text")
+    body: bytes = ET.tostring(feed, encoding="utf-8", xml_declaration=True)
+    return body
+
+
+# -- the route -------------------------------------------------------------------------------------------------
+class _Cache:
+    """Rendered feeds of the newest commit, by filter (an older commit's answers are dropped)."""
+
+    def __init__(self) -> None:
+        self.commit: str | None = None
+        self.bodies: dict[tuple[str | None, str], bytes] = {}
+        self.lock = threading.Lock()
+
+    def get(self, commit: str, key: tuple[str | None, str]) -> bytes | None:
+        with self.lock:
+            return self.bodies.get(key) if self.commit == commit else None
+
+    def put(self, commit: str, key: tuple[str | None, str], body: bytes) -> None:
+        with self.lock:
+            if self.commit != commit:
+                self.commit, self.bodies = commit, {}
+            self.bodies[key] = body
+
+
+def etag(commit: str, project: str | None, base: str) -> str:
+    return hashlib.sha256(f"feed\0{commit}\0{project or ''}\0{base}".encode()).hexdigest()[:32]
+
+
+def _base() -> str:
+    public = current_app.config.get("PUBLIC_URL")
+    return str(public).rstrip("/") if public else request.url_root.rstrip("/")
+
+
+@bp.get("/feed.xml")
+def feed() -> Response:
+    project = request.args.get("project")
+    if project is not None and not project:
+        raise HttpError(400, "project must name a project (or be left out)")
+    state = get_state()
+    snapshot = state.snapshot()
+    config = snapshot.config
+    if project is not None and project not in config.projects:
+        raise HttpError(404, f"no project {project!r} in the configuration")
+    base = _base()
+    tag = etag(snapshot.commit, project, base)
+    if request.if_none_match.contains(tag):  # strong comparison: the body is the same byte for byte
+        response = Response(status=304)
+        response.set_etag(tag)
+        return response
+    cache: _Cache = current_app.extensions.setdefault("crosscloud.feed", _Cache())
+    commit = snapshot.commit
+    body = cache.get(commit, (project, base))
+    if body is None:
+        with state.query() as index:
+            commit = index.commit or commit  # a refresh may have indexed a newer commit meanwhile
+            changes = status_changes(index, project)
+        query = f"?{urlencode({'project': project})}" if project else ""
+        self_url = base + url_for("feed.feed") + query
+        name = config.projects[project].display_name if project else None
+        title = f"Cross-Cloud CI: status changes of {name}" if name else "Cross-Cloud CI: status changes"
+        body = render(changes, config, base=base, self_url=self_url, title=title)
+        cache.put(commit, (project, base), body)
+    response = Response(body, status=200, content_type=CONTENT_TYPE)
+    response.set_etag(etag(commit, project, base))
+    response.headers["Cache-Control"] = "no-cache"
+    return response

@@ -1,0 +1,157 @@
+"""Per-project pages: ``/projects/<project>`` (every cell's recent history as a strip of squares, since when
+each cell has been failing and whose fault that is, its flakiness and trend, and per cloud the last success:
+the rollback target) and ``/projects/<project>/<release>/<cloud>`` (every stage of one cloud with times,
+pinned artifacts, links and the same insight).
+
+The strips read history from the index (``StatusState.query``); everything the history means (failing since,
+last success, flakiness, failure kind) comes from ``crosscloud.insight`` through ``Snapshot.insight``, the one
+place for those rules. Only the dashboard must avoid SQLite."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, render_template, request
+from flask.typing import ResponseReturnValue
+
+from crosscloud.cell_rules import CellView, environment
+from crosscloud.config import Cloud, Project
+from crosscloud.errors import CrossCloudError
+from crosscloud.insight import CellInsight, RunRef
+from crosscloud.records import CellKey
+from crosscloud.status_repo.reader import Entry, StatusIndex
+from crosscloud.vocabulary import ARCHES, RELEASES, STAGES
+from crosscloud_app.web.http_errors import HttpError
+from crosscloud_app.web.status_state import Snapshot, get_state
+
+bp = Blueprint("projects", __name__)
+
+STRIP = 30
+"""How many recent results a history strip shows."""
+
+
+@dataclass(frozen=True)
+class Story:
+    """One cell: what it shows now, its recent results (newest first) and what its history means."""
+
+    key: CellKey
+    label: str
+    now: CellView
+    history: Sequence[Entry]
+    insight: CellInsight | None
+    """None when the cell has no result at all."""
+
+    @property
+    def strip(self) -> list[Entry]:
+        """Oldest first, as a timeline reads."""
+        return list(reversed(self.history))
+
+    @property
+    def failing_since(self) -> RunRef | None:
+        """The first failure after the last success, while the cell keeps failing."""
+        return self.insight.failing_since if self.insight else None
+
+    @property
+    def last_success(self) -> RunRef | None:
+        return self.insight.last_success if self.insight else None
+
+
+def story(index: StatusIndex, snapshot: Snapshot, key: CellKey, label: str) -> Story:
+    history = index.cell_history(key, limit=STRIP)
+    return Story(key, label, snapshot.cell(key), history, snapshot.insight.get(key))
+
+
+def choose(name: str, allowed: Sequence[str], default: str) -> str:
+    value = request.args.get(name) or default
+    if value not in allowed:
+        raise HttpError(400, f"bad {name} {value[:40]!r}: use one of {', '.join(allowed)}")
+    return value
+
+
+def known_project(snapshot: Snapshot, name: str) -> Project:
+    project = snapshot.config.projects.get(name)
+    if project is None:
+        raise HttpError(404, f"no project {name!r} in the configuration")
+    return project
+
+
+@bp.get("/projects/<project>")
+def project_page(project: str) -> ResponseReturnValue:
+    state = get_state()
+    snapshot = state.snapshot()
+    proj = known_project(snapshot, project)
+    kubernetes = choose("kubernetes", RELEASES, "stable")
+    arch = choose("arch", proj.arch, proj.arch[0])
+    clouds = snapshot.config.active_clouds()
+    releases: list[dict[str, Any]] = []
+    with state.query() as index:
+        for release in proj.releases:
+            build_key = CellKey(proj.name, release, arch, "build")
+            per_cloud = []
+            for cloud in clouds:
+                env = environment(cloud, kubernetes)
+                stories = [
+                    story(index, snapshot, CellKey(proj.name, release, arch, s, cloud.name, env), s) for s in STAGES[1:]
+                ]
+                final = snapshot.insight.get(CellKey(proj.name, release, arch, proj.cloud_stage(), cloud.name, env))
+                per_cloud.append(
+                    {"cloud": cloud, "stories": stories, "last_green": final.last_success if final else None}
+                )
+            releases.append(
+                {"release": release, "build": story(index, snapshot, build_key, "build"), "clouds": per_cloud}
+            )
+    return render_template(
+        "project.html",
+        snapshot=snapshot,
+        project=proj,
+        releases=releases,
+        kubernetes=kubernetes,
+        arch=arch,
+        all_releases=RELEASES,
+        arches=ARCHES,
+    )
+
+
+@bp.get("/projects/<project>/<release>/<cloud>")
+def cell_page(project: str, release: str, cloud: str) -> ResponseReturnValue:
+    state = get_state()
+    snapshot = state.snapshot()
+    proj = known_project(snapshot, project)
+    if release not in proj.releases:
+        raise HttpError(404, f"{project} has no release {release!r} (it has {', '.join(proj.releases)})")
+    target: Cloud | None = snapshot.config.clouds.get(cloud)
+    if target is None:
+        raise HttpError(404, f"no cloud {cloud!r} in the configuration")
+    kubernetes = choose("kubernetes", RELEASES, "stable")
+    arch = choose("arch", proj.arch, proj.arch[0])
+    env = environment(target, kubernetes)
+    stages = []
+    with state.query() as index:
+        for stage in STAGES:
+            key = (
+                CellKey(proj.name, release, arch, stage)
+                if stage == "build"
+                else CellKey(proj.name, release, arch, stage, cloud, env)
+            )
+            told = story(index, snapshot, key, stage)
+            record, problem = None, None
+            entry = told.now.entry
+            if entry is not None and entry.error is None:
+                try:
+                    record = index.record(entry).data
+                except CrossCloudError as exc:
+                    problem = str(exc)
+            stages.append({"story": told, "record": record, "problem": problem})
+    return render_template(
+        "cell.html",
+        snapshot=snapshot,
+        project=proj,
+        release=release,
+        cloud=target,
+        environment=env,
+        kubernetes=kubernetes,
+        arch=arch,
+        stages=stages,
+    )

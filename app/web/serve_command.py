@@ -1,0 +1,98 @@
+"""``crosscloud serve``: the app on werkzeug's threaded server, for a laptop, ``make run`` and the tests.
+
+Production runs the same ``create_app`` under gunicorn (see the README); this command exists so that
+the dashboard of a local status repository is one command away. SIGINT and SIGTERM stop it cleanly:
+the server finishes the requests in flight and the refresh thread is stopped."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from crosscloud.cli.repo_options import add_repo_options, token_from_args
+
+
+def register(commands: Any) -> None:
+    """Add ``serve`` to the subcommands of ``crosscloud`` (through ``crosscloud_app.cli``, the app's entry
+    point in the ``crosscloud.commands`` group)."""
+    p = commands.add_parser(
+        "serve",
+        help="serve the dashboard, badges and API",
+        description="Serve the app over a local mirror of the status repository (refreshed on a timer and on "
+        "push webhooks). For production run create_app under gunicorn instead.",
+    )
+    add_repo_options(p)
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080; 0 picks a free one)")
+    p.add_argument("--mirror-dir", type=Path, metavar="DIR", help="where the mirror and its index live")
+    p.add_argument(
+        "--stop-after", type=float, metavar="SECONDS", help="stop serving after this long (default: until Ctrl-C)"
+    )
+    p.set_defaults(func=cmd_serve)
+
+
+def _mirror_dir(args: argparse.Namespace) -> Path | None:
+    if args.mirror_dir is not None:
+        return Path(args.mirror_dir)
+    if os.environ.get("CROSSCLOUD_MIRROR_DIR"):
+        return None  # create_app reads it
+    from crosscloud.status_repo.mirror import cache_dir
+
+    return cache_dir() / "app"
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from werkzeug.serving import make_server
+
+    from crosscloud.errors import BadInputError
+    from crosscloud_app import create_app
+    from crosscloud_app.web.status_state import EXTENSION, StatusState
+
+    if not 0 <= args.port <= 65535:
+        raise BadInputError(f"--port {args.port}: use 0 to 65535")
+    if args.stop_after is not None and args.stop_after <= 0:
+        raise BadInputError(f"--stop-after {args.stop_after:g}: use a number of seconds above 0")
+    config: dict[str, Any] = {"STATUS_REPO": args.repo}
+    token = token_from_args(args)
+    if token:
+        config["TOKEN"] = token
+    mirror = _mirror_dir(args)
+    if mirror is not None:
+        config["MIRROR_DIR"] = str(mirror)
+    app = create_app(config)
+    state: StatusState = app.extensions[EXTENSION]
+    try:
+        server = make_server(args.host, args.port, app, threaded=True)
+    except OSError as exc:
+        state.close()
+        raise BadInputError(f"cannot listen on {args.host}:{args.port}: {exc.strerror}") from None
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        # shutdown() waits for serve_forever() to return, which runs on this thread: ask from another one.
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"crosscloud: serving {args.repo} at http://{host}:{server.port}/", flush=True)
+    if args.stop_after is not None:
+        print(f"crosscloud: stopping after {args.stop_after:g} s", flush=True)
+        timer = threading.Timer(args.stop_after, server.shutdown)
+        timer.daemon = True
+        timer.start()
+    if not state.ready:
+        print(f"crosscloud: no results yet ({state.last_error}); retrying on the timer", file=sys.stderr, flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+        state.close()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print("crosscloud: stopped", flush=True)
+    return 0

@@ -1,0 +1,294 @@
+"""What the app serves: the last good state of the status repository, refreshed in the background.
+
+A ``StatusState`` owns a mirror of the status repository and its ``StatusIndex`` (persisted beside the
+mirror, so a restart reads only new commits). Requests never wait on git: they read the immutable
+``Snapshot`` of the last successful refresh. A refresh that fails keeps that snapshot and sets its
+``error``, so the dashboard shows "results as of <time>" under a banner instead of nothing.
+
+Refreshes happen on one worker thread: on a timer, and when asked (``request_refresh``, e.g. from a
+``push`` webhook). Requests are coalesced: however many arrive during a refresh, at most one more runs.
+
+Each snapshot carries the insight of every cell (``crosscloud.insight``: failing since, rollback target,
+flakiness, failure kind), kept by one ``InsightCache`` that recomputes only the cells a refresh changed.
+Whoever must react to new results (alerts, feeds) registers with ``add_listener``: listeners run in the
+refresh thread after each refresh that published a snapshot of a new status repository commit."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from flask import current_app
+
+from crosscloud.cell_rules import CellView, Grid, build_grid, view
+from crosscloud.config import Config
+from crosscloud.errors import CrossCloudError, StatusRepoError
+from crosscloud.insight import CellInsight, InsightCache
+from crosscloud.records import CellKey
+from crosscloud.status_repo.git import Remote
+from crosscloud.status_repo.mirror import Mirror
+from crosscloud.status_repo.reader import Entry, StatusIndex
+from crosscloud_app.web import metrics
+
+EXTENSION = "crosscloud"
+GRID_TTL = timedelta(seconds=60)
+"""How long a cached grid is reused before staleness (which depends on the clock) is computed again."""
+
+log = logging.getLogger(__name__)
+
+metrics.describe("crosscloud_refresh_failures_total", "Refreshes of the status repository mirror that failed.")
+metrics.describe("crosscloud_refreshes_total", "Refreshes of the status repository mirror, by trigger.")
+metrics.describe("crosscloud_refresh_duration_seconds", "How long the last refresh took.")
+metrics.describe("crosscloud_listener_failures_total", "Snapshot listeners that raised, by listener.")
+
+Listener = Callable[["Snapshot"], None]
+"""Called with each snapshot of a new status repository commit (see ``StatusState.add_listener``)."""
+_NO_INSIGHT: Mapping[CellKey, CellInsight] = MappingProxyType({})
+
+
+class NotReadyError(CrossCloudError):
+    """There has never been a good state to serve (the first refresh failed or has not finished)."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything a request needs, computed once per status repository commit."""
+
+    commit: str
+    """The status repository commit everything here was computed from (the basis of ETags)."""
+    config: Config
+    current: Mapping[CellKey, Entry]
+    """The validated current cells (``Entry.error`` set for a broken file)."""
+    refreshed_at: datetime
+    """The last successful refresh (UTC)."""
+    error: str | None = None
+    """Why the last refresh failed, when it did (then this is the last good state)."""
+    insight: Mapping[CellKey, CellInsight] = field(default_factory=lambda: _NO_INSIGHT)
+    """The insight of every cell with a result at ``commit`` (a read-only copy: it never changes)."""
+    _grids: dict[tuple[str, str | None], tuple[datetime, Grid]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+
+    def grid(self, kubernetes: str = "stable", arch: str | None = None) -> Grid:
+        """The dashboard grid for a test environment, cached (for ``GRID_TTL``, as staleness moves with time)."""
+        now = datetime.now(UTC)
+        with self._lock:
+            cached = self._grids.get((kubernetes, arch))
+            if cached is not None and now - cached[0] < GRID_TTL:
+                return cached[1]
+        grid = build_grid(self.config, self.current, now=now, kubernetes=kubernetes, arch=arch)
+        with self._lock:
+            self._grids[(kubernetes, arch)] = (now, grid)
+        return grid
+
+    def cell(self, key: CellKey) -> CellView:
+        """What one cell shows now (``cell_rules.view`` with this snapshot's entries and configuration)."""
+        project = self.config.projects.get(key.project)
+        timeout = timedelta(seconds=project.timeout if project else 0)
+        return view(key, self.current, now=datetime.now(UTC), stale_after=self.config.stale_after, timeout=timeout)
+
+    @property
+    def age(self) -> timedelta:
+        return datetime.now(UTC) - self.refreshed_at
+
+
+class StatusState:
+    """The mirror, its index and the current ``Snapshot`` of one status repository (see the module doc)."""
+
+    def __init__(self, remote: Remote, mirror_dir: Path, *, refresh_seconds: float = 300.0):
+        self.remote = remote
+        self.mirror_dir = mirror_dir
+        self.refresh_seconds = refresh_seconds
+        mirror_dir.mkdir(parents=True, exist_ok=True)
+        self._mirror: Mirror | None = None  # made by the first refresh (a local repository may not exist yet)
+        self._index: StatusIndex | None = None
+        self._index_lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
+        self._snapshot: Snapshot | None = None
+        self._last_error: str | None = None
+        self._wake = threading.Event()
+        self._pending: str | None = None
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._insight: InsightCache | None = None  # made with the window of the first configuration read
+        self._listeners: list[Listener] = []
+        self.last_duration: float | None = None
+
+    # -- reading -----------------------------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        """The last good state (never waits on git); ``NotReadyError`` when there has never been one."""
+        snap = self._snapshot
+        if snap is None:
+            raise NotReadyError(
+                f"no results from {self.remote} yet: {self._last_error or 'the first refresh is running'}"
+            )
+        return snap
+
+    @property
+    def ready(self) -> bool:
+        return self._snapshot is not None
+
+    @property
+    def last_error(self) -> str | None:
+        return self._last_error
+
+    @contextlib.contextmanager
+    def query(self) -> Iterator[StatusIndex]:
+        """Locked access to the index, for history queries (refreshes wait meanwhile; keep it short)."""
+        with self._index_lock:
+            if self._index is None:
+                raise NotReadyError(f"no index of {self.remote} yet: {self._last_error}")
+            yield self._index
+
+    def index_size(self) -> int:
+        with self._index_lock:
+            return self._index.size() if self._index is not None else 0
+
+    # -- listening ---------------------------------------------------------------------------
+    def add_listener(self, fn: Listener) -> None:
+        """Call ``fn(snapshot)`` after each refresh that publishes a snapshot of a new status repository
+        commit (not when a refresh finds the same commit or fails). A listener added once a snapshot exists
+        is not called for it: ``snapshot()`` is the state it starts from (``create_app`` refreshes before the
+        packages register).
+
+        Listeners run in the refresh thread, in the order they were added, after the snapshot is published
+        and outside the index lock (so they may use ``query()`` and ``snapshot()``, and ``request_refresh``,
+        but not ``refresh_now``, which would wait for itself). A listener that raises is logged and counted
+        in ``crosscloud_listener_failures_total``; the refresh and the other listeners go on."""
+        self._listeners.append(fn)
+
+    def _notify(self, snap: Snapshot) -> None:
+        for fn in list(self._listeners):
+            try:
+                fn(snap)
+            except Exception:  # a listener must never break the refresh
+                name = getattr(fn, "__qualname__", None) or type(fn).__qualname__
+                metrics.inc("crosscloud_listener_failures_total", {"listener": name})
+                log.exception("listener %s failed on status commit %s", name, snap.commit)
+
+    # -- refreshing --------------------------------------------------------------------------
+    def refresh_now(self, reason: str = "direct") -> Snapshot:
+        """Fetch, index new commits and publish a new snapshot; on failure keep the last good one with
+        ``error`` set (and raise ``NotReadyError`` when there is none)."""
+        with self._refresh_lock:
+            started = time.monotonic()
+            metrics.inc("crosscloud_refreshes_total", {"reason": reason})
+            fresh: Snapshot | None = None
+            try:
+                fresh = self._refresh()
+            except (CrossCloudError, OSError) as exc:
+                self._last_error = str(exc)
+                metrics.inc("crosscloud_refresh_failures_total")
+                log.warning("refresh of %s failed: %s", self.remote, exc)
+                if self._snapshot is not None:
+                    self._snapshot = replace(self._snapshot, error=str(exc))
+            finally:
+                self.last_duration = time.monotonic() - started
+                metrics.set_gauge("crosscloud_refresh_duration_seconds", self.last_duration)
+            if fresh is not None:
+                self._notify(fresh)
+            return self.snapshot()
+
+    def _open(self) -> tuple[Mirror, StatusIndex]:
+        if self._mirror is None:
+            self._mirror = Mirror(self.remote, cache=self.mirror_dir)
+        if self._index is None:
+            digest = hashlib.sha256(self.remote.url.encode()).hexdigest()[:16]
+            self._index = StatusIndex(self._mirror.git_dir, self.mirror_dir / f"index-{digest}.sqlite3")
+        return self._mirror, self._index
+
+    def _refresh(self) -> Snapshot | None:
+        """Publish the state of the fetched mirror; returns the snapshot when its commit is new."""
+        mirror, index = self._open()
+        if not mirror.is_copy and not mirror.git_dir.exists():
+            raise StatusRepoError(f"the status repository {self.remote} is not there any more")
+        mirror.fetch()
+        now = datetime.now(UTC)
+        with self._index_lock:
+            stats = index.refresh()
+            old = self._snapshot
+            if old is not None and old.commit == stats.commit:
+                self._snapshot = replace(old, refreshed_at=now, error=None)
+                self._last_error = None
+                return None
+            config = index.config()
+            current = index.current()
+            insight = self._update_insight(index, config)
+        snap = Snapshot(stats.commit, config, current, now, insight=insight)
+        self._snapshot = snap
+        self._last_error = None
+        return snap
+
+    def _update_insight(self, index: StatusIndex, config: Config) -> Mapping[CellKey, CellInsight]:
+        """Bring the insight cache up to the index (under the index lock) and return a frozen copy of it.
+
+        A new ``settings.flakiness_window`` changes every answer, so the cache starts again then."""
+        if self._insight is None or self._insight.window != config.flakiness_window:
+            self._insight = InsightCache(config.flakiness_window)
+        self._insight.update(index)
+        return MappingProxyType(dict(self._insight.cells))
+
+    def request_refresh(self, reason: str) -> None:
+        """Ask the worker for a refresh and return at once; requests made meanwhile make one refresh."""
+        self._pending = reason
+        self._wake.set()
+
+    def start(self) -> None:
+        """Start the worker thread (the timer and ``request_refresh``)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="crosscloud-refresh", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def close(self) -> None:
+        self.stop()
+        with self._index_lock:
+            if self._index is not None:
+                self._index.close()
+
+    def _run(self) -> None:
+        while not self._stopping.is_set():
+            woken = self._wake.wait(self.refresh_seconds or None)
+            if self._stopping.is_set():
+                return
+            self._wake.clear()
+            reason, self._pending = (self._pending or "request", None) if woken else ("timer", None)
+            try:
+                self.refresh_now(reason)
+            except NotReadyError:
+                pass  # recorded in last_error; the next tick tries again
+            except Exception:  # the worker must survive anything a refresh throws
+                log.exception("refresh of %s crashed", self.remote)
+
+    def status(self) -> dict[str, Any]:
+        """For /healthz: what is served and how old it is."""
+        snap = self._snapshot
+        return {
+            "repository": str(self.remote),
+            "commit": snap.commit if snap else None,
+            "refreshed_at": snap.refreshed_at.isoformat() if snap else None,
+            "mirror_age_seconds": round(snap.age.total_seconds(), 3) if snap else None,
+            "error": self._last_error,
+        }
+
+
+def get_state() -> StatusState:
+    """The ``StatusState`` of the current app."""
+    state: StatusState = current_app.extensions[EXTENSION]
+    return state

@@ -1,0 +1,387 @@
+"""``POST /api/v1/results`` with GitHub Actions OIDC tokens, against a real bare status repository.
+
+``LocalIssuer`` stands in for ``https://token.actions.githubusercontent.com``, GitHub's OIDC issuer, which
+this machine cannot reach: a real HTTP server on 127.0.0.1 serving the OpenID discovery document and a
+JWKS with RSA keys the test generates, and tokens signed with them carrying the claims GitHub puts in
+its tokens. Everything after the token (verification, the writer, git) is the real thing."""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import hmac
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from flask import Flask
+from flask.testing import FlaskClient
+
+from crosscloud import layout
+from crosscloud.config import load_config
+from crosscloud.records import Record
+from crosscloud_app.api.oidc_submit import MAX_RECORDS, authorise
+from crosscloud_app.api.oidc_tokens import EXTENSION, JWKS_TTL, Claims, JwksCache, TokenVerifier
+from crosscloud_app.web.http_errors import HttpError
+from tests.conftest import git, record_data, snapshot
+
+AUDIENCE = "https://cross-cloud.example.org"
+ROUTE = "/api/v1/results"
+ETCD_CELL = "results/etcd/stable/amd64/local/host/deploy.json"
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+class LocalIssuer:
+    """Stands in for token.actions.githubusercontent.com (see the module doc); ``paths`` lists every
+    request it answered, so tests can count key fetches."""
+
+    def __init__(self) -> None:
+        self.keys: dict[str, rsa.RSAPrivateKey] = {}
+        self.paths: list[str] = []
+        issuer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                issuer.paths.append(self.path)
+                if self.path == "/.well-known/openid-configuration":
+                    body: Any = {"issuer": issuer.url, "jwks_uri": f"{issuer.url}/.well-known/jwks"}
+                elif self.path == "/.well-known/jwks":
+                    body = {"keys": [issuer.public_jwk(kid) for kid in issuer.keys]}
+                else:
+                    self.send_error(404)
+                    return
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.add_key("key-1")
+
+    def add_key(self, kid: str) -> None:
+        self.keys[kid] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+    def public_jwk(self, kid: str) -> dict[str, Any]:
+        jwk: dict[str, Any] = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.keys[kid].public_key()))
+        return {**jwk, "kid": kid, "use": "sig", "alg": "RS256"}
+
+    def public_pem(self, kid: str = "key-1") -> bytes:
+        return (
+            self.keys[kid]
+            .public_key()
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        )
+
+    def claims(self, repository: str = "etcd-io/etcd", **overrides: Any) -> dict[str, Any]:
+        """The claims GitHub puts in a job's token (values as strings, as GitHub sends them)."""
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "jti": "6f4b2e3c-0000-4000-8000-000000000001",
+            "sub": f"repo:{repository}:ref:refs/heads/main",
+            "aud": AUDIENCE,
+            "ref": "refs/heads/main",
+            "sha": "b" * 40,
+            "repository": repository,
+            "repository_owner": repository.split("/")[0],
+            "repository_id": "11225014",
+            "repository_owner_id": "41972792",
+            "run_id": "7012345678",
+            "run_number": "42",
+            "run_attempt": "2",
+            "actor": "octocat",
+            "workflow": "Cross-Cloud CI",
+            "workflow_ref": f"{repository}/.github/workflows/cross-cloud.yml@refs/heads/main",
+            "job_workflow_ref": f"{repository}/.github/workflows/cross-cloud.yml@refs/heads/main",
+            "event_name": "schedule",
+            "iss": self.url,
+            "nbf": now - 5,
+            "iat": now - 5,
+            "exp": now + 300,
+        }
+        claims.update(overrides)
+        return {k: v for k, v in claims.items() if v is not None}
+
+    def token(self, kid: str = "key-1", signing_kid: str | None = None, **claims: Any) -> str:
+        key = self.keys[signing_kid or kid]
+        return jwt.encode(self.claims(**claims), key, algorithm="RS256", headers={"kid": kid})
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+@pytest.fixture
+def issuer() -> Iterator[LocalIssuer]:
+    server = LocalIssuer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def submit_app(make_app: Callable[..., Flask], status_repo: Path, issuer: LocalIssuer) -> Flask:
+    return make_app(status_repo, OIDC_ISSUER=issuer.url, OIDC_AUDIENCE=AUDIENCE, REFRESH_SECONDS=0)
+
+
+@pytest.fixture
+def client(submit_app: Flask) -> FlaskClient:
+    return submit_app.test_client()
+
+
+def post(client: FlaskClient, body: Any, token: str | None) -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token is not None else {}
+    return client.post(ROUTE, data=json.dumps(body), headers=headers, content_type="application/json")
+
+
+def stored(repo: Path, path: str = ETCD_CELL) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(git(repo, "show", f"{layout.BRANCH}:{path}"))
+    return data
+
+
+# -- a valid token -------------------------------------------------------------------------------------------
+
+
+def test_valid_token_lands_the_records_once_with_provenance_from_the_token(
+    client: FlaskClient, issuer: LocalIssuer, status_repo: Path
+) -> None:
+    forged_run = {"repository": "someone/else", "id": 1, "attempt": 9, "job": "cross-cloud", "workflow": "forged"}
+    body = [
+        record_data(run=forged_run, url="https://evil.example/phish"),
+        record_data(stage="e2e", status="failed", reason="2 of 3 checks failed", run=forged_run),
+    ]
+    before = git(status_repo, "rev-parse", layout.BRANCH)
+    answer = post(client, body, issuer.token())
+    assert answer.status_code == 201, answer.get_json()
+    data = answer.get_json()
+    assert sorted(data["written"]) == [ETCD_CELL, ETCD_CELL.replace("deploy", "e2e")]
+    assert data["unchanged"] == [] and data["superseded"] == []
+    assert git(status_repo, "rev-parse", f"{layout.BRANCH}~1") == before  # one commit for both records
+    run_url = "https://github.com/etcd-io/etcd/actions/runs/7012345678"
+    assert stored(status_repo)["run"] == {
+        "repository": "etcd-io/etcd",
+        "id": 7012345678,
+        "attempt": 2,
+        "job": "cross-cloud",
+        "workflow": "etcd-io/etcd/.github/workflows/cross-cloud.yml@refs/heads/main",
+        "url": run_url,
+    }
+    assert stored(status_repo)["url"] == run_url  # a link outside the run is not kept
+
+    tip = snapshot(status_repo)
+    again = post(client, body, issuer.token())  # a retry of the same run: exactly once
+    assert again.status_code == 200, again.get_json()
+    assert again.get_json()["written"] == [] and len(again.get_json()["unchanged"]) == 2
+    assert snapshot(status_repo) == tip
+
+
+def test_one_record_as_an_object_and_the_repository_compared_case_insensitively(
+    client: FlaskClient, issuer: LocalIssuer, status_repo: Path
+) -> None:
+    job = "https://github.com/Etcd-IO/etcd/actions/runs/7012345678/job/99"
+    answer = post(client, record_data(url=job), issuer.token(repository="Etcd-IO/etcd"))
+    assert answer.status_code == 201, answer.get_json()
+    assert stored(status_repo)["run"]["repository"] == "Etcd-IO/etcd"
+    assert stored(status_repo)["url"] == job  # the job's own page, inside the token's run, is kept
+
+
+def test_an_older_result_arriving_late_is_superseded(
+    client: FlaskClient, issuer: LocalIssuer, status_repo: Path
+) -> None:
+    assert post(client, record_data(started_at="2026-11-02T08:00:00Z", finished_at="2026-11-02T08:05:00Z"),
+                issuer.token()).status_code == 201  # fmt: skip
+    tip = snapshot(status_repo)
+    late = post(client, record_data(status="failed", reason="late"), issuer.token())
+    assert late.status_code == 200 and late.get_json()["superseded"] == [ETCD_CELL]
+    assert snapshot(status_repo) == tip
+
+
+# -- who may write what --------------------------------------------------------------------------------------
+
+
+def test_another_projects_repository_is_403_and_nothing_is_written(
+    client: FlaskClient, issuer: LocalIssuer, status_repo: Path
+) -> None:
+    tip = snapshot(status_repo)
+    own = record_data(project="prometheus", ref="v2.42.0")
+    answer = post(client, [own, record_data()], issuer.token(repository="prometheus/prometheus"))
+    assert answer.status_code == 403
+    error = answer.get_json()["error"]
+    assert error["project"] == "etcd" and "etcd-io/etcd" in error["message"]
+    assert snapshot(status_repo) == tip  # not even the prometheus record: all or nothing
+
+
+def test_a_pinned_repository_id_must_match_too(status_repo: Path) -> None:
+    """The configuration schema has no ``repository_id`` yet, so the pinned id is put into a loaded
+    configuration's raw data; ``authorise`` reads it from there."""
+    config = load_config_of(status_repo)
+    projects = config.raw["projects"]
+    raw = {**config.raw, "projects": {**projects, "etcd": {**projects["etcd"], "repository_id": 11225014}}}
+    pinned = dataclasses.replace(config, raw=raw)
+    record = Record.from_dict(record_data())
+
+    def claims(repository_id: str) -> Claims:
+        return Claims("etcd-io/etcd", repository_id, 1, 1, None, "https://token.actions.githubusercontent.com", {})
+
+    authorise([record], claims("11225014"), pinned)
+    with pytest.raises(HttpError) as caught:  # same name, another repository (deleted and re-created)
+        authorise([record], claims("99999999"), pinned)
+    assert caught.value.status == 403 and caught.value.fields == {"project": "etcd"}
+    authorise([record], claims("99999999"), config)  # not pinned: the name decides
+
+
+def load_config_of(repo: Path) -> Any:
+    target = repo.parent / "pinned-cross-cloud.yml"
+    target.write_text(git(repo, "show", f"{layout.BRANCH}:{layout.CONFIG_PATH}"), encoding="utf-8")
+    return load_config(target)
+
+
+# -- tokens that are refused ---------------------------------------------------------------------------------
+
+
+def _hs256_with_the_public_key(issuer: LocalIssuer) -> str:
+    """The classic algorithm confusion: HMAC "signed" with the issuer's public key as the secret."""
+    header = _b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": "key-1"}).encode())
+    payload = _b64(json.dumps(issuer.claims()).encode())
+    signature = hmac.new(issuer.public_pem(), f"{header}.{payload}".encode(), hashlib.sha256).digest()
+    return f"{header}.{payload}.{_b64(signature)}"
+
+
+def _tampered(issuer: LocalIssuer) -> str:
+    """A valid token whose payload was edited afterwards (another repository, same signature)."""
+    header, _, signature = issuer.token(repository="prometheus/prometheus").split(".")
+    payload = _b64(json.dumps(issuer.claims(repository="etcd-io/etcd")).encode())
+    return f"{header}.{payload}.{signature}"
+
+
+REFUSED: dict[str, tuple[Callable[[LocalIssuer], str | None], str]] = {
+    "no header": (lambda i: None, "token"),
+    "not a JWT": (lambda i: "not.a.token", "token"),
+    "expired": (lambda i: i.token(exp=int(time.time()) - 600, iat=int(time.time()) - 900), "exp"),
+    "not yet valid": (lambda i: i.token(nbf=int(time.time()) + 600), "nbf"),
+    "wrong audience": (lambda i: i.token(aud="https://someone-else.example"), "aud"),
+    "wrong issuer": (lambda i: i.token(iss="https://token.actions.githubusercontent.com"), "iss"),
+    "unknown key id": (lambda i: i.token(kid="key-never-published", signing_kid="key-1"), "kid"),
+    "signed by another key": (lambda i: i.token(kid="key-1", signing_kid="key-other"), "signature"),
+    "alg none": (lambda i: jwt.encode(i.claims(), None, algorithm="none", headers={"kid": "key-1"}), "alg"),
+    "HS256 with the public key": (_hs256_with_the_public_key, "alg"),
+    "tampered payload": (_tampered, "signature"),
+    "no repository_id claim": (lambda i: i.token(repository_id=None), "repository_id"),
+    "no expiry": (lambda i: i.token(exp=None), "exp"),
+}
+
+
+@pytest.mark.parametrize("case", REFUSED, ids=list(REFUSED))
+def test_refused_tokens_are_401_naming_the_claim(
+    client: FlaskClient, issuer: LocalIssuer, status_repo: Path, case: str
+) -> None:
+    issuer.add_key("key-other")
+    make, claim = REFUSED[case]
+    tip = snapshot(status_repo)
+    answer = post(client, [record_data()], make(issuer))
+    assert answer.status_code == 401, answer.get_json()
+    assert answer.get_json()["error"]["claim"] == claim, answer.get_json()
+    assert answer.headers["WWW-Authenticate"].startswith('Bearer realm="crosscloud", error="invalid_token"')
+    assert snapshot(status_repo) == tip
+
+
+def test_key_rotation_refetches_once_and_unknown_keys_do_not_hammer_the_issuer(
+    client: FlaskClient, submit_app: Flask, issuer: LocalIssuer
+) -> None:
+    assert post(client, record_data(), issuer.token()).status_code == 201
+    jwks_fetches = issuer.paths.count("/.well-known/jwks")
+    assert jwks_fetches == 1
+    issuer.add_key("key-2")  # GitHub rotates: a new key id appears in the JWKS
+    answer = post(client, record_data(status="failed", reason="rotated"), issuer.token(kid="key-2"))
+    assert answer.status_code == 201, answer.get_json()
+    assert issuer.paths.count("/.well-known/jwks") == 2
+    for n in range(3):  # forged key ids right after: no more fetches within UNKNOWN_KID_REFETCH
+        refused = post(client, record_data(), issuer.token(kid=f"forged-{n}", signing_kid="key-2"))
+        assert refused.status_code == 401
+    assert issuer.paths.count("/.well-known/jwks") == 2
+    verifier: TokenVerifier = submit_app.extensions[EXTENSION]
+    assert verifier.keys.fetches == 2
+
+
+def test_an_unreachable_issuer_is_503_to_retry(
+    make_app: Callable[..., Flask], status_repo: Path, issuer: LocalIssuer
+) -> None:
+    token = issuer.token()
+    url = issuer.url
+    issuer.close()
+    app = make_app(status_repo, OIDC_ISSUER=url, OIDC_AUDIENCE=AUDIENCE, REFRESH_SECONDS=0)
+    answer = post(app.test_client(), record_data(), token)
+    assert answer.status_code == 503 and answer.headers["Retry-After"]
+    assert "cannot fetch" in answer.get_json()["error"]["message"]
+
+
+def test_expired_keys_keep_verifying_while_the_issuer_is_down(issuer: LocalIssuer) -> None:
+    now = [1000.0]
+    keys = JwksCache(issuer.url, clock=lambda: now[0])
+    verifier = TokenVerifier(issuer.url, AUDIENCE, keys)
+    assert verifier.verify(issuer.token()).repository == "etcd-io/etcd"
+    token = issuer.token()
+    issuer.close()
+    now[0] += JWKS_TTL + 1  # the cache is due for a refresh, and the refresh fails
+    assert verifier.verify(token).run_id == 7012345678
+    assert keys.fetches == 1
+
+
+# -- bodies that are refused ---------------------------------------------------------------------------------
+
+
+def test_a_bad_record_is_400_naming_its_index_and_field(
+    client: FlaskClient, issuer: LocalIssuer, status_repo: Path
+) -> None:
+    tip = snapshot(status_repo)
+    answer = post(client, [record_data(), record_data(status="great")], issuer.token())
+    assert answer.status_code == 400
+    error = answer.get_json()["error"]
+    assert (error["record"], error["field"]) == (1, "status")
+    assert error["message"].startswith("records[1]: status:")
+    assert snapshot(status_repo) == tip
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "words"),
+    [
+        (b"{not json", 400, "not JSON"),
+        (b"[]", 400, "empty list"),
+        (json.dumps([record_data()] * (MAX_RECORDS + 1)).encode(), 413, f"at most {MAX_RECORDS}"),
+        (json.dumps([record_data(cloud="mars")]).encode(), 400, "unknown cloud 'mars'"),
+        (json.dumps([record_data(project="kubernetes")]).encode(), 400, "unknown project 'kubernetes'"),
+    ],
+    ids=["not JSON", "empty", "too many", "unknown cloud", "unknown project"],
+)
+def test_bodies_that_are_refused(
+    client: FlaskClient, issuer: LocalIssuer, status_repo: Path, body: bytes, status: int, words: str
+) -> None:
+    tip = snapshot(status_repo)
+    answer = client.post(ROUTE, data=body, headers={"Authorization": f"Bearer {issuer.token()}"})
+    assert answer.status_code == status, answer.get_json()
+    assert words in answer.get_json()["error"]["message"]
+    assert snapshot(status_repo) == tip
+
+
+def test_the_token_is_checked_before_the_body_is_read(client: FlaskClient) -> None:
+    answer = client.post(ROUTE, data=b"{not json", headers={"Authorization": "Bearer x"})
+    assert answer.status_code == 401

@@ -1,0 +1,166 @@
+"""``/feed.xml`` over a real status repository with a known history: the entries are the status changes,
+newest first, the XML parses as Atom, hostile names stay text, and the ETag gives 304."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+
+from crosscloud.status_repo.seed import init_status_repo
+from crosscloud.status_repo.writer import StatusRepoWriter
+from crosscloud_app.pages.feed import status_changes
+from crosscloud_app.web.status_state import EXTENSION, StatusState
+from tests.conftest import make_record
+
+A = "{http://www.w3.org/2005/Atom}"
+DEFAULT_CONFIG = Path(__file__).resolve().parents[3] / "status-data" / "cross-cloud.yml"
+HOSTILE = "<script>alert(1)</script> & co"
+
+
+def night(writer: StatusRepoWriter, n: int, statuses: dict[str, str], project: str = "etcd") -> None:
+    """One commit with a result per stage of ``project`` stable on local, on night ``n`` (November 2026)."""
+    records = []
+    for i, (stage, status) in enumerate(statuses.items()):
+        fields: dict[str, Any] = {
+            "project": project,
+            "stage": stage,
+            "status": status,
+            "ref": {"etcd": "v3.4.23", "prometheus": "v2.42.0", "nats": "v2.9.10"}[project],
+            "started_at": f"2026-11-{n:02d}T03:{i:02d}:00Z",
+            "finished_at": f"2026-11-{n:02d}T03:{i:02d}:30Z",
+            "url": f"https://github.com/example/{project}/actions/runs/{n}/job/{i}",
+            "run": {"repository": f"example/{project}", "id": n, "attempt": 1, "job": "cross-cloud",
+                    "workflow": "Cross-Cloud CI", "url": f"https://github.com/example/{project}/actions/runs/{n}"},
+            "reason": None if status == "success" else f"{stage} {status} on night {n}",
+        }  # fmt: skip
+        if stage == "build":
+            fields.update(cloud=None)
+        records.append(make_record(**fields))
+    writer.write(records)
+
+
+@pytest.fixture
+def history(status_repo: Path, writer_for: Callable[..., StatusRepoWriter]) -> Path:
+    """etcd's deploy: green, red, red, green (its build green every night); prometheus' deploy red once."""
+    writer = writer_for(status_repo)
+    night(writer, 1, {"build": "success", "deploy": "success"})
+    night(writer, 2, {"build": "success", "deploy": "failed"})
+    night(writer, 3, {"build": "success", "deploy": "failed"})
+    night(writer, 4, {"build": "success", "deploy": "success"})
+    night(writer, 5, {"deploy": "failed"}, project="prometheus")
+    return status_repo
+
+
+def parse(body: bytes) -> ET.Element:
+    """Our own answer, as a feed reader would read it (no DTD or entities in it to defuse)."""
+    return ET.fromstring(body)  # noqa: S314
+
+
+def entries(body: bytes) -> list[dict[str, Any]]:
+    root = parse(body)
+    out = []
+    for entry in root.findall(f"{A}entry"):
+        links = {link.get("rel"): link.get("href") for link in entry.findall(f"{A}link")}
+        out.append(
+            {
+                "id": entry.findtext(f"{A}id"),
+                "title": entry.findtext(f"{A}title"),
+                "updated": entry.findtext(f"{A}updated"),
+                "content": entry.findtext(f"{A}content"),
+                "links": links,
+            }
+        )
+    return out
+
+
+def test_entries_are_the_status_changes_newest_first(make_app: Callable[..., Flask], history: Path) -> None:
+    app = make_app(history, PUBLIC_URL="https://ci.example.org/")
+    response = app.test_client().get("/feed.xml")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/atom+xml; charset=utf-8"
+    root = parse(response.data)
+    assert root.tag == f"{A}feed"
+    assert root.findtext(f"{A}id") == "https://ci.example.org/feed.xml"
+    assert root.findtext(f"{A}title") == "Cross-Cloud CI: status changes"
+    assert root.findtext(f"{A}updated") == "2026-11-05T03:00:30Z"
+    self_link = [link for link in root.findall(f"{A}link") if link.get("rel") == "self"]
+    assert [link.get("href") for link in self_link] == ["https://ci.example.org/feed.xml"]
+    assert root.find(f"{A}author/{A}name") is not None
+
+    found = entries(response.data)
+    # night 4's build repeated success (no change) and night 3's deploy repeated failed (no change)
+    assert [e["title"] for e in found] == [
+        "Prometheus stable deploy on Local: failed (first result)",
+        "etcd stable deploy on Local: success (was failed)",
+        "etcd stable deploy on Local: failed (was success)",
+        "etcd stable deploy on Local: success (first result)",
+        "etcd stable build: success (first result)",
+    ]
+    assert [e["updated"] for e in found[:3]] == ["2026-11-05T03:00:30Z", "2026-11-04T03:01:30Z", "2026-11-02T03:01:30Z"]
+    red = found[2]
+    assert red["links"]["alternate"] == "https://ci.example.org/projects/etcd/stable/local?arch=amd64"
+    assert red["links"]["related"] == "https://github.com/example/etcd/actions/runs/2/job/1"
+    assert "Reason: deploy failed on night 2" in red["content"]
+    assert found[-1]["links"]["alternate"] == "https://ci.example.org/projects/etcd"
+    assert len({e["id"] for e in found}) == len(found)
+    assert all(e["id"].startswith("urn:uuid:") for e in found)
+
+
+def test_project_filter_and_limit(make_app: Callable[..., Flask], history: Path) -> None:
+    client = make_app(history).test_client()
+    only = entries(client.get("/feed.xml?project=prometheus").data)
+    assert [e["title"] for e in only] == ["Prometheus stable deploy on Local: failed (first result)"]
+    root = parse(client.get("/feed.xml?project=etcd").data)
+    assert root.findtext(f"{A}title") == "Cross-Cloud CI: status changes of etcd"
+    assert root.findtext(f"{A}id") == "http://localhost/feed.xml?project=etcd"
+    assert client.get("/feed.xml?project=nope").status_code == 404
+    assert client.get("/feed.xml?project=").status_code == 400
+
+    state: StatusState = client.application.extensions[EXTENSION]
+    with state.query() as index:
+        assert [c.status for c in status_changes(index, "etcd", limit=2)] == ["success", "failed"]
+        assert status_changes(index, "nats") == []
+
+
+def test_etag_and_304_follow_the_commit(
+    make_app: Callable[..., Flask], history: Path, writer_for: Callable[..., StatusRepoWriter]
+) -> None:
+    app = make_app(history)
+    client = app.test_client()
+    first = client.get("/feed.xml")
+    tag = first.headers["ETag"]
+    assert tag.startswith('"') and not tag.startswith("W/")
+    again = client.get("/feed.xml", headers={"If-None-Match": tag})
+    assert again.status_code == 304 and again.data == b"" and again.headers["ETag"] == tag
+    assert client.get("/feed.xml?project=etcd", headers={"If-None-Match": tag}).status_code == 200
+    assert client.get("/feed.xml", headers={"If-None-Match": f"W/{tag}"}).status_code == 200  # strong only
+
+    night(writer_for(history), 6, {"deploy": "failed"})
+    state: StatusState = app.extensions[EXTENSION]
+    state.refresh_now("test")
+    fresh = client.get("/feed.xml", headers={"If-None-Match": tag})
+    assert fresh.status_code == 200 and fresh.headers["ETag"] != tag
+    assert entries(fresh.data)[0]["title"] == "etcd stable deploy on Local: failed (was success)"
+
+
+def test_hostile_display_name_renders_as_text(
+    tmp_path: Path, make_app: Callable[..., Flask], writer_for: Callable[..., StatusRepoWriter]
+) -> None:
+    config = tmp_path / "cross-cloud.yml"
+    text = DEFAULT_CONFIG.read_text()
+    assert "    display_name: etcd\n" in text
+    config.write_text(text.replace("    display_name: etcd\n", f"    display_name: {HOSTILE!r}\n"))
+    repo = tmp_path / "hostile.git"
+    init_status_repo(repo, config)
+    night(writer_for(repo), 1, {"deploy": "failed"})
+    body = make_app(repo).test_client().get("/feed.xml?project=etcd").data
+    assert b"<script>" not in body
+    assert b"&lt;script&gt;" in body
+    root = parse(body)
+    assert root.findtext(f"{A}title") == f"Cross-Cloud CI: status changes of {HOSTILE}"
+    assert entries(body)[0]["title"] == f"{HOSTILE} stable deploy on Local: failed (first result)"
