@@ -166,7 +166,9 @@ def list_images(root: Path | None = None, charts: Sequence[str] = (), helm: str 
                     seen.append(image)
         if not seen:
             raise ChartImagesError(f"chart {name} renders no container image")
-        found += [ChartImage(name, image, path) for image in seen for path in by_ref.get(image) or [None]]
+        for image in seen:
+            paths: list[str | None] = [*by_ref.get(image, [])] or [None]
+            found += [ChartImage(name, image, path) for path in paths]
     return found
 
 
