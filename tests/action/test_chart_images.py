@@ -257,7 +257,7 @@ if ref.endswith(":v0.0.0-missing"):
     sys.exit(1)
 if "--config" in args or args[0] == "config":
     print(json.dumps({{"architecture": "amd64", "os": "linux"}}))
-elif ref.startswith("docker.io/library/busybox"):
+elif any(ref.startswith(name + ":") for name in {single!r}):
     sys.stdout.write(json.dumps({{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json"}}))
 else:
     sys.stdout.write(json.dumps({{"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
@@ -266,10 +266,14 @@ else:
 """
 
 
-def stand_in(tmp_path: Path, tool: str) -> tuple[Path, Path]:
-    log = tmp_path / f"{tool}-calls.jsonl"
-    script = tmp_path / tool
-    script.write_text(STAND_IN.format(python=sys.executable, tool=tool, log=str(log)))
+def stand_in(
+    directory: Path, tool: str, single_platform: tuple[str, ...] = ("docker.io/library/busybox",)
+) -> tuple[Path, Path]:
+    """A stand-in ``tool`` (skopeo or crane) in ``directory``, and the file its calls are logged to. Images of
+    the repositories ``single_platform`` are linux/amd64 only; tags ending ``:v0.0.0-missing`` do not exist."""
+    log = directory / f"{tool}-calls.jsonl"
+    script = directory / tool
+    script.write_text(STAND_IN.format(python=sys.executable, tool=tool, log=str(log), single=list(single_platform)))
     script.chmod(0o755)
     return script, log
 
