@@ -6,7 +6,8 @@
   that map to step outputs the steps really write;
 - the act tests run ``workflows-templates/project.yml`` as a real matrix (NATS stable and head, on the
   ``local`` cloud) and ``.github/workflows/self-test.yml`` (``uses: ./``) on this machine with
-  ``act -P ubuntu-latest=-self-hosted``, against status repositories the test creates.
+  ``act -P ubuntu-latest=-self-hosted``, against status repositories the test creates, and the kind job of
+  ``.github/workflows/kubernetes-self-test.yml`` as far as a machine without a container engine allows.
 
 In the act tests GitHub's own actions (checkout, setup-python, upload-artifact, download-artifact) are
 test doubles at the GitHub boundary (``tests/workflows/stand-ins/``): they cannot be downloaded here. The
@@ -480,6 +481,33 @@ def test_self_test_workflow_runs_the_action_with_uses_dot(act_setup: ActSetup) -
 
 
 # -- the Kubernetes self-test ------------------------------------------------------------------------------
+
+
+def test_kubernetes_self_test_shape() -> None:
+    """One kind job per chart under helm/ and arch, arm64 on GitHub's arm runner, the action from this
+    checkout recording its transcripts, and the images and terraform-locks jobs beside it."""
+    data = load(PROJECT_ROOT / ".github" / "workflows" / "kubernetes-self-test.yml")
+    assert data["permissions"] == {"contents": "read"} and "schedule" in data[True]
+    assert set(data["jobs"]) == {"images", "kind", "terraform-locks"}
+    kind = data["jobs"]["kind"]
+    charts = sorted(p.parent.name for p in (PROJECT_ROOT / "helm").glob("*/Chart.yaml"))
+    assert sorted(kind["strategy"]["matrix"]["chart"]) == charts
+    assert kind["strategy"]["matrix"]["arch"] == ["amd64", "arm64"] and kind["strategy"]["fail-fast"] is False
+    assert kind["strategy"]["matrix"]["kubernetes"] == ["stable"]
+    assert kind["runs-on"] == "${{ matrix.arch == 'arm64' && 'ubuntu-24.04-arm' || 'ubuntu-latest' }}"
+    assert kind["needs"] == "images"
+    steps = {step.get("id"): step for step in kind["steps"]}
+    action_step = steps["crosscloud"]
+    assert action_step["uses"] == "./" and action_step["with"]["cloud"] == "kind"
+    assert action_step["with"]["arch"] == "${{ matrix.arch }}"
+    assert action_step["env"] == {"CROSSCLOUD_RECORD_TRANSCRIPTS": "${{ runner.temp }}/transcripts"}
+    order = [step.get("id") for step in kind["steps"]]
+    assert order.index("engine") < order.index("kind") < order.index("crosscloud") < order.index("check")
+    assert steps["kind"]["with"] == {"version": "v0.24.0", "install_only": True}
+    assert "${{ runner.temp }}/transcripts" in steps["upload"]["with"]["path"]
+    assert steps["upload"]["if"] == "always()"
+    assert "scripts/terraform-locks.sh" in data["jobs"]["terraform-locks"]["steps"][2]["run"]
+
 
 KIND_STEPS_HERE = ("checkout", "terraform", "digests", "setup", "status-repo")
 """The kind job's steps that need no container engine: they must all pass on this machine."""
