@@ -6,7 +6,8 @@
   that map to step outputs the steps really write;
 - the act tests run ``workflows-templates/project.yml`` as a real matrix (NATS stable and head, on the
   ``local`` cloud) and ``.github/workflows/self-test.yml`` (``uses: ./``) on this machine with
-  ``act -P ubuntu-latest=-self-hosted``, against status repositories the test creates.
+  ``act -P ubuntu-latest=-self-hosted``, against status repositories the test creates, and the kind job of
+  ``.github/workflows/kubernetes-self-test.yml`` as far as a machine without a container engine allows.
 
 In the act tests GitHub's own actions (checkout, setup-python, upload-artifact, download-artifact) are
 test doubles at the GitHub boundary (``tests/workflows/stand-ins/``): they cannot be downloaded here. The
@@ -477,3 +478,110 @@ def test_self_test_workflow_runs_the_action_with_uses_dot(act_setup: ActSetup) -
     assert run.job_results().get("local") == ["success", "success"], run.tail()
     bad = run.steps(("bad",))
     assert len(bad) == 2 and all(result == "failure" for _, result, _ in bad), bad
+
+
+# -- the Kubernetes self-test ------------------------------------------------------------------------------
+
+
+def test_kubernetes_self_test_shape() -> None:
+    """One kind job per chart under helm/ and arch, arm64 on GitHub's arm runner, the action from this
+    checkout recording its transcripts, and the images and terraform-locks jobs beside it."""
+    data = load(PROJECT_ROOT / ".github" / "workflows" / "kubernetes-self-test.yml")
+    assert data["permissions"] == {"contents": "read"} and "schedule" in data[True]
+    assert set(data["jobs"]) == {"images", "kind", "terraform-locks"}
+    kind = data["jobs"]["kind"]
+    charts = sorted(p.parent.name for p in (PROJECT_ROOT / "helm").glob("*/Chart.yaml"))
+    assert sorted(kind["strategy"]["matrix"]["chart"]) == charts
+    assert kind["strategy"]["matrix"]["arch"] == ["amd64", "arm64"] and kind["strategy"]["fail-fast"] is False
+    assert kind["strategy"]["matrix"]["kubernetes"] == ["stable"]
+    assert kind["runs-on"] == "${{ matrix.arch == 'arm64' && 'ubuntu-24.04-arm' || 'ubuntu-latest' }}"
+    assert kind["needs"] == "images"
+    steps = {step.get("id"): step for step in kind["steps"]}
+    action_step = steps["crosscloud"]
+    assert action_step["uses"] == "./" and action_step["with"]["cloud"] == "kind"
+    assert action_step["with"]["arch"] == "${{ matrix.arch }}"
+    assert action_step["env"] == {"CROSSCLOUD_RECORD_TRANSCRIPTS": "${{ runner.temp }}/transcripts"}
+    order = [step.get("id") for step in kind["steps"]]
+    assert order.index("engine") < order.index("kind") < order.index("crosscloud") < order.index("check")
+    assert steps["kind"]["with"] == {"version": "v0.24.0", "install_only": True}
+    assert "${{ runner.temp }}/transcripts" in steps["upload"]["with"]["path"]
+    assert steps["upload"]["if"] == "always()"
+    assert "scripts/terraform-locks.sh" in data["jobs"]["terraform-locks"]["steps"][2]["run"]
+
+
+KIND_STEPS_HERE = ("checkout", "terraform", "digests", "setup", "status-repo")
+"""The kind job's steps that need no container engine: they must all pass on this machine."""
+KIND_STEPS_AFTER = ("kind", "tools", "crosscloud")
+"""Its steps after the container engine's: skipped here, where no engine answers."""
+
+
+@pytest.mark.slow
+def test_kubernetes_self_test_runs_the_kind_job_up_to_the_container_engine(
+    act_setup: ActSetup, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """.github/workflows/kubernetes-self-test.yml, job kind (etcd, amd64 on ubuntu-latest and arm64 on
+    ubuntu-24.04-arm, both on this host) and the images job it needs: every step that needs no container
+    engine passes, the step that asks for one (`docker info`) fails, provisioning is skipped, and the cell
+    check says which planned cells were not recorded; the status repository and its configuration are
+    still uploaded.
+
+    The images job asks the registries of docker.io and quay.io, which cannot be reached here: `skopeo`
+    is a stand-in first on PATH (a test double at the registry boundary, as in
+    tests/action/test_chart_images.py) that serves canned multi-platform manifests; helm is the real one."""
+    from tests.action.test_chart_images import stand_in
+
+    artifacts = tmp_path / "artifacts"
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    _, skopeo_calls = stand_in(bin_dir, "skopeo", single_platform=())
+    monkeypatch.setenv("PATH", f"{bin_dir}:{Path(sys.executable).parent}:{os.environ['PATH']}")
+    work = act_setup.action_copy
+    workflow = work / ".github" / "workflows" / "kubernetes-self-test.yml"
+    run = run_act(
+        act_setup.act,
+        work,
+        workflow,
+        cache=act_setup.cache,
+        local_repos=local_repositories([workflow], act_setup.action_copy),
+        env={"STANDIN_CHECKOUT_SOURCE": str(work), "STANDIN_ARTIFACTS": str(artifacts)},
+        job="kind",
+        matrix={"chart": ["etcd"], "arch": ["amd64", "arm64"]},
+        runners=("ubuntu-24.04-arm",),
+    )
+    check_run(run)
+    assert run.job_results().get("images") == ["success"], run.tail()
+    resolved = artifacts / "chart-images" / "chart-images.json"
+    assert len(json.loads(resolved.read_text())["images"]) == 14
+    assert len(skopeo_calls.read_text().splitlines()) == 11  # the distinct images of the six charts
+    for step in KIND_STEPS_HERE:
+        results = sorted((m["arch"], result) for m, result, _ in run.steps((step,), job="kind"))
+        assert results == [("amd64", "success"), ("arm64", "success")], f"{step}: {results}\n{run.tail()}"
+    engine = sorted((m["arch"], result) for m, result, _ in run.steps(("engine",), job="kind"))
+    assert engine == [("amd64", "failure"), ("arm64", "failure")], f"{engine}\n{run.tail()}"
+    engine_output = " ".join(e.get("msg", "") for e in run.entries if e.get("stepID") == ["engine"])
+    assert re.search(r"Cannot connect to the Docker daemon|docker: command not found|docker: not found", engine_output)
+    for step in KIND_STEPS_AFTER:
+        ran = [result for _, result, _ in run.steps((step,), job="kind")]
+        assert all(result == "skipped" for result in ran), f"{step} ran without a container engine: {ran}"
+    checked = sorted((m["arch"], result) for m, result, _ in run.steps(("check",), job="kind"))
+    assert checked == [("amd64", "failure"), ("arm64", "failure")], checked
+    messages = "\n".join(e.get("msg", "") for e in run.entries if e.get("stepID") == ["check"])
+    for arch in ("amd64", "arm64"):
+        for stage in ("build", "provision", "deploy", "e2e"):
+            assert f"etcd stable {arch} {stage}: not recorded" in messages, messages
+    assert "0 of 4 planned cells recorded as success" in messages
+    assert [result for _, result, _ in run.steps(("upload",), job="kind")] == ["success", "success"]
+
+    # What was uploaded: the status repository, made in the job with every chart pinned by digest.
+    digests = {i["image"]: i["digest"] for i in json.loads(resolved.read_text())["images"]}
+    for arch in ("amd64", "arm64"):
+        uploaded = artifacts / f"kind-etcd-{arch}-stable"
+        config = yaml.safe_load(subprocess.run(["git", "--git-dir", str(uploaded / "status.git"), "show",
+                                                "main:cross-cloud.yml"], capture_output=True, text=True,
+                                               check=True, timeout=60).stdout)  # fmt: skip
+        assert config == yaml.safe_load((uploaded / "cross-cloud.yml").read_text())
+        assert config["clouds"] == {"kind": {"active": True, "display_name": "kind", "order": 1, "module": "kind"}}
+        assert config["projects"]["etcd"]["build"]["images"] == [
+            f"quay.io/coreos/etcd:v3.5.16@{digests['quay.io/coreos/etcd:v3.5.16']}"
+        ]
+        assert config["projects"]["kubernetes"]["stable_ref"] == "v1.31.0"

@@ -20,7 +20,10 @@ named after the release. The first pinned image is handed to the chart as ``imag
 ``chart.values``, so a chart always runs exactly what the build pinned.
 
 On any failure the pods, the namespace's events and the logs of failing pods are written to the cell's
-log, each call bounded in time; the record's reason stays one short line that says what failed."""
+log, each call bounded in time; the record's reason stays one short line that says what failed.
+
+With ``CROSSCLOUD_RECORD_TRANSCRIPTS=DIR`` every helm and kubectl call of this runtime is also written to
+``DIR`` as a redacted transcript the tests can replay (``crosscloud_action.tools.transcripts``)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
 """helm for the Kubernetes runtime: install a release and wait for it, run its tests, uninstall it, and
 render it offline. Thin on purpose: each method builds one exact argument list and hands it to
-``process.run``; what a failure means is decided by ``kubectl.classify``, for both tools alike.
+``transcripts.run`` (``process.run``, recorded in the record mode); what a failure means is decided by
+``kubectl.classify``, for both tools alike.
 
 Time: helm is told to stop waiting a little before the stage's deadline (``wait_seconds``), so that it
 reports what it was waiting for ("context deadline exceeded") rather than being killed mid-sentence, and
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from crosscloud_action.errors import StageTimeout
 from crosscloud_action.runtimes.interface import StageContext
-from crosscloud_action.tools import process
+from crosscloud_action.tools import transcripts
 from crosscloud_action.tools.kubectl import classify, find_binary, is_not_found
 
 MARGIN = 10.0
@@ -163,7 +164,7 @@ class Helm:
     def _run(
         self, what: str, argv: Sequence[str], *, waited: str | None = None, ctx: StageContext | None = None
     ) -> str:
-        result = process.run(ctx or self.ctx, argv, check=False)
+        result = transcripts.run(ctx or self.ctx, "helm", argv)
         if result.returncode != 0:
             raise classify(f"helm {what}", result.stderr, waited=waited)
         return result.stdout
@@ -178,11 +179,11 @@ class Helm:
     def test(self, release: str, namespace: str) -> subprocess.CompletedProcess[str]:
         """Run the release's test hooks; the caller reads which test pods failed from the output."""
         wait = wait_seconds(self.ctx)
-        return process.run(self.ctx, self.test_argv(release, namespace, wait), check=False)
+        return transcripts.run(self.ctx, "helm", self.test_argv(release, namespace, wait))
 
     def uninstall(self, release: str, namespace: str, *, wait: int, ctx: StageContext) -> bool:
         """Uninstall and wait for the resources to go; False when there was no such release."""
-        result = process.run(ctx, self.uninstall_argv(release, namespace, wait), check=False)
+        result = transcripts.run(ctx, "helm", self.uninstall_argv(release, namespace, wait))
         if result.returncode == 0:
             return True
         if is_not_found(result.stderr):

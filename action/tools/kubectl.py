@@ -24,7 +24,7 @@ from typing import Any
 
 from crosscloud_action.errors import InfraFailure, ProjectFailure, StageFailure, StageTimeout
 from crosscloud_action.runtimes.interface import StageContext
-from crosscloud_action.tools import process
+from crosscloud_action.tools import transcripts
 
 REQUEST_TIMEOUT = 20
 """Seconds one kubectl request may take (``--request-timeout``): diagnostics must never hang a cell."""
@@ -190,7 +190,7 @@ class Kubectl:
         self, what: str, args: Sequence[str], *, ctx: StageContext | None = None, timeout: float | None = None
     ) -> subprocess.CompletedProcess[str]:
         """Run one kubectl command; a non-zero exit raises what ``classify`` says."""
-        result = process.run(ctx or self.ctx, self.argv(*args), timeout=timeout, check=False)
+        result = transcripts.run(ctx or self.ctx, "kubectl", self.argv(*args), timeout=timeout)
         if result.returncode != 0:
             raise classify(f"kubectl {what}", result.stderr)
         return result

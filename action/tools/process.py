@@ -108,7 +108,7 @@ def _communicate(
         if ctx.cancel.is_set():
             _drain_into_log(ctx, proc, log_stdout)
             raise StageCancelled(f"{name} was cancelled")
-        left = _remaining(ctx, timeout)
+        left = _remaining(ctx, None if timeout is None else timeout - (time.monotonic() - started))
         if left <= 0:
             _drain_into_log(ctx, proc, log_stdout)
             raise StageTimeout(f"{name} timed out after {time.monotonic() - started:.0f} s")

@@ -45,7 +45,9 @@ class Terraform:
         self.applied = False
         if self.dir.exists():
             shutil.rmtree(self.dir)
-        shutil.copytree(module, self.dir, ignore=shutil.ignore_patterns(".terraform*", "*.tfstate*"))
+        # The provider lock file comes along (init then installs exactly the committed providers); a
+        # developer's .terraform/ and state do not.
+        shutil.copytree(module, self.dir, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*"))
         (self.dir / "inputs.auto.tfvars.json").write_text(json.dumps(self.inputs, indent=2))
 
     def _run(self, ctx: StageContext, *args: str, log_stdout: bool = True) -> str:

@@ -174,9 +174,14 @@ def run_act(
     concurrent_jobs: int | None = None,
     timeout: float = ACT_TIMEOUT,
     marker: Path | None = None,
+    job: str | None = None,
+    matrix: Mapping[str, Sequence[str]] | None = None,
+    runners: Sequence[str] = (),
 ) -> ActRun:
     """Run ``workflow`` (a path inside ``workdir``) for ``event``; the log goes next to ``cache``.
-    ``marker``: a directory that every process of the run mentions (default ``cache``'s parent)."""
+    ``marker``: a directory that every process of the run mentions (default ``cache``'s parent).
+    ``job`` runs that job only; ``matrix`` keeps only these values of a matrix (``{"arch": ["amd64"]}``);
+    ``runners`` are labels besides ``ubuntu-latest`` that run on this host too (``ubuntu-24.04-arm``)."""
     marker = marker or cache.parent
     log = cache.parent / f"act-{workflow.stem}-{int(time.time() * 1000)}.jsonl"
     secret_file = cache.parent / f".secrets-{workflow.stem}"
@@ -191,6 +196,13 @@ def run_act(
         cmd += ["--env", f"{name}={value}"]
     if concurrent_jobs:
         cmd += ["--concurrent-jobs", str(concurrent_jobs)]
+    if job:
+        cmd += ["--job", job]
+    for name, values in (matrix or {}).items():
+        for value in values:
+            cmd += ["--matrix", f"{name}:{value}"]
+    for label in runners:
+        cmd += ["-P", f"{label}=-self-hosted"]
     # Nothing of an outer GitHub Actions job, or of a developer's shell, may leak into the jobs.
     outer = ("GITHUB_", "RUNNER_", "ACTIONS_", "CROSSCLOUD_")
     host_env = {k: v for k, v in os.environ.items() if not k.startswith(outer)}

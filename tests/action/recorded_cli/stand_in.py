@@ -1,6 +1,7 @@
 """A stand-in ``helm`` or ``kubectl`` for tests: it stands in for a Kubernetes API server, which cannot
 run here (no cluster, no container runtime). Calls that need a cluster are answered from recorded
-transcripts; calls that do not (``helm template``, ``helm lint``, ``version``) run the real binary.
+transcripts; calls that do not (``helm template``, ``helm lint``, ``version``) run the real binary unless
+the scenario has a rule for them (a recorded ``helm template`` or ``helm version``, replayed).
 
 Every invocation is appended to ``calls.jsonl`` in ``$RECORDED_CLI_DIR`` with its argument list, the mode
 of the ``--kubeconfig`` file it was given and whether ``KUBECONFIG`` was set, so tests can assert on
@@ -61,12 +62,13 @@ def main(tool: str, argv: list[str]) -> int:
         "kubeconfig_mode": _kubeconfig_mode(argv),
         "env_kubeconfig": os.environ.get("KUBECONFIG"),
     }
-    rule = None
-    if verb(argv) not in DELEGATED.get(tool, ()):
-        rule = next((r for r in scenario["rules"] if r["tool"] == tool and _subsequence(r["when"], argv)), None)
-        call["answer"] = rule["name"] if rule else None
-    else:
+    rule = next((r for r in scenario["rules"] if r["tool"] == tool and _subsequence(r["when"], argv)), None)
+    if rule is not None:
+        call["answer"] = rule["name"]
+    elif verb(argv) in DELEGATED.get(tool, ()):
         call["answer"] = "real binary"
+    else:
+        call["answer"] = None
     with (directory / "calls.jsonl").open("a", encoding="utf-8") as calls:
         calls.write(json.dumps(call) + "\n")
     if call["answer"] == "real binary":
