@@ -21,11 +21,10 @@ import shutil
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from crosscloud import schemas
+from crosscloud import packaged, schemas
 from crosscloud.errors import BadInputError, CrossCloudError
 from crosscloud.vocabulary import ARCHES, check_name
 
@@ -181,17 +180,8 @@ def check_answers(raw: Mapping[str, Any]) -> Answers:
 
 
 def template_dir() -> Path:
-    """``workflows-templates/onboard/`` of this checkout, else the copy an installed package carries."""
-    checkout = Path(__file__).resolve().parent.parent / "workflows-templates" / "onboard"
-    if (checkout / "cookiecutter.json").is_file():
-        return checkout
-    try:
-        packaged = resources.files("crosscloud.onboard_template")
-    except ModuleNotFoundError:
-        packaged = None
-    if isinstance(packaged, Path) and (packaged / "cookiecutter.json").is_file():
-        return packaged
-    raise CrossCloudError("the onboarding template (workflows-templates/onboard/) is not installed")
+    """``workflows-templates/onboard/``, as the package carries it (``crosscloud.packaged``)."""
+    return packaged.onboard_template()
 
 
 def _context(template: Path) -> dict[str, Any]:
