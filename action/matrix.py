@@ -190,8 +190,9 @@ def _install_sigterm(cancel: threading.Event) -> Any:
 
 
 def summary_table(outcomes: Sequence[Outcome]) -> str:
-    """Every job with its stages' statuses and duration."""
-    header = ["PROJECT", "RELEASE", "CLOUD", "BUILD", "PROVISION", "DEPLOY", "E2E", "SECONDS"]
+    """Every job with what ran (the recorded ref, and the short sha where a build knows it) and its stages'
+    statuses and duration."""
+    header = ["PROJECT", "RELEASE", "RAN", "CLOUD", "BUILD", "PROVISION", "DEPLOY", "E2E", "SECONDS"]
     rows = []
     builds = {o.job: o for o in outcomes if isinstance(o.job, BuildJob)}
     for outcome in outcomes:
@@ -199,8 +200,10 @@ def summary_table(outcomes: Sequence[Outcome]) -> str:
             continue
         build = builds.get(outcome.job.build)
         stages = {r.data["stage"]: r.status for r in outcome.result.records}
+        pinned = build.result.pinned if build else None
+        ran = (pinned.ref + (f" ({pinned.sha[:7]})" if pinned.sha else "")) if pinned else "-"
         rows.append([
-            outcome.job.build.project.name, outcome.job.build.release, outcome.job.cloud.name,
+            outcome.job.build.project.name, outcome.job.build.release, ran, outcome.job.cloud.name,
             build.result.status if build else "-", stages.get("provision", "-"), stages.get("deploy", "-"),
             stages.get("e2e", "-"), f"{outcome.seconds + (build.seconds if build else 0):.1f}",
         ])  # fmt: skip
