@@ -169,7 +169,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from crosscloud.status_repo.git import Remote
     from crosscloud.status_repo.seed import default_config_text, init_status_repo, seed_remote
     from crosscloud.status_repo.writer import StatusRepoWriter
 

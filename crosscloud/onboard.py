@@ -407,12 +407,11 @@ def enable_cloud_credentials(text: str, clouds: Sequence[str] | None) -> str:
             elif line.rstrip("\r\n") == indent + "#":
                 lines[index] = line[len(indent) + 1 :]
     if any(cloud in OIDC_CLOUDS for cloud in wanted):
-        lines = [
-            f"{m.group(1)}{m.group(2)}{line[len(line.rstrip(chr(13) + chr(10))):]}"
-            if (m := _ID_TOKEN_RE.match(line.rstrip("\r\n")))
-            else line
-            for line in lines
-        ]
+        for index, line in enumerate(lines):
+            body = line.rstrip("\r\n")
+            match = _ID_TOKEN_RE.match(body)
+            if match:
+                lines[index] = match.group(1) + match.group(2) + line[len(body) :]
     return "".join(lines)
 
 
@@ -683,7 +682,7 @@ def _next_steps(answers: Answers, merged: bool, dashboard: str) -> str:
         entry,
         f"in {answers.repository}, commit {GENERATED_WORKFLOW} and helm/{answers.chart}/",
         "set the repository variable CROSSCLOUD_STATUS_REPO and the secret CROSSCLOUD_STATUS_TOKEN "
-        "(the table \"Variables and secrets\" of workflows-templates/README.md)",
+        '(the table "Variables and secrets" of workflows-templates/README.md)',
         "run the workflow once (Actions -> Cross-Cloud CI -> Run workflow)",
     ]
     if dashboard == DEFAULT_DASHBOARD:

@@ -100,7 +100,7 @@ def test_config_merge_adds_the_project_and_keeps_every_other_byte(
     old_lines, new_lines = before.splitlines(keepends=True), after.splitlines(keepends=True)
     changes = [op for op in difflib.SequenceMatcher(None, old_lines, new_lines).get_opcodes() if op[0] != "equal"]
     assert [op[0] for op in changes] == ["insert"] * (1 + len(added))
-    _, _, _, start, end = changes[-1]
+    start = changes[-1][3]
     assert new_lines[start].strip() == "demo-app:"
     kept = list(new_lines)
     for _, _, _, first, last in reversed(changes):
@@ -138,7 +138,8 @@ def test_an_unknown_cloud_names_what_the_file_has_and_what_can_be_added(
                    "--output-dir", str(tmp_path / "out")) == 2  # fmt: skip
     err = capsys.readouterr().err
     assert err.startswith("crosscloud: error: clouds: unknown cloud 'mars' in ")
-    assert "allowed: aws, azure, gce, gke," in err and "(or equinix-metal, gcp, kind, local, which are added to it)" in err
+    assert "allowed: aws, azure, gce, gke," in err
+    assert "(or equinix-metal, gcp, kind, local, which are added to it)" in err
     assert config_file.read_bytes() == before
 
 
@@ -288,7 +289,7 @@ def test_chart_values_schema_refuses_a_bad_digest(helm: Path, generated: Path) -
         (["--arches", "amd64,amd64"], "arches"),
         (["--chart", "Demo_Chart"], "chart"),
         (["--clouds", "nowhere"], "clouds"),  # not a cloud of the --config file, nor one with a module
-        (["--cncf-relation", "Sandbox"], "cncf_relation"),  # not a section of the --config file
+        (["--cncf-relation", "Archived"], "cncf_relation"),  # not a section of the --config file
         (["--name", "etcd"], "name"),  # already a project of the --config file
     ],
 )
