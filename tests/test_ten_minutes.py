@@ -79,6 +79,8 @@ def serve(tmp_path: Path) -> Iterator[list[subprocess.Popen[str]]]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 @pytest.mark.slow
