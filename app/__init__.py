@@ -29,6 +29,7 @@ SURFACES: tuple[str, ...] = (
     "webhooks",
     "trigger",
     "alerts",
+    "check_runs",
     "feed",
     "submit",
 )
