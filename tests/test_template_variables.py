@@ -166,3 +166,10 @@ def test_each_terraform_readme_shows_its_step_and_its_set_up(cloud: str) -> None
     assert f"```yaml\n{step}\n```" in readme, f"terraform/{cloud}/README.md does not show the step of project.yml"
     for variable in used(step):
         assert f"`{variable}`" in readme, f"terraform/{cloud}/README.md does not name {variable}"
+
+
+def test_the_status_repository_template_carries_the_nightly_workflow() -> None:
+    """status-data/ is the template repository that ``crosscloud init`` seeds: its nightly workflow is
+    workflows-templates/nightly.yml, byte for byte (edit the template, then copy it)."""
+    copy = ROOT / "status-data" / ".github" / "workflows" / "nightly.yml"
+    assert copy.read_bytes() == (TEMPLATES / "nightly.yml").read_bytes()
