@@ -41,7 +41,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import requests
-from flask import Flask
+from flask import Blueprint, Flask, current_app, jsonify
+from flask.typing import ResponseReturnValue
 
 from crosscloud.config import Config, Project
 from crosscloud.errors import CrossCloudError
@@ -424,10 +425,22 @@ class CheckRunPoster:
         return not any(thread.is_alive() for thread in self._threads)
 
 
+bp = Blueprint("check_runs", __name__)
+
+
+@bp.get("/check-runs.json")
+def check_runs_json() -> ResponseReturnValue:
+    """What the check runs did (for operators): whether they are on, and per cell group the last outcome."""
+    poster: CheckRunPoster | None = current_app.extensions.get(EXTENSION)
+    return jsonify({"enabled": poster is not None, "groups": poster.store.all() if poster is not None else []})
+
+
 def init_app(app: Flask) -> None:
-    """Post check runs from the app's ``StatusState`` snapshots when the GitHub App is configured (``APP_ID``
-    and a private key); otherwise they are off, and the log says why. Each repository's installation is
-    looked up (``GET /repos/{owner}/{repo}/installation``), so one App serves every project that installs it."""
+    """Register ``/check-runs.json``, and post check runs from the app's ``StatusState`` snapshots when the
+    GitHub App is configured (``APP_ID`` and a private key); otherwise they are off, and the log says why.
+    Each repository's installation is looked up (``GET /repos/{owner}/{repo}/installation``), so one App
+    serves every project that installs it."""
+    app.register_blueprint(bp)
     try:
         configured = bool(app.config.get("APP_ID")) and settings.private_key(app) is not None
     except CrossCloudError as exc:
