@@ -191,8 +191,9 @@ def _install_sigterm(cancel: threading.Event) -> Any:
 
 
 def summary_table(outcomes: Sequence[Outcome]) -> str:
-    """Every job with its stages' statuses (in the presentation table's words) and duration."""
-    header = ["PROJECT", "RELEASE", "CLOUD", "BUILD", "PROVISION", "DEPLOY", "E2E", "SECONDS"]
+    """Every job with what ran (the recorded ref, and the short sha where a build knows it) and its stages'
+    statuses (in the presentation table's words) and duration."""
+    header = ["PROJECT", "RELEASE", "RAN", "CLOUD", "BUILD", "PROVISION", "DEPLOY", "E2E", "SECONDS"]
     rows = []
     builds = {o.job: o for o in outcomes if isinstance(o.job, BuildJob)}
     for outcome in outcomes:
@@ -200,8 +201,10 @@ def summary_table(outcomes: Sequence[Outcome]) -> str:
             continue
         build = builds.get(outcome.job.build)
         stages = {r.stage: word(r.status) for r in outcome.result.records}
+        pinned = build.result.pinned if build else None
+        ran = (pinned.ref + (f" ({pinned.sha[:7]})" if pinned.sha else "")) if pinned else "-"
         rows.append([
-            outcome.job.build.project.name, outcome.job.build.release, outcome.job.cloud.name,
+            outcome.job.build.project.name, outcome.job.build.release, ran, outcome.job.cloud.name,
             word(build.result.status) if build else "-", stages.get("provision", "-"), stages.get("deploy", "-"),
             stages.get("e2e", "-"), f"{outcome.seconds + (build.seconds if build else 0):.1f}",
         ])  # fmt: skip

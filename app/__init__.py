@@ -9,8 +9,9 @@ Its packages, each registered by name in ``create_app``:
 - ``pages``: the dashboard, the project and cell pages and the Atom feed (templates in ``templates/``,
   the stylesheet in ``static/``);
 - ``badges``: README badges, drawn like shields.io's;
-- ``api``: the machine API (``/api/v1`` and ``/alerts.json``), registered and documented from one table;
-- ``github_app``: webhooks, talking to GitHub as the App, failure issues, ``crosscloud trigger``.
+- ``api``: the machine API (``/api/v1``, ``/alerts.json`` and ``/check-runs.json``), registered and
+  documented from one table;
+- ``github_app``: webhooks, talking to GitHub as the App, failure issues, check runs, ``crosscloud trigger``.
 
 How a status looks on every face is ``crosscloud.presentation``'s."""
 
@@ -34,7 +35,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     from crosscloud.status_repo.git import Remote
     from crosscloud_app import api, badges, pages
-    from crosscloud_app.github_app import failure_issues, webhooks
+    from crosscloud_app.github_app import check_runs, failure_issues, webhooks
     from crosscloud_app.web import http_errors, monitoring, response_headers, settings
     from crosscloud_app.web.status_state import EXTENSION, NotReadyError, StatusState
 
@@ -59,4 +60,5 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     monitoring.register(app)
     webhooks.register(app)
     failure_issues.register(app)
+    check_runs.register(app)
     return app

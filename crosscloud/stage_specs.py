@@ -98,6 +98,9 @@ class BuildSpec:
     lays one over the rest."""
 
     mode: str = DEFAULT_BUILD_MODE
+    ref_match: str = "exact"
+    """``reuse`` with binaries: ``exact`` (a binary reports the ref's version) or ``floor`` (the ref is the
+    lowest acceptable version)."""
     binaries: tuple[BinarySpec, ...] = ()
     images: tuple[str, ...] = ()
     files: tuple[FileSpec, ...] = ()
@@ -115,6 +118,7 @@ class BuildSpec:
         image = data.get("image")
         return cls(
             mode=str(data.get("mode", DEFAULT_BUILD_MODE)),
+            ref_match=str(data.get("ref_match", "exact")),
             binaries=tuple(BinarySpec.from_dict(b) for b in data.get("binaries", ())),
             images=_strings(data.get("images")),
             files=tuple(FileSpec.from_dict(f) for f in data.get("files", ())),

@@ -67,33 +67,81 @@ def test_entry_is_a_valid_project_of_the_config_schema(generated: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("original", "extra"),
+    ("original", "extra", "added"),
     [
-        (DEFAULT_CONFIG, ["--cncf-relation", "Incubating"]),
-        (CNCF_2018, ["--clouds", "aws,gce"]),
-        (CNCF_2020, ["--clouds", "packet", "--cncf-relation", "Linux Foundation"]),
+        (DEFAULT_CONFIG, ["--cncf-relation", "Incubating"], []),
+        (CNCF_2018, ["--clouds", "aws,gce"], []),
+        (CNCF_2018, [], ["kind"]),  # the default cloud, kind, is not in the December 2018 file: added
+        (CNCF_2020, ["--clouds", "packet,local", "--cncf-relation", "Linux Foundation"], ["local"]),
     ],
-    ids=["embedded-default", "cncf-2018", "cncf-2020"],
+    ids=["embedded-default", "cncf-2018", "cncf-2018-adds-kind", "cncf-2020-adds-local"],
 )
 def test_config_merge_adds_the_project_and_keeps_every_other_byte(
-    tmp_path: Path, original: Path, extra: list[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], original: Path, extra: list[str], added: list[str]
 ) -> None:
     config_file = tmp_path / "cross-cloud.yml"
     shutil.copyfile(original, config_file)
     before = config_file.read_text(encoding="utf-8")
+    old_config = parse_config(before, "before")
     generate(tmp_path / "out", "--config", str(config_file), *extra)
+    out = capsys.readouterr().out
     after = config_file.read_text(encoding="utf-8")
     config = load_config(config_file)
     assert "demo-app" in config.projects and config.project("demo-app").repository == "acme/Demo-App"
-    assert set(config.projects) - set(parse_config(before, "before").projects) == {"demo-app"}
-    # One block of whole lines inserted, every other line (comments, order, quoting) as it was.
+    assert set(config.projects) - set(old_config.projects) == {"demo-app"}
+    assert sorted(set(config.clouds) - set(old_config.clouds)) == added
+    for cloud in added:
+        assert f"added clouds.{cloud} to {config_file}: the project runs on it and the file did not have it" in out
+        assert config.cloud(cloud).active and config.cloud(cloud).module == cloud
+        assert config.cloud(cloud).order == max(c.order for c in old_config.clouds.values()) + 1
+    project = config.project("demo-app")
+    assert project.order == max(p.order for p in old_config.projects.values()) + 1  # the next row
+    assert project.build == {"mode": "reuse"} and project.chart == {"path": "helm/demo-app"}
+    # Blocks of whole lines inserted (the cloud, the project), every other line as it was.
     old_lines, new_lines = before.splitlines(keepends=True), after.splitlines(keepends=True)
     changes = [op for op in difflib.SequenceMatcher(None, old_lines, new_lines).get_opcodes() if op[0] != "equal"]
-    assert [op[0] for op in changes] == ["insert"]
-    _, _, _, start, end = changes[0]
-    assert new_lines[start].strip() == "demo-app:" and end - start == 14
-    assert new_lines[:start] + new_lines[end:] == old_lines
+    assert [op[0] for op in changes] == ["insert"] * (1 + len(added))
+    start = changes[-1][3]
+    assert new_lines[start].strip() == "demo-app:"
+    kept = list(new_lines)
+    for _, _, _, first, last in reversed(changes):
+        del kept[first:last]
+    assert kept == old_lines
     assert not (tmp_path / "out" / ENTRY_FILE).exists()  # merged instead of generated
+    assert "[![Cross-Cloud CI](https://DASHBOARD/badge/demo-app.svg)](https://DASHBOARD/projects/demo-app)" in out
+
+
+def test_the_target_files_clouds_and_sections_are_what_is_offered(tmp_path: Path) -> None:
+    """The prompt for the clouds of the November 2020 file names its clouds; its sections are the choices."""
+    config_file = tmp_path / "cross-cloud.yml"
+    shutil.copyfile(CNCF_2020, config_file)
+    answers = ["web", "", "acme/web", "v1.0.0", "", "", "1", "", "gce"]
+    result = subprocess.run([sys.executable, "-m", "crosscloud", "onboard", "--output-dir", str(tmp_path / "o"),
+                             "--config", str(config_file)], input="\n".join(answers) + "\n", capture_output=True,
+                            text=True, timeout=120, cwd=ROOT, check=False)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Clouds, comma-separated: of " in result.stdout and "aws, azure, gce, gke" in result.stdout
+    assert "(added to the file)" in result.stdout and "kind" in result.stdout
+    relations = load_yaml(CNCF_2020)["cncf_relations"]
+    assert all(f"{i} - {r}" in result.stdout for i, r in enumerate(relations, start=1))
+    config = load_config(config_file)
+    assert config.project("web").cncf_relation == relations[0]
+    assert "note: clouds.gce of" in result.stdout and "names no terraform module" in result.stdout
+
+
+def test_an_unknown_cloud_names_what_the_file_has_and_what_can_be_added(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config_file = tmp_path / "cross-cloud.yml"
+    shutil.copyfile(CNCF_2018, config_file)
+    before = config_file.read_bytes()
+    assert onboard("--no-input", "--name", "demo", "--clouds", "mars", "--config", str(config_file),
+                   "--output-dir", str(tmp_path / "out")) == 2  # fmt: skip
+    err = capsys.readouterr().err
+    assert err.startswith("crosscloud: error: clouds: unknown cloud 'mars' in ")
+    assert "allowed: aws, azure, gce, gke," in err
+    assert "(or equinix-metal, gcp, kind, local, which are added to it)" in err
+    assert config_file.read_bytes() == before
 
 
 def test_insert_keeps_the_next_top_level_key_and_its_comment_and_the_line_endings() -> None:
@@ -129,42 +177,54 @@ def test_generated_workflow_passes_actionlint(generated: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def _action_steps(workflow: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {
-        job: step
-        for job, body in workflow["jobs"].items()
-        for step in body["steps"]
-        if str(step.get("uses", "")).startswith("crosscloudci/cross-cloud-ci@")
-    }
+def project_yml_with(name: str, clouds: str, arches: str, releases: str, head: str) -> str:
+    """workflows-templates/project.yml from its `name:` line on, with the onboarding's defaults filled in."""
+    text = PROJECT_YML.read_text(encoding="utf-8")
+    body = text[text.index("name: Cross-Cloud CI\n") :]
+    for old, new in [
+        ("branches: [main]", f"branches: [{head}]"),
+        ("project: ${{ vars.CROSSCLOUD_PROJECT }}", f"project: ${{{{ vars.CROSSCLOUD_PROJECT || '{name}' }}}}"),
+        ("""vars.CROSSCLOUD_CLOUDS || '["local"]'""", f"vars.CROSSCLOUD_CLOUDS || '{clouds}'"),
+        ("""vars.CROSSCLOUD_ARCHES || '["amd64"]'""", f"vars.CROSSCLOUD_ARCHES || '{arches}'"),
+        ("""vars.CROSSCLOUD_RELEASES || '["stable", "head"]'""", f"vars.CROSSCLOUD_RELEASES || '{releases}'"),
+    ]:
+        assert old in body, old
+        body = body.replace(old, new)
+    return body
 
 
-def test_generated_workflow_calls_the_action_as_project_yml_does(generated: Path) -> None:
+def test_generated_workflow_is_project_yml_with_the_projects_defaults(generated: Path) -> None:
+    """The same jobs, steps and variables as workflows-templates/project.yml, byte for byte below the header;
+    only the defaults of CROSSCLOUD_PROJECT, _CLOUDS, _ARCHES, _RELEASES and the push branch differ."""
     text = (generated / GENERATED_WORKFLOW).read_text(encoding="utf-8")
     assert "cookiecutter" not in text and "{%" not in text
-    workflow, template = load_yaml(generated / GENERATED_WORKFLOW), load_yaml(PROJECT_YML)
-    ours, theirs = _action_steps(workflow), _action_steps(template)
-    assert list(ours) == list(theirs) == ["build", "cross-cloud", "record"]
-    for job, step in ours.items():
-        expected = dict(theirs[job]["with"])
-        if "project" in expected:
-            expected["project"] = "demo-app"  # the project's name instead of vars.CROSSCLOUD_PROJECT
-            expected["arch"] = "${{ matrix.arch }}"
-        assert step["uses"] == theirs[job]["uses"]
-        assert {k: v for k, v in step["with"].items() if k != "pinned"} == {
-            k: v.replace("pinned-${{ matrix.release }}", "pinned-${{ matrix.release }}-${{ matrix.arch }}")
-            for k, v in expected.items()
-            if k != "pinned"
-        }
-    assert ours["cross-cloud"]["with"]["pinned"] == theirs["cross-cloud"]["with"]["pinned"]
-    matrix = workflow["jobs"]["cross-cloud"]["strategy"]["matrix"]
-    assert matrix["cloud"] == ["kind"] and matrix["release"] == ["stable", "head"]
-    assert matrix["arch"] == ["amd64", "arm64"]
-    assert matrix["include"] == [{"arch": "amd64", "runner": "ubuntu-latest"},
-                                 {"arch": "arm64", "runner": "ubuntu-24.04-arm"}]  # fmt: skip
-    assert workflow["jobs"]["build"]["strategy"]["matrix"]["include"] == matrix["include"]
-    assert workflow["jobs"]["cross-cloud"]["runs-on"] == "${{ matrix.runner }}"
+    body = text[text.index("name: Cross-Cloud CI\n") :]
+    assert body == project_yml_with("demo-app", '["kind"]', '["amd64", "arm64"]', '["stable", "head"]', '"main"')
+    header = text[: text.index("name: Cross-Cloud CI\n")]
+    assert "vars.CROSSCLOUD_STATUS_REPO" in header and "secrets.CROSSCLOUD_STATUS_TOKEN" in header
     assert "concurrency" not in text.replace("`concurrency:`", "")
-    assert workflow["jobs"]["record"]["if"] == "always()"
+
+
+def test_generated_workflow_of_a_cloud_with_credentials_and_a_host_project(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert onboard("--no-input", "--name", "reg", "--repository", "distribution/distribution", "--clouds",
+                   "local,gcp", "--binary", "docker-registry", "--run", "{binary.docker-registry} serve x.yml",
+                   "--e2e", "curl -fsS http://127.0.0.1:{port}/v2/", "--head-ref", "release/2.8",
+                   "--output-dir", str(out)) == 0  # fmt: skip
+    text = (out / GENERATED_WORKFLOW).read_text(encoding="utf-8")
+    body = text[text.index("name: Cross-Cloud CI\n") :]
+    from crosscloud.onboard import enable_cloud_credentials
+
+    expected = project_yml_with("reg", '["local", "gcp"]', '["amd64"]', '["stable"]', '"release/2.8"')
+    assert body == enable_cloud_credentials(expected, ["gcp"]) != expected
+    workflow = load_yaml(out / GENERATED_WORKFLOW)
+    assert workflow["jobs"]["cross-cloud"]["permissions"]["id-token"] == "write"
+    project = load_yaml(out / ENTRY_FILE)["projects"]["reg"]
+    assert project["releases"] == ["stable"]
+    assert project["build"] == {"mode": "reuse", "binaries": [{"name": "docker-registry"}]}
+    assert project["run"] == {"command": ["{binary.docker-registry}", "serve", "x.yml"],
+                              "ready": {"tcp": "127.0.0.1:{port}"}}  # fmt: skip
+    assert project["e2e"] == {"command": ["curl", "-fsS", "http://127.0.0.1:{port}/v2/"]}
 
 
 # -- the chart ----------------------------------------------------------------------------------------------
@@ -229,8 +289,8 @@ def test_chart_values_schema_refuses_a_bad_digest(helm: Path, generated: Path) -
         (["--arches", "amd64,riscv"], "arches"),
         (["--arches", "amd64,amd64"], "arches"),
         (["--chart", "Demo_Chart"], "chart"),
-        (["--clouds", "gcp"], "clouds"),  # not a cloud of the --config file
-        (["--cncf-relation", "Sandbox"], "cncf_relation"),  # not a section of the --config file
+        (["--clouds", "nowhere"], "clouds"),  # not a cloud of the --config file, nor one with a module
+        (["--cncf-relation", "Archived"], "cncf_relation"),  # not a section of the --config file
         (["--name", "etcd"], "name"),  # already a project of the --config file
     ],
 )

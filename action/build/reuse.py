@@ -2,8 +2,14 @@
 
 Reusing is only honest if every later stage uses exactly what was pinned, so each artifact is pinned by
 content: an installed binary by the version it reports and the sha256 of its file, an image by digest, a
-released file by the sha256 it must have. The deploy stage then runs the pinned path, and the record
-shows which version really ran even when the configured ref says otherwise.
+released file by the sha256 it must have. The deploy stage then runs the pinned path.
+
+And the record must say what ran. With binaries, the configured ref is checked against the versions they
+report (``check_ref``): by default (``ref_match: exact``) one of them must be the ref's version, else the
+build fails naming both; with ``ref_match: floor`` the ref is the lowest acceptable version, and the
+record carries the version that ran (``v2.15.1`` for a floor of ``v2.10.0``). A branch such as ``main``
+is refused: an installed binary is a release, not the tip of a branch, and a row saying ``head`` must not
+show a release as if it were one.
 
 Where a binary is found, in order:
 
@@ -51,8 +57,8 @@ def pin_reused(ctx: StageContext, spec: BuildSpec, ref: str) -> Pinned:
         raise ProjectFailure(f"build.binaries names {', '.join(duplicated)} more than once")
     images = tuple(_image(text) for text in spec.images)
     files = tuple(_pin_file(ctx, entry, f"build.files[{i}]") for i, entry in enumerate(spec.files))
-    _note_ref(ctx, ref, binaries)
-    return Pinned(ref=ref, sha=None, images=images, files=files, binaries=binaries)
+    ran = check_ref(ctx, ref, binaries, spec.ref_match)
+    return Pinned(ref=ran, sha=None, images=images, files=files, binaries=binaries)
 
 
 def install_hint(source: str | None) -> str:
@@ -174,10 +180,44 @@ def _pin_file(ctx: StageContext, entry: FileSpec, where: str) -> File:
     return File(name=name, sha256=expected, url=url)
 
 
-def _note_ref(ctx: StageContext, ref: str, binaries: Sequence[Binary]) -> None:
-    """Say so in the log when the ref names a version that none of the installed binaries has: the
-    record keeps both, and a person reading it should not have to guess which one ran."""
-    wanted = ref.removeprefix("v")
-    if binaries and re.fullmatch(r"\d+(\.\d+)+", wanted) and all(b.version != wanted for b in binaries):
-        found = ", ".join(f"{b.name} {b.version}" for b in binaries)
-        print(f"note: ref {ref} names a version, but what is installed is {found}", file=ctx.log, flush=True)
+_VERSION_REF = re.compile(r"v?(\d[\w.+-]*)")
+_NUMBERS = re.compile(r"\d+")
+
+
+def version_key(version: str) -> tuple[int, ...] | None:
+    """``2.15.1`` as ``(2, 15, 1)`` for comparing (a suffix such as ``-rc1`` or ``+ds`` is ignored), or None
+    when it does not start with a number."""
+    head = re.match(r"\d+(?:\.\d+)*", version)
+    return tuple(int(n) for n in _NUMBERS.findall(head.group(0))) if head else None
+
+
+def check_ref(ctx: StageContext, ref: str, binaries: Sequence[Binary], match: str) -> str:
+    """The ref to record for what ``binaries`` are (the configured one, or with ``floor`` the version that
+    ran); ``ProjectFailure`` naming both when they are not what the ref says. No binaries: nothing to check
+    (images are pinned by digest, files by sha256)."""
+    if not binaries:
+        return ref
+    found = ", ".join(f"{b.name} {b.version}" for b in binaries)
+    versioned = _VERSION_REF.fullmatch(ref)
+    if versioned is None:
+        raise ProjectFailure(
+            f"ref {ref} is a branch, but a reuse build runs installed releases ({found}), not its tip: set the "
+            f"ref to the version (e.g. v{binaries[0].version}), with build.ref_match: floor to accept newer ones"
+        )
+    wanted = versioned.group(1)
+    prefix = ref[: len(ref) - len(wanted)]
+    if any(b.version == wanted for b in binaries):
+        return ref
+    if match == "floor":
+        floor = version_key(wanted)
+        newer = [b for b in binaries if floor is not None and (key := version_key(b.version)) and key >= floor]
+        if newer:
+            ran = f"{prefix}{newer[0].version}"
+            print(f"ref {ref} is a floor: {newer[0].name} {newer[0].version} ran, recorded as {ran}", file=ctx.log,
+                  flush=True)  # fmt: skip
+            return ran
+        raise ProjectFailure(f"ref {ref} is a floor, but the installed {found} is older")
+    raise ProjectFailure(
+        f"ref {ref} is version {wanted}, but the installed {found}: install {wanted}, set the ref to "
+        f"{prefix}{binaries[0].version}, or add build.ref_match: floor to accept newer versions"
+    )

@@ -9,13 +9,13 @@ the cell still has a moment to collect diagnostics."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from crosscloud import packaged
 from crosscloud_action.errors import StageTimeout
 from crosscloud_action.runtimes.interface import StageContext
 from crosscloud_action.tools import transcripts
@@ -26,14 +26,9 @@ MARGIN = 10.0
 
 
 def charts_root() -> Path:
-    """``helm/`` of this project: ``$CROSSCLOUD_HELM_DIR`` when set (an installed package does not carry
-    the charts, so ``action.yml`` can point it at the action's checkout), else the checkout this code
-    runs from."""
-    override = os.environ.get("CROSSCLOUD_HELM_DIR")
-    if override:
-        return Path(override)
-    here = Path(__file__).resolve()
-    return next((p / "helm" for p in here.parents if (p / "helm").is_dir()), here.parents[2] / "helm")
+    """``helm/``: ``$CROSSCLOUD_HELM_DIR`` when set, else the charts the installed package carries
+    (``crosscloud.packaged``)."""
+    return packaged.helm_charts()
 
 
 def wait_seconds(ctx: StageContext) -> int:

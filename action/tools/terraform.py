@@ -4,7 +4,6 @@ and destroy it. Each cell works on its own copy of the module, so parallel cells
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from collections.abc import Mapping
@@ -12,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from crosscloud import packaged
 from crosscloud_action.errors import InfraFailure
 from crosscloud_action.model import Target
 from crosscloud_action.runtimes.interface import StageContext
@@ -23,14 +23,9 @@ DESTROY_BUDGET = 600.0
 
 
 def modules_root() -> Path:
-    """``terraform/`` of this project: ``$CROSSCLOUD_TERRAFORM_DIR`` when set (``action.yml`` points it at
-    the action's checkout, since an installed package does not carry the modules), else the checkout
-    this code runs from."""
-    override = os.environ.get("CROSSCLOUD_TERRAFORM_DIR")
-    if override:
-        return Path(override)
-    here = Path(__file__).resolve()
-    return next((p / "terraform" for p in here.parents if (p / "terraform" / "local").is_dir()), here.parents[2])
+    """``terraform/``: ``$CROSSCLOUD_TERRAFORM_DIR`` when set, else the modules the installed package
+    carries (``crosscloud.packaged``)."""
+    return packaged.terraform_modules()
 
 
 class Terraform:

@@ -393,5 +393,26 @@ def component_schemas() -> dict[str, Any]:
             },
             "What the failure alerts keep, oldest first.",
         ),
+        "CheckRunGroup": _object(
+            {
+                "group": {"type": "string", "description": "The cell group's path: a build, or a cloud's stages."},
+                "outcome": {
+                    "type": "string",
+                    "description": "`posted`; skipped: `no-commit`, `unknown-commit`, `not-installed`; `old` "
+                    "(older than the stale limit).",
+                },
+                "repository": nullable({"type": "string", "description": "owner/name the check run is on."}),
+                "check_run": nullable({"type": "integer"}),
+                "external_id": nullable({"type": "string"}),
+            },
+            "The last thing done for one cell group.",
+        ),
+        "CheckRunList": _object(
+            {
+                "enabled": {"type": "boolean", "description": "False when the GitHub App is not configured."},
+                "groups": {"type": "array", "items": ref("CheckRunGroup")},
+            },
+            "What the check runs did, by cell group.",
+        ),
         "Record": _record_schema(),
     }

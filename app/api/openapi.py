@@ -7,7 +7,8 @@ entry lists are also the only ones its view accepts (``query.query_args``).
 Every route is a read but four: ``POST /results/junit`` records a JUnit XML body (bearer token
 ``submitToken``), ``POST /results`` records result records with a GitHub Actions OIDC token, and
 ``POST /refresh`` starts the nightly matrix (bearer token ``refreshToken``); ``/alerts.json`` lists what the
-failure alerts keep. The document's parameters and schemas are in ``components``."""
+failure alerts keep, ``/check-runs.json`` what the check runs did. The document's parameters and schemas are
+in ``components``."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from crosscloud_app.api import (
     alerts,
     answers,
     cells,
+    check_runs,
     configuration,
     history,
     junit_submit,
@@ -332,6 +334,14 @@ OPERATIONS: Final[tuple[Operation, ...]] = (
         description="Whether the failure alerts are on (they need the GitHub App) and every issue they opened or "
         "found for a failing streak of a cell, with its state. It is read from the alerts' own store, not from "
         "the status repository: no ETag.",
+        describe=_alerts,
+    ),
+    Operation(
+        "get", "/check-runs.json", check_runs.check_runs_json, "listCheckRuns", "What the check runs did",
+        "CheckRunList",
+        description="Whether the check runs on projects' commits are on (they need the GitHub App) and, per cell "
+        "group (a build, or a cloud's stages), the last thing done. It is read from the check runs' own store, "
+        "not from the status repository: no ETag.",
         describe=_alerts,
     ),
 )  # fmt: skip

@@ -121,7 +121,7 @@ def dashboard_url(public_url: str | None, key: CellKey) -> str | None:
     return f"{base}/{quote(key.release, safe='')}/{quote(key.cloud, safe='')}?{urlencode(query)}"
 
 
-def _code(text: str) -> str:
+def code_span(text: str) -> str:
     """``text`` as a Markdown code span: nothing in it renders (no links, no mentions, no HTML)."""
     flat = " ".join(text.split())
     fence = "`"
@@ -130,7 +130,7 @@ def _code(text: str) -> str:
     return f"{fence} {flat} {fence}"
 
 
-def _link(label: str, url: str | None) -> str:
+def markdown_link(label: str, url: str | None) -> str:
     if url and url.startswith(("https://", "http://")) and not any(c in url for c in " <>()[]"):
         return f"[{label}]({url})"
     return label
@@ -141,14 +141,14 @@ def _day(time: str) -> str:
 
 
 def _run(run: RunRef) -> str:
-    return f"{run.time} ({_link('job', run.url)})" if run.url else run.time
+    return f"{run.time} ({markdown_link('job', run.url)})" if run.url else run.time
 
 
 def _release(run: RunRef, project: Project | None) -> str:
-    words = _code(run.label())
+    words = code_span(run.label())
     commit = project.commit_url(run.sha) if project is not None and run.sha else None
-    links = [link for link in (_link("commit", commit) if commit else None, _link("job", run.url) if run.url else None)
-             if link]  # fmt: skip
+    links = [link for link in (markdown_link("commit", commit) if commit else None,
+                               markdown_link("job", run.url) if run.url else None) if link]  # fmt: skip
     return f"{words} at {run.time}" + (f" ({', '.join(links)})" if links else "")
 
 
@@ -172,8 +172,8 @@ def issue_body(key: CellKey, config: Config, found: CellInsight, latest: Entry |
     if latest is not None and latest.status:
         lines.append(
             f"- Latest result: {word(latest.status)} at {latest.finished_at or latest.started_at}"
-            + (f", {_link('failing job', latest.url)}" if latest.url else "")
-            + (f": {_code(latest.reason)}" if latest.reason else "")
+            + (f", {markdown_link('failing job', latest.url)}" if latest.url else "")
+            + (f": {code_span(latest.reason)}" if latest.reason else "")
         )
     if found.last_success is not None:
         lines.append(f"- Last green release (rollback target): {_release(found.last_success, project)}")
@@ -181,7 +181,7 @@ def issue_body(key: CellKey, config: Config, found: CellInsight, latest: Entry |
         lines.append("- Last green release: none, this cell has never passed")
     page = dashboard_url(public_url, key)
     if page:
-        lines.append(f"- Dashboard: {_link('the cell', page)}")
+        lines.append(f"- Dashboard: {markdown_link('the cell', page)}")
     lines += [
         "",
         f"Opened by Cross-Cloud CI after {config.alert_after_failures} consecutive failures. It comments at most "
@@ -199,8 +199,8 @@ def still_failing_comment(key: CellKey, config: Config, found: CellInsight, late
     )
     if latest is not None and when:
         words += f" Latest: {word(latest.status or ERROR)} at {when}"
-        words += f" ({_link('job', latest.url)})" if latest.url else ""
-        words += f": {_code(latest.reason)}" if latest.reason else "."
+        words += f" ({markdown_link('job', latest.url)})" if latest.url else ""
+        words += f": {code_span(latest.reason)}" if latest.reason else "."
     return words
 
 

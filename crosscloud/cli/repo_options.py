@@ -19,13 +19,18 @@ if TYPE_CHECKING:
     from crosscloud.status_repo.writer import WriteResult
 
 
-def add_repo_options(parser: argparse.ArgumentParser, *, default: str | None = None) -> None:
+def add_repo_options(
+    parser: argparse.ArgumentParser,
+    *,
+    default: str | None = None,
+    metavar: str = "URL_OR_PATH",
+    help: str = "the status repository",
+) -> None:
     """``--repo`` (required unless ``default`` is given) and ``--token-env``."""
     if default is None:
-        parser.add_argument("--repo", required=True, metavar="URL_OR_PATH", help="the status repository")
+        parser.add_argument("--repo", required=True, metavar=metavar, help=help)
     else:
-        parser.add_argument("--repo", default=default, metavar="URL_OR_PATH", help=f"the status repository "
-                            f"(default {default})")  # fmt: skip
+        parser.add_argument("--repo", default=default, metavar=metavar, help=f"{help} (default {default})")
     parser.add_argument(
         "--token-env",
         default=TOKEN_ENV,

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from crosscloud import layout
+from crosscloud.cli.repo_options import add_repo_options, remote_from_args
 from crosscloud.errors import BadInputError
 
 if TYPE_CHECKING:
@@ -14,11 +15,16 @@ if TYPE_CHECKING:
 
 
 def register(commands: Commands) -> None:
-    p = commands.add_parser("init", help="create a status repository", description="Create a bare status "
-                            "repository seeded with status-data/ and a configuration.")  # fmt: skip
-    p.add_argument("--repo", required=True, type=Path, metavar="PATH", help="where to create it")
+    p = commands.add_parser(
+        "init",
+        help="create a status repository",
+        description="Create a status repository seeded with status-data/ (README, LAYOUT.md, the nightly "
+        "workflow) and a configuration: a new bare repository at a local PATH, or the first push to an "
+        "existing, empty repository at a URL (https://github.com/ORG/NAME.git; token from --token-env).",
+    )
+    add_repo_options(p, metavar="PATH_OR_URL", help="where to create it")
     p.add_argument("--config", type=Path, metavar="FILE", help="cross-cloud.yml to use (default: the embedded one)")
-    p.add_argument("--exist-ok", action="store_true", help="succeed when PATH already is a status repository")
+    p.add_argument("--exist-ok", action="store_true", help="succeed when it already is a status repository")
     p.add_argument(
         "--update-config",
         action="store_true",
@@ -33,20 +39,27 @@ def register(commands: Commands) -> None:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from crosscloud.status_repo.seed import init_status_repo
+    from crosscloud.status_repo.seed import default_config_text, init_status_repo, seed_remote
+    from crosscloud.status_repo.writer import StatusRepoWriter
 
     if args.update_config and not args.exist_ok:
         raise BadInputError("--update-config goes with --exist-ok")
-    existed = args.repo.exists()
-    commit = init_status_repo(args.repo, args.config, exist_ok=args.exist_ok)
+    remote = remote_from_args(args)
+    if remote.url.startswith(("https://", "http://")) and not remote.token:
+        raise BadInputError(f"{remote} needs a token that may push to it: set {args.token_env}")
+    if remote.local_path is not None and not remote.url.startswith("file://"):
+        path = Path(args.repo)
+        existed = path.exists()
+        commit = init_status_repo(path, args.config, exist_ok=args.exist_ok)
+    else:
+        seeded = seed_remote(remote, args.config, exist_ok=args.exist_ok)
+        existed, commit = not seeded.created, seeded.commit
+        if seeded.created:
+            print(f"seeded {remote} with {', '.join(seeded.files)}")
     if existed and args.update_config:
-        from crosscloud.status_repo.git import Remote
-        from crosscloud.status_repo.seed import default_config_text
-        from crosscloud.status_repo.writer import StatusRepoWriter
-
         text = args.config.read_bytes() if args.config else default_config_text()
         source = str(args.config or f"status-data/{layout.CONFIG_PATH}")
-        result = StatusRepoWriter(Remote.parse(str(args.repo))).update_config(text, source)
+        result = StatusRepoWriter(remote).update_config(text, source)
         if result.commit:
             commit = result.commit
             print(f"updated {layout.CONFIG_PATH} of {args.repo}")

@@ -69,20 +69,49 @@ def test_nats_stable_and_head_are_two_different_installed_servers(tmp_path: Path
 def test_a_version_pattern_and_arguments_of_its_own(tmp_path: Path) -> None:
     path = fake_binary(tmp_path, "fake-server build 7 (release 2024.06-rc1)")
     ctx = stage_context("etcd", "stable", tmp_path)
-    spec = BuildSpec.from_dict(
-        {"binaries": [{"name": "fake-server", "path": str(path), "version_pattern": r"release (\S+)\)"}]}
-    )
-    assert pin(ctx, spec, "main").binaries[0].version == "2024.06-rc1"
-    whole = {"binaries": [{"name": "fake-server", "path": str(path), "version_pattern": r"build \d+"}]}
-    assert pin(ctx, whole, "main").binaries[0].version == "build 7"
+    spec = {"binaries": [{"name": "fake-server", "path": str(path), "version_pattern": r"release (\S+)\)"}]}
+    assert pin(ctx, spec, "2024.06-rc1").binaries[0].version == "2024.06-rc1"
+    whole = {"binaries": [{"name": "fake-server", "path": str(path), "version_pattern": r"build \d+"}],
+             "ref_match": "floor"}  # fmt: skip
+    with pytest.raises(ProjectFailure, match="ref v1 is a floor, but the installed fake-server build 7 is older"):
+        pin(ctx, whole, "v1")
 
 
-def test_the_log_notes_a_ref_that_is_not_the_installed_version(tmp_path: Path) -> None:
+def test_a_ref_that_is_not_the_installed_version_fails_the_build_naming_both(tmp_path: Path) -> None:
     path = fake_binary(tmp_path, "fake-server v1.2.3")
     ctx = stage_context("etcd", "stable", tmp_path)
-    pinned = pin(ctx, {"binaries": [{"name": "fake-server", "path": str(path)}]}, "v1.2.4")
-    assert pinned.binaries[0].version == "1.2.3"
-    assert "note: ref v1.2.4 names a version, but what is installed is fake-server 1.2.3" in log_of(ctx)
+    with pytest.raises(ProjectFailure) as failure:
+        pin(ctx, {"binaries": [{"name": "fake-server", "path": str(path)}]}, "v1.2.4")
+    assert str(failure.value) == (
+        "ref v1.2.4 is version 1.2.4, but the installed fake-server 1.2.3: install 1.2.4, set the ref to v1.2.3, "
+        "or add build.ref_match: floor to accept newer versions"
+    )
+
+
+@pytest.mark.parametrize(
+    ("ref", "recorded"),
+    [("v1.2.3", "v1.2.3"), ("v1.2.0", "v1.2.3"), ("1.1", "1.2.3"), ("v0.9.9-rc1", "v1.2.3")],
+)
+def test_a_floor_accepts_a_newer_version_and_records_the_one_that_ran(tmp_path: Path, ref: str, recorded: str) -> None:
+    path = fake_binary(tmp_path, "fake-server v1.2.3")
+    ctx = stage_context("etcd", "stable", tmp_path)
+    pinned = pin(ctx, {"binaries": [{"name": "fake-server", "path": str(path)}], "ref_match": "floor"}, ref)
+    assert pinned.ref == recorded
+    if ref != recorded:
+        assert f"ref {ref} is a floor: fake-server 1.2.3 ran, recorded as {recorded}" in log_of(ctx)
+
+
+def test_a_floor_refuses_an_older_version_and_a_branch_is_refused(tmp_path: Path) -> None:
+    path = fake_binary(tmp_path, "fake-server v1.2.3")
+    ctx = stage_context("etcd", "stable", tmp_path)
+    spec = {"binaries": [{"name": "fake-server", "path": str(path)}], "ref_match": "floor"}
+    with pytest.raises(ProjectFailure, match=r"ref v1.10.0 is a floor, but the installed fake-server 1.2.3 is older"):
+        pin(ctx, spec, "v1.10.0")
+    with pytest.raises(ProjectFailure, match=r"ref main is a branch, but a reuse build runs installed releases "
+                       r"\(fake-server 1.2.3\), not its tip: set the ref to the version \(e.g. v1.2.3\)"):  # fmt: skip
+        pin(ctx, spec, "main")
+    # images and files only: nothing reports a version, so nothing is checked
+    assert pin(ctx, {"images": [f"ghcr.io/acme/x@sha256:{'a' * 64}"]}, "main").ref == "main"
 
 
 MISSING: dict[str, tuple[dict[str, Any], type[Exception], str]] = {

@@ -46,7 +46,9 @@ def test_the_default_matrix_runs_green_and_records_every_cell(tmp_path: Path) ->
         for stage in ("provision", "deploy", "e2e"):
             assert recorded[f"{base}/local/host/{stage}.json"] == "success", (project, release, stage)
     assert len(recorded) == 16
-    assert "PROJECT     RELEASE  CLOUD" in out and "[  8/8]" in out
+    assert "PROJECT     RELEASE  RAN      CLOUD" in out and "[  8/8]" in out
+    # what ran, as recorded: the versions the reuse builds checked against their refs
+    assert "nats        head     v2.15.1  local" in out and "etcd        stable   v3.4.23  local" in out
     assert (tmp_path / "var" / "logs" / "nats-head-amd64-local.log").is_file()
     assert not any((tmp_path / "var" / "work").iterdir())
     nats_head = json.loads(git(repo, "show", "main:results/nats/head/amd64/build.json"))
@@ -87,6 +89,7 @@ projects:
     stable_ref: v1
     releases: [stable]
     build:
+      ref_match: floor  # any coreutils from 1 on
       binaries: [{name: sleep, version_pattern: "([0-9]+[.][0-9]+)", source: "debian:coreutils"}]
     run:
       command: ["{binary.sleep}", "600"]
