@@ -149,9 +149,11 @@ class Record:
     def run(self) -> dict[str, Any]:
         return self.data.get("run") or {}
 
-    def recency(self) -> tuple[str, int, int, int, str]:
-        """Orders two results of one cell: later run start, then run id, then attempt, and a final
-        status after ``running`` of the same run. A record that sorts lower never replaces a higher one."""
+    def recency(self) -> tuple[str, int, int, int, str, str]:
+        """Orders two results of one cell: later run start, then run id, then attempt, a final status
+        after ``running`` of the same run, then the later finish. A record that sorts lower never replaces
+        a higher one. Two different records that tie on all of these are told apart by their canonical
+        text (the larger wins), so that the order is total and every writer picks the same winner."""
         run = self.run
         return (
             self.data["started_at"],
@@ -159,6 +161,7 @@ class Record:
             run.get("attempt", 0),
             0 if self.status == "running" else 1,
             self.data.get("finished_at") or "",
+            self.to_json(),
         )
 
     def summary(self) -> str:

@@ -247,3 +247,40 @@ def test_an_invalid_proposal_is_never_landed(status_repo: Path, writer_for: Writ
     writer_for(status_repo).write([make_record()])
     assert stored(status_repo, make_record(project="nats")) is None
     assert git(status_repo, "for-each-ref", "refs/crosscloud/") == ""
+
+
+def _write_tied(args: tuple[str, int]) -> tuple[str, list[str], list[str], str | None, str | None]:
+    """One of several writers recording the same cell with the same run start, run id, attempt and finish
+    time; only the reason differs. Returns its record, what it reports written and superseded, the commit
+    and the error it raised, if any."""
+    repo, n = args
+    record = make_record(status="failed", reason=f"tied writer {n}")
+    writer = StatusRepoWriter(Remote.parse(repo), backoff=Backoff(attempts=20, base=0.05, cap=1.0))
+    try:
+        result = writer.write([record])
+    except Exception as exc:  # reported, so that the test names every writer that failed
+        return record.to_json(), [], [], None, f"{type(exc).__name__}: {exc}"
+    written, superseded = [r.to_json() for r in result.written], [r.to_json() for r in result.superseded]
+    return record.to_json(), written, superseded, result.commit, None
+
+
+@pytest.mark.slow
+def test_tied_writers_settle_on_one_record_and_the_others_are_superseded(status_repo: Path) -> None:
+    """8 writers, one cell, identical times (issue: several gave up after two minutes with "shallow update
+    not allowed" because a re-proposal within the same second repeated the commit id of an earlier one).
+    The tie is broken by the record's canonical text, so every writer and combiner picks the same one."""
+    with multiprocessing.get_context("fork").Pool(8) as pool:
+        results = pool.map(_write_tied, [(str(status_repo), n) for n in range(8)])
+    assert [error for *_, error in results if error] == []
+    winner = max(text for text, *_ in results)  # the tie-break: the larger canonical text
+    assert stored(status_repo, make_record()) == winner
+    for text, written, superseded, commit, _ in results:
+        if text == winner:
+            assert written == [text] and superseded == []
+        elif written:  # it landed first and was replaced by the winner afterwards: its commit holds it
+            assert written == [text] and superseded == [] and commit
+            assert git(status_repo, "show", f"{commit}:{layout.cell_path(make_record().key)}") + "\n" == text
+        else:
+            assert superseded == [text]
+    subprocess.run(["git", "--git-dir", str(status_repo), "fsck", "--strict", "--no-progress"], check=True)
+    assert git(status_repo, "for-each-ref", "refs/crosscloud/") == ""

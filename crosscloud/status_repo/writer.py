@@ -181,7 +181,7 @@ class StatusRepoWriter:
             commit = None
             try:
                 tip, pending = self._fetch_all(git)
-                if self._landed(git, tip, mine):
+                if self._settle(git, tip, result):
                     result.commit, result.attempts = tip, attempt
                     if proposal in pending:  # landed by a combiner that had not seen it: tidy up
                         self._push(git, [f":{proposal}"])
@@ -196,7 +196,7 @@ class StatusRepoWriter:
                 if not is_transient(exc.stderr):
                     raise
                 problem = f"transient git failure: {exc}"
-            if problem is None and commit is not None and self._landed(git, commit, mine):
+            if problem is None and commit is not None and self._settle(git, commit, result):
                 result.commit, result.attempts = commit, attempt
                 log.info("combined %d proposal(s) into %s after %d attempt(s)", len(consumed), commit, attempt)
                 return result
@@ -211,10 +211,17 @@ class StatusRepoWriter:
         )
 
     def _propose(self, git: Git, records: Sequence[Record]) -> str:
-        """Publish ``records`` as a root commit on a new pending ref of this writer's own."""
-        ref = f"{PENDING}{uuid.uuid4().hex}"
+        """Publish ``records`` as a root commit on a new pending ref of this writer's own.
+
+        The commit names its proposal id, so that no two proposals are ever the same commit: the same
+        records proposed again within one second would otherwise repeat the commit id of the earlier
+        proposal, which this writer's own ``--depth=1`` fetch of the pending refs has marked shallow, and
+        the remote refuses a push of a shallow commit ("shallow update not allowed")."""
+        proposal_id = uuid.uuid4().hex
+        ref = f"{PENDING}{proposal_id}"
         files = {layout.cell_path(r.key): r.to_json().encode() for r in records}
-        commit = git.commit_files("refs/crosscloud/proposal", files, message=layout.commit_message(records),
+        message = layout.commit_message(records).rstrip("\n") + f"\nCross-Cloud-Proposal: {proposal_id}\n"
+        commit = git.commit_files("refs/crosscloud/proposal", files, message=message,
                                   identity=self.author, when=int(self._clock()))  # fmt: skip
         for attempt in range(self.backoff.attempts):
             problem = self._push(git, [f"{commit}:{ref}"])
@@ -233,20 +240,28 @@ class StatusRepoWriter:
         listing = git.text("for-each-ref", "--format=%(refname) %(objectname)", PENDING)
         return tip, dict(line.split(" ", 1) for line in listing.splitlines() if line)
 
-    def _landed(self, git: Git, tip: str, records: Sequence[Record]) -> bool:
-        """Every record is on ``tip``: stored as is, or already replaced by a newer result."""
+    def _settle(self, git: Git, tip: str, result: WriteResult) -> bool:
+        """True when every record of ``result.written`` is settled on ``tip``: stored as is (it stays
+        written), or replaced by a result that wins over it, newer or the winner of a tie (it moves to
+        ``result.superseded``). False, with ``result`` untouched, while any is still missing."""
+        records = result.written
         paths = {f"{tip}:{layout.cell_path(r.key)}": r for r in records}
         stored = git.read_blobs(list(paths))
+        lost: list[Record] = []
         for spec, record in paths.items():
             held = stored[spec]
             if held is None:
                 return False
             if held != record.to_json().encode():
                 try:
-                    if Record.from_json(held, source=spec).recency() <= record.recency():
+                    if Record.from_json(held, source=spec).recency() < record.recency():
                         return False
                 except BadInputError:
                     return False
+                lost.append(record)
+        if lost:
+            result.written = [r for r in records if r not in lost]
+            result.superseded += lost
         return True
 
     def _combine(self, git: Git, tip: str, pending: dict[str, str]) -> tuple[str | None, list[str]]:
