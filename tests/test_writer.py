@@ -42,6 +42,7 @@ def test_one_record_is_one_commit_with_a_subject_in_words_and_trailers(status_re
     record = make_record(status="failed", reason="etcd did not answer on 127.0.0.1:2379")
     result = writer_for(status_repo).write([record])
     assert result.commit and result.written == [record] and result.attempts == 1
+    assert result.round_trips == 2  # the floor: one fetch, one push
     assert stored(status_repo, record) == record.to_json()
     assert git(status_repo, "log", "-1", "--format=%s") == "etcd stable v3.4.23 local deploy: failed"
     trailers = git(status_repo, "log", "-1", "--format=%(trailers:only,unfold)")

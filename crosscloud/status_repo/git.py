@@ -95,8 +95,15 @@ def is_transient(stderr: str) -> bool:
     return bool(_TRANSIENT.search(stderr))
 
 
+REMOTE_COMMANDS = frozenset({"fetch", "push", "ls-remote", "clone"})
+"""The git commands that talk to a remote: each run is one round trip (on GitHub, one request that costs
+latency and counts against rate limits)."""
+
+
 class Git:
-    """Runs git against one repository (``git_dir``), with a fixed, quiet, non-interactive environment."""
+    """Runs git against one repository (``git_dir``), with a fixed, quiet, non-interactive environment.
+
+    ``round_trips`` counts the commands run that talked to a remote (``REMOTE_COMMANDS``), failed or not."""
 
     def __init__(self, git_dir: Path, *, remote: Remote | None = None, extra_env: Mapping[str, str] | None = None):
         self.git_dir = git_dir
@@ -116,8 +123,11 @@ class Git:
         if extra_env:
             env.update(extra_env)
         self.env = env
+        self.round_trips = 0
 
     def run(self, *args: str, input: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+        if args and args[0] in REMOTE_COMMANDS:
+            self.round_trips += 1
         try:
             proc = subprocess.run(
                 ["git", *args], input=input, capture_output=True, env=self.env, check=False, timeout=600

@@ -58,6 +58,8 @@ class WriteResult:
     superseded: list[Record] = field(default_factory=list)
     """Older than what is stored (a late arrival): the newer result stays."""
     attempts: int = 0
+    round_trips: int = 0
+    """Fetches, pushes and ls-remotes this write made against the remote (uncontended: 2)."""
 
 
 @dataclass(frozen=True)
@@ -125,13 +127,18 @@ class StatusRepoWriter:
         self._rng = rng
         self._clock = clock
         self._config_cache: tuple[str, Config] | None = None
+        self.round_trips = 0
+        """Round trips to the remote over every call of this writer, the failed ones included."""
 
     def config(self) -> Config:
         """The configuration at the remote's tip (to fill in defaults before records are made)."""
         with tempfile.TemporaryDirectory(prefix="crosscloud-read-") as scratch:
             git = Git(Path(scratch), remote=self.remote)
             git.run("init", "--quiet", "--bare")
-            return self._config(git, self._fetch(git))
+            try:
+                return self._config(git, self._fetch(git))
+            finally:
+                self.round_trips += git.round_trips
 
     def write(self, records: Sequence[Record]) -> WriteResult:
         """Commit ``records`` (already validated ``Record`` objects); see the module doc."""
@@ -141,12 +148,16 @@ class StatusRepoWriter:
         with tempfile.TemporaryDirectory(prefix="crosscloud-write-") as scratch:
             git = Git(Path(scratch), remote=self.remote)
             git.run("init", "--quiet", "--bare")
-            began = time.monotonic()
-            result = self._direct(git, batch)
-            if result.attempts:
+            try:
+                began = time.monotonic()
+                result = self._direct(git, batch)
+                if not result.attempts:
+                    # The race is as wide as an attempt is long: on a busy machine, wait proportionally longer.
+                    result = self._combined(git, result, round_trip=time.monotonic() - began)
+                result.round_trips = git.round_trips
                 return result
-            # The race is as wide as an attempt is long: on a busy machine, wait proportionally longer.
-            return self._combined(git, result, round_trip=time.monotonic() - began)
+            finally:
+                self.round_trips += git.round_trips
 
     def _direct(self, git: Git, batch: Sequence[Record]) -> WriteResult:
         """One plain attempt; ``attempts`` stays 0 when it lost the race (the caller then combines)."""
@@ -318,31 +329,40 @@ class StatusRepoWriter:
         with tempfile.TemporaryDirectory(prefix="crosscloud-write-") as scratch:
             git = Git(Path(scratch), remote=self.remote)
             git.run("init", "--quiet", "--bare")
-            last_problem = ""
-            for attempt in range(1, self.backoff.attempts + 1):
-                try:
-                    tip = self._fetch(git)
-                    result = prepare(git, tip)
-                    if result.commit is None:
-                        result.attempts = attempt
-                        return result
-                    problem = self._push(git, [f"{result.commit}:refs/heads/{layout.BRANCH}"])
-                except GitCommandError as exc:
-                    if not is_transient(exc.stderr):
-                        raise
-                    problem = f"transient git failure: {exc}"
-                if problem is None:
+            try:
+                result = self._commit_attempts(git, prepare)
+                result.round_trips = git.round_trips
+                return result
+            finally:
+                self.round_trips += git.round_trips
+
+    def _commit_attempts(self, git: Git, prepare: Callable[[Git, str], WriteResult]) -> WriteResult:
+        """The attempts of ``_commit_loop`` in its scratch repository."""
+        last_problem = ""
+        for attempt in range(1, self.backoff.attempts + 1):
+            try:
+                tip = self._fetch(git)
+                result = prepare(git, tip)
+                if result.commit is None:
                     result.attempts = attempt
-                    log.info("pushed %s after %d attempt(s)", result.commit, attempt)
                     return result
-                last_problem = problem
-                if attempt < self.backoff.attempts:
-                    delay = self.backoff.delay(attempt - 1, self._rng)
-                    log.info("attempt %d: %s; retrying in %.2f s", attempt, problem, delay)
-                    self._sleep(delay)
-            raise PushGaveUpError(
-                f"gave up writing to {self.remote} after {self.backoff.attempts} attempts; last: {last_problem}"
-            )
+                problem = self._push(git, [f"{result.commit}:refs/heads/{layout.BRANCH}"])
+            except GitCommandError as exc:
+                if not is_transient(exc.stderr):
+                    raise
+                problem = f"transient git failure: {exc}"
+            if problem is None:
+                result.attempts = attempt
+                log.info("pushed %s after %d attempt(s)", result.commit, attempt)
+                return result
+            last_problem = problem
+            if attempt < self.backoff.attempts:
+                delay = self.backoff.delay(attempt - 1, self._rng)
+                log.info("attempt %d: %s; retrying in %.2f s", attempt, problem, delay)
+                self._sleep(delay)
+        raise PushGaveUpError(
+            f"gave up writing to {self.remote} after {self.backoff.attempts} attempts; last: {last_problem}"
+        )
 
     def _fetch(self, git: Git) -> str:
         refspec = f"+refs/heads/{layout.BRANCH}:refs/heads/{layout.BRANCH}"
