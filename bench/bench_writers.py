@@ -41,6 +41,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from generate_history import (
     CONFIG_2018,
     commit_count,
@@ -58,6 +60,7 @@ from crosscloud.records import Record
 from crosscloud.status_repo.git import Remote
 from crosscloud.status_repo.seed import init_status_repo
 from crosscloud.status_repo.writer import StatusRepoWriter
+from tests.writer_faults import unread_marks, unsettled_refs
 
 TARGET_RATIO = 1.5
 TARGET_ROUND_TRIPS = 4.0
@@ -240,7 +243,7 @@ def one_run(
         "fsck_dangling": fsck["dangling"],
         "fsck_problems": fsck["problems"],
         "commits_landed": commit_count(concurrent_repo),
-        "pending_refs_left": len(
+        "coordination_refs_left": len(
             subprocess.run(
                 ["git", "--git-dir", str(concurrent_repo), "for-each-ref", "refs/crosscloud/"],
                 capture_output=True,
@@ -248,6 +251,7 @@ def one_run(
                 check=True,
             ).stdout.splitlines()
         ),
+        "unsettled_refs_left": len(unsettled_refs(concurrent_repo)) + len(unread_marks(concurrent_repo)),
         "pass": ratio <= TARGET_RATIO
         and round_trips["mean"] is not None
         and round_trips["mean"] <= TARGET_ROUND_TRIPS

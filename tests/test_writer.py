@@ -17,6 +17,7 @@ from crosscloud.status_repo.git import Git, Remote
 from crosscloud.status_repo.writer import Backoff, StatusRepoWriter
 from tests.conftest import git, make_record, record_data, snapshot
 from tests.git_http_server import GitHTTPServer
+from tests.writer_faults import unread_marks, unsettled_refs
 
 Writer = Callable[..., StatusRepoWriter]
 
@@ -209,7 +210,7 @@ def test_concurrent_writers_lose_nothing(cncf_repo: Path) -> None:
     assert max(attempts for _, attempts in results) > 1  # they really did contend
     subprocess.run(["git", "--git-dir", str(cncf_repo), "fsck", "--strict", "--no-progress"], check=True)
     assert git(cncf_repo, "rev-list", "--merges", "main") == ""  # linear history
-    assert git(cncf_repo, "for-each-ref", "refs/crosscloud/") == ""  # every proposal was consumed
+    assert unsettled_refs(cncf_repo) == [] and unread_marks(cncf_repo) == []  # every proposal was landed
 
 
 def test_a_proposal_left_by_a_dead_writer_is_landed_by_the_next_writer(status_repo: Path, writer_for: Writer) -> None:
@@ -284,4 +285,4 @@ def test_tied_writers_settle_on_one_record_and_the_others_are_superseded(status_
         else:
             assert superseded == [text]
     subprocess.run(["git", "--git-dir", str(status_repo), "fsck", "--strict", "--no-progress"], check=True)
-    assert git(status_repo, "for-each-ref", "refs/crosscloud/") == ""
+    assert unsettled_refs(status_repo) == [] and unread_marks(status_repo) == []

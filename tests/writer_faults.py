@@ -21,7 +21,6 @@ import contextlib
 import hashlib
 import multiprocessing
 import os
-import queue
 import random
 import signal
 import subprocess
@@ -29,6 +28,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from multiprocessing.connection import Connection
+from multiprocessing.connection import wait as wait_for
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +106,32 @@ def tied_writers(config: Config, count: int, *, began: datetime) -> list[list[Re
 def blob_id(record: Record) -> str:
     """The git blob id of ``record``'s canonical text (what ``ls-tree`` shows for its cell file)."""
     body = record.to_json().encode()
-    return hashlib.sha1(b"blob %d\0" % len(body) + body).hexdigest()
+    return hashlib.sha1(b"blob %d\0" % len(body) + body, usedforsecurity=False).hexdigest()
+
+
+def unread_marks(repo: Path) -> list[str]:
+    """Not-landed marks nobody read (their writer died, or the push deleting the mark was refused); they
+    expire."""
+    return git(repo, "for-each-ref", "--format=%(refname)", "refs/crosscloud/not-landed/").split()
+
+
+def unsettled_refs(repo: Path) -> list[str]:
+    """Pending proposals whose records the branch does not hold as proposed: nobody landed them. A
+    proposal that rode along on its writer's successful push (the branch holds it as proposed) is
+    settled; the next writer deletes it, with the election refs of past rounds."""
+    found = []
+    for line in git(repo, "for-each-ref", "--format=%(objectname) %(refname)", "refs/crosscloud/pending/").splitlines():
+        commit, ref = line.split()
+        listing = git(repo, "diff-tree", "--root", "-r", "--no-commit-id", commit).splitlines()
+        specs = [f"refs/heads/{layout.BRANCH}:{entry.split(chr(9), 1)[1]}" for entry in listing]
+        wanted = [entry.split()[3] for entry in listing]
+        held = subprocess.run(
+            ["git", "--git-dir", str(repo), "cat-file", "--batch-check=%(objectname)"],
+            input="".join(f"{spec}\n" for spec in specs), capture_output=True, text=True, check=True,
+        ).stdout.split()  # fmt: skip
+        if held[: len(wanted)] != wanted:
+            found.append(ref)
+    return found
 
 
 def install_faulty_hook(repo: Path, *, reject_percent: int, slow_ms: int) -> None:
@@ -141,6 +167,9 @@ class FaultRun:
     """The blob id of each cell file at the final tip."""
     killed_landed: int = 0
     orphaned_proposals: int = 0
+    """Proposals nobody landed (``unsettled_refs``)."""
+    unread_marks: int = 0
+    """Not-landed marks left (``unread_marks``): of killed writers, or a refused deletion."""
     fsck_clean: bool = False
     fsck_output: str = ""
     commits: int = 0
@@ -209,21 +238,25 @@ class FaultRun:
             "cells_landed_more_than_once": sum(1 for t in self.landed_times.values() if t > 1),
             "killed_writers_whose_records_landed": self.killed_landed,
             "orphaned_proposals": self.orphaned_proposals,
+            "unread_marks": self.unread_marks,
             "commits": self.commits,
             "fsck_clean": self.fsck_clean,
             "wall_s": round(self.wall_s, 2),
         }
 
 
-def _writer(repo: str, index: int, records: list[Record], backoff: Backoff, barrier: Any, results: Any) -> None:
+def _writer(repo: str, index: int, records: list[Record], backoff: Backoff, conn: Connection) -> None:
+    """One writer (a forked child): wait for the start on its own pipe, write, report on the same pipe.
+    Nothing is shared with the other writers (no queue, barrier or lock), so SIGKILLing one in the middle
+    of anything cannot block the others."""
     writer = StatusRepoWriter(Remote.parse(repo), backoff=backoff)
-    barrier.wait()
+    conn.recv()
     try:
         result = writer.write(records)
         report = ([blob_id(r) for r in result.written], [blob_id(r) for r in result.superseded], result.commit)
-        results.put((index, None, report))
+        conn.send((index, None, report))
     except BaseException as exc:
-        results.put((index, f"{type(exc).__name__}: {exc}", None))
+        conn.send((index, f"{type(exc).__name__}: {exc}", None))
 
 
 class _Observer(threading.Thread):
@@ -281,17 +314,20 @@ def run_faulty_writers(
     victims = set(rng.sample(range(len(pairs)), kill))
     run = FaultRun(writers=len(pairs), killed=victims)
     ctx = multiprocessing.get_context("fork")
-    barrier = ctx.Barrier(len(pairs) + 1)
-    results = ctx.Queue()
+    pipes = [ctx.Pipe() for _ in pairs]
     procs = [
-        ctx.Process(target=_writer, args=(str(repo), n, pair, backoff, barrier, results), daemon=True)
+        ctx.Process(target=_writer, args=(str(repo), n, pair, backoff, pipes[n][1]), daemon=True)
         for n, pair in enumerate(pairs)
     ]
     for proc in procs:
         proc.start()
+    for _, child_end in pipes:
+        child_end.close()
     observer = _Observer(repo, pairs, run)
     observer.start()
-    barrier.wait(timeout=120)
+    waiting = {parent_end: n for n, (parent_end, _) in enumerate(pipes)}
+    for parent_end in waiting:
+        parent_end.send("go")
     began = time.monotonic()
     kills = sorted((rng.uniform(0, kill_window), n) for n in victims)
 
@@ -303,21 +339,21 @@ def run_faulty_writers(
 
     killing = threading.Thread(target=killer, daemon=True)
     killing.start()
-    expected = len(pairs) - len(victims)
     deadline = began + timeout
-    while len(run.succeeded) + len(run.errors) < expected and time.monotonic() < deadline:
-        try:
-            index, error, report = results.get(timeout=0.5)
-        except queue.Empty:
-            continue
-        if index in victims:  # finished before its kill came: not a killed writer after all
-            victims.discard(index)
-            expected += 1
-        if error is None:
-            run.succeeded.add(index)
-            run.reports[index] = report
-        else:
-            run.errors[index] = error
+    while waiting and time.monotonic() < deadline:
+        for ready in wait_for(list(waiting), timeout=0.5):
+            assert isinstance(ready, Connection)
+            del waiting[ready]
+            try:
+                index, error, report = ready.recv()
+            except EOFError:  # killed (or died) without reporting
+                continue
+            victims.discard(index)  # a victim that finished before its kill came was not killed after all
+            if error is None:
+                run.succeeded.add(index)
+                run.reports[index] = report
+            else:
+                run.errors[index] = error
     run.wall_s = time.monotonic() - began
     killing.join()
     for proc in procs:
@@ -345,7 +381,8 @@ def _verify(repo: Path, pairs: list[list[Record]], run: FaultRun) -> None:
     run.killed_landed = sum(
         1 for n in run.killed if any(blob_id(r) in run.ever_held.get(layout.cell_path(r.key), ()) for r in pairs[n])
     )
-    run.orphaned_proposals = len(git(repo, "for-each-ref", "refs/crosscloud/pending/").splitlines())
+    run.orphaned_proposals = len(unsettled_refs(repo))
+    run.unread_marks = len(unread_marks(repo))
     run.commits = int(git(repo, "rev-list", "--count", f"refs/heads/{layout.BRANCH}"))
     fsck = subprocess.run(["git", "--git-dir", str(repo), "fsck", "--strict"], capture_output=True, text=True)
     problems = [line for line in (fsck.stdout + fsck.stderr).splitlines() if not line.startswith("dangling ")]

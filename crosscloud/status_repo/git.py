@@ -10,6 +10,7 @@ import base64
 import os
 import re
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,9 @@ from crosscloud.errors import BadInputError, GitCommandError
 _URL_SCHEMES = ("https://", "http://", "file://", "ssh://", "git://")
 _TRANSIENT = re.compile(
     r"timed out|Could not resolve host|Connection (refused|reset|timed out)|early EOF|hung up unexpectedly"
-    r"|The requested URL returned error: 5\d\d|HTTP 5\d\d|RPC failed|Operation too slow|Empty reply",
+    r"|The requested URL returned error: 5\d\d|HTTP 5\d\d|RPC failed|Operation too slow|Empty reply"
+    # a ref deleted by another writer between the remote's listing and the fetch that wanted it
+    r"|not our ref",
     re.IGNORECASE,
 )
 
@@ -64,23 +67,30 @@ class Remote:
     def __str__(self) -> str:
         return self.url
 
-    def environment(self) -> dict[str, str]:
-        """Environment entries that hand the token to git for this remote's host only."""
+    def config(self) -> dict[str, str]:
+        """The git configuration that hands the token to git for this remote's host only."""
         if not self.token or not self.url.startswith(("https://", "http://")):
             return {}
         parts = urlsplit(self.url)
         basic = base64.b64encode(f"x-access-token:{self.token}".encode()).decode()
-        return {
-            "GIT_CONFIG_COUNT": "1",
-            "GIT_CONFIG_KEY_0": f"http.{parts.scheme}://{parts.netloc}/.extraHeader",
-            "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
-        }
+        return {f"http.{parts.scheme}://{parts.netloc}/.extraHeader": f"Authorization: Basic {basic}"}
 
     def secrets(self) -> tuple[str, ...]:
         if not self.token:
             return ()
         basic = base64.b64encode(f"x-access-token:{self.token}".encode()).decode()
         return (self.token, basic)
+
+
+def config_environment(config: Mapping[str, str]) -> dict[str, str]:
+    """``config`` as environment entries (``GIT_CONFIG_COUNT``/``_KEY_n``/``_VALUE_n``): seen by every git
+    command, never on a command line."""
+    if not config:
+        return {}
+    env = {"GIT_CONFIG_COUNT": str(len(config))}
+    for n, (key, value) in enumerate(config.items()):
+        env[f"GIT_CONFIG_KEY_{n}"], env[f"GIT_CONFIG_VALUE_{n}"] = key, value
+    return env
 
 
 def redact(text: str, secrets: Sequence[str]) -> str:
@@ -103,9 +113,17 @@ latency and counts against rate limits)."""
 class Git:
     """Runs git against one repository (``git_dir``), with a fixed, quiet, non-interactive environment.
 
-    ``round_trips`` counts the commands run that talked to a remote (``REMOTE_COMMANDS``), failed or not."""
+    ``round_trips`` counts the commands run that talked to a remote (``REMOTE_COMMANDS``), failed or not.
+    ``config`` is git configuration for every command (in the environment, beside the remote's token)."""
 
-    def __init__(self, git_dir: Path, *, remote: Remote | None = None, extra_env: Mapping[str, str] | None = None):
+    def __init__(
+        self,
+        git_dir: Path,
+        *,
+        remote: Remote | None = None,
+        extra_env: Mapping[str, str] | None = None,
+        config: Mapping[str, str] | None = None,
+    ):
         self.git_dir = git_dir
         self.secrets = remote.secrets() if remote else ()
         env = {k: v for k, v in os.environ.items() if k not in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE")}
@@ -118,16 +136,17 @@ class Git:
                 "LC_ALL": "C",
             }
         )
-        if remote:
-            env.update(remote.environment())
+        env.update(config_environment({**(remote.config() if remote else {}), **(config or {})}))
         if extra_env:
             env.update(extra_env)
         self.env = env
         self.round_trips = 0
+        self.elapsed_remote = 0.0
+        """Seconds spent in those round trips."""
 
     def run(self, *args: str, input: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess[bytes]:
-        if args and args[0] in REMOTE_COMMANDS:
-            self.round_trips += 1
+        remote = bool(args) and args[0] in REMOTE_COMMANDS
+        began = time.monotonic()
         try:
             proc = subprocess.run(
                 ["git", *args], input=input, capture_output=True, env=self.env, check=False, timeout=600
@@ -136,6 +155,10 @@ class Git:
             raise GitCommandError(list(args), -1, "timed out after 600 s") from exc
         except FileNotFoundError as exc:
             raise GitCommandError(list(args), -1, "git is not installed (no 'git' on PATH)") from exc
+        finally:
+            if remote:
+                self.round_trips += 1
+                self.elapsed_remote += time.monotonic() - began
         if check and proc.returncode != 0:
             raise GitCommandError(list(args), proc.returncode, self.redact(proc.stderr.decode(errors="replace")))
         return proc
@@ -165,6 +188,18 @@ class Git:
             result[spec] = out[pos : pos + size] if kind == "blob" else None
             pos += size + 1
         return result
+
+    def object_ids(self, specs: Sequence[str]) -> dict[str, str | None]:
+        """The object id each ``<rev>:<path>`` names, in one ``cat-file --batch-check`` call; None where
+        there is nothing."""
+        if not specs:
+            return {}
+        out = self.run("cat-file", "--batch-check=%(objectname)", input="".join(f"{s}\n" for s in specs).encode())
+        lines = out.stdout.decode().splitlines()
+        return {
+            spec: None if line.endswith((" missing", " ambiguous")) else line
+            for spec, line in zip(specs, lines, strict=True)
+        }
 
     def commit_files(
         self,
