@@ -124,10 +124,10 @@ def test_a_rejected_push_is_retried_on_the_fresh_tip(status_repo: Path, writer_f
                               'echo "busy" >&2; exit 1; fi\n')  # fmt: skip
     delays: list[float] = []
     result = writer_for(status_repo, sleep=delays.append).write([make_record()])
-    # refused: the direct push, then the first proposal push (retried after one backoff); after a short
-    # wait for other proposals, the combining round lands the record on the fresh tip and deletes the
-    # proposal in the same atomic push
-    assert result.attempts == 2 and len(delays) == 2
+    # refused: the push with the proposal riding along, then the first proposal push (retried after one
+    # backoff); elected, after a short wait for other proposals, the combining round lands the record on
+    # the fresh tip and deletes the proposal in the same atomic push; then one look for late proposals
+    assert result.attempts == 2 and len(delays) == 3
     assert stored(status_repo, make_record()) == make_record().to_json()
     assert git(status_repo, "for-each-ref", "refs/crosscloud/") == ""
 

@@ -171,10 +171,16 @@ class Git:
 
     def read_blobs(self, specs: Sequence[str]) -> dict[str, bytes | None]:
         """Contents of ``<rev>:<path>`` specs in one ``cat-file --batch`` call; None where missing."""
+        return {
+            spec: found[1] if found and found[0] == "blob" else None for spec, found in self.read_objects(specs).items()
+        }
+
+    def read_objects(self, specs: Sequence[str]) -> dict[str, tuple[str, bytes] | None]:
+        """Type and contents of each object spec in one ``cat-file --batch`` call; None where missing."""
         if not specs:
             return {}
         out = self.run("cat-file", "--batch", input="".join(f"{s}\n" for s in specs).encode()).stdout
-        result: dict[str, bytes | None] = {}
+        result: dict[str, tuple[str, bytes] | None] = {}
         pos = 0
         for spec in specs:
             end = out.index(b"\n", pos)
@@ -185,21 +191,9 @@ class Git:
                 continue
             _, kind, size_text = header.rsplit(" ", 2)
             size = int(size_text)
-            result[spec] = out[pos : pos + size] if kind == "blob" else None
+            result[spec] = (kind, out[pos : pos + size])
             pos += size + 1
         return result
-
-    def object_ids(self, specs: Sequence[str]) -> dict[str, str | None]:
-        """The object id each ``<rev>:<path>`` names, in one ``cat-file --batch-check`` call; None where
-        there is nothing."""
-        if not specs:
-            return {}
-        out = self.run("cat-file", "--batch-check=%(objectname)", input="".join(f"{s}\n" for s in specs).encode())
-        lines = out.stdout.decode().splitlines()
-        return {
-            spec: None if line.endswith((" missing", " ambiguous")) else line
-            for spec, line in zip(specs, lines, strict=True)
-        }
 
     def commit_files(
         self,

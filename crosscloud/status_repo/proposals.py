@@ -4,18 +4,22 @@ nothing ever waits for a ref to be released.
 
 A writer publishes its records as a root commit on a ref of its own, ``refs/crosscloud/pending/<id>``
 (creating a new ref never conflicts). Its id starts with the moment it was proposed (milliseconds since
-the epoch, 13 digits), so the names sort oldest first, followed by a random part that makes every
-proposal unique. The proposal rides on the writer's push to the branch (the same push, not atomic): when
-the branch update is accepted, the proposal is redundant, its records are already on the branch, and the
-next writer deletes it; when the branch update is rejected, the proposal is already there, waiting.
+the epoch, 13 digits), so the names sort oldest first, followed by 16 hex digits that make every
+proposal unique. The proposal rides on the writer's push to the branch (the same push, not atomic), and
+then its hex digits are the start of the branch commit pushed with it: when the branch update is
+accepted, the proposal is redundant (its records are on the branch; anyone can tell from the names that
+it rode on the tip) and the next writer deletes it; when the branch update is rejected, the proposal is
+already there, waiting.
 
-In the same push, the writer runs for election: it creates ``refs/crosscloud/combiner/<tip>`` (pointing
-at its proposal), where ``<tip>`` is the branch's tip it saw. Of the writers that saw one tip and lost
-the race to move it, only one can create that ref (every proposal is a root commit, so replacing
-another writer's is never a fast-forward): it combines the round. It waits a moment for the proposals
-of writers finishing at the same time, then lands every pending proposal it sees in one commit,
-deleting them and the election refs in the same atomic push. The others know at once that they only
-have to watch, with ``ls-remote`` (names and ids, no objects).
+In the same push, the writer runs for election: it creates ``refs/crosscloud/combiner/<tip>/<shard>``,
+where ``<tip>`` is the branch's tip it saw and ``<shard>`` (0 or 1) comes from its proposal id. Only one
+push can create a ref (its value, a root commit or a commit on ``<tip>``, never fast-forwards another
+writer's). The writers that saw one tip race to move it: the first push wins the branch and one shard's
+election, which is void (its value is the branch's tip: it has nothing left to combine), and the first
+loser of the other shard is elected, validly, to combine the round for the others. It waits a moment
+for the proposals of writers finishing at the same time, then lands every pending proposal it sees in
+one commit, deleting them and the election refs in the same atomic push. The others know at once that
+they only have to watch, with ``ls-remote`` (names and ids, no objects).
 
 A proposal whose records did not all land as they were proposed (one lost to a result that wins over
 it, or no longer fits the configuration) is not just deleted: the push also sets
@@ -49,9 +53,23 @@ MARK_LIFETIME = 600.0
 _ID = re.compile(r"^(\d{13})-[0-9a-f]{16}$")
 
 
-def new_proposal_id(now: float) -> str:
-    """``<milliseconds since the epoch>-<16 random hex digits>``: sorts by age, never repeats."""
-    return f"{int(now * 1000):013d}-{uuid.uuid4().hex[:16]}"
+ELECTION_SHARDS = 2
+
+
+def new_proposal_id(now: float, rides_on: str | None = None) -> str:
+    """``<milliseconds since the epoch>-<16 hex digits>``: sorts by age, never repeats. The hex digits
+    are the start of the branch commit the proposal rides along with, or random."""
+    return f"{int(now * 1000):013d}-{(rides_on or uuid.uuid4().hex)[:16]}"
+
+
+def rode_on(proposal_id: str, tip: str | None) -> bool:
+    """The proposal rode along with the branch update that is ``tip``: its records are on the branch."""
+    return bool(tip) and proposal_id.rpartition("-")[2] == (tip or "")[:16]
+
+
+def election_ref(tip: str, proposal_id: str) -> str:
+    """The election ref a writer with this proposal runs for, after seeing ``tip``."""
+    return f"{COMBINER}{tip}/{int(proposal_id[-1], 16) % ELECTION_SHARDS}"
 
 
 def proposed_at(proposal_id: str) -> float | None:
@@ -98,18 +116,30 @@ class RemoteRefs:
                 refs.combiners[name.removeprefix(COMBINER)] = oid
         return refs
 
-    def elected(self, now: float) -> list[str]:
-        """The live pending proposals whose writers are elected to combine (usually one, or none)."""
-        by_commit = {commit: p for p, commit in self.pending.items() if is_live(p, now)}
-        return sorted({by_commit[c] for c in self.combiners.values() if c in by_commit})
+    def elections(self) -> dict[str, str]:
+        """The election refs (``<tip>/<shard>`` -> value) of writers elected to combine: all but the void
+        ones, won by a push that moved the branch to its tip."""
+        return {key: value for key, value in self.combiners.items() if value != self.tip}
 
-    def oldest_live(self, now: float) -> str | None:
-        return min((p for p in self.pending if is_live(p, now)), default=None)
+    def elected_proposals(self, now: float) -> list[str]:
+        """The live pending proposals of the writers the (not void) elections name: the ref's value is
+        the proposal's commit, or the branch commit the proposal rode along with."""
+        values = set(self.elections().values())
+        return sorted(
+            p
+            for p, commit in self.pending.items()
+            if is_live(p, now) and (commit in values or any(rode_on(p, v) for v in values))
+        )
+
+    def waiting(self, now: float) -> list[str]:
+        """The live proposals, oldest first, but the one that rode on the tip."""
+        return sorted(p for p in self.pending if is_live(p, now) and not rode_on(p, self.tip))
 
 
-def combiner_rank(pending: list[str] | dict[str, str], own: str, now: float) -> int:
-    """How many live proposals are older than ``own`` (0: this writer combines when nobody is elected)."""
-    return sum(1 for p in pending if p < own and is_live(p, now))
+def combiner_rank(waiting: list[str], own: str) -> int:
+    """How many of the ``waiting`` proposals are older than ``own`` (0: this writer combines when nobody
+    is elected)."""
+    return sum(1 for p in waiting if p < own)
 
 
 def expired_marks(marks: list[str] | dict[str, str], now: float) -> list[str]:

@@ -24,6 +24,7 @@ writer died is landed by whoever combines next."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
@@ -53,6 +54,7 @@ from crosscloud.status_repo.proposals import (
     PENDING,
     RemoteRefs,
     combiner_rank,
+    election_ref,
     expired_marks,
     is_live,
     may_be_awaited,
@@ -63,17 +65,24 @@ log = logging.getLogger(__name__)
 
 SCRATCH_CONFIG = {"maintenance.auto": "false"}
 """The writer's scratch repositories live for one write: no housekeeping process after each fetch."""
+PROPOSAL_MARK = "Cross-Cloud CI proposal"
+"""The first line of a proposal's message; the records follow as one JSON object (cell path -> text)."""
 REPROPOSE = "proposal consumed without landing"
+STAND_DOWN = "an older proposal's writer is elected too"
+SETTLED_BEFORE = "settled by an earlier round"
+DRAIN_ROUNDS = 8
+"""A combiner that landed its round lands at most this many more, of proposals that came too late."""
 LOOK_ATTEMPTS = 5
 """Tries of the first fetch when it fails in a way that may go away on its own."""
 MIN_UNIT, MAX_UNIT = 0.05, 10.0
 """Seconds: the bounds of a writer's round-trip estimate (how long its proposal push took)."""
-SETTLE_UNITS = 2.0
+SETTLE_UNITS = 4.0
 """The elected combiner waits this many round trips for the proposals of writers finishing with it."""
-ROUND_UNITS = 2.0
+ROUND_UNITS = 4.0
 """Combining takes about this many round trips: a watching writer looks after the round has had time."""
-WAIT_GROWTH = 1.5
-"""Each further look of a watching writer whose proposal is still pending waits this much longer."""
+WAIT_GROWTH, MAX_WATCH_UNITS, MAX_WATCH = 1.5, 8.0, 5.0
+"""Each further look of a watching writer whose proposal is still pending waits this much longer, up to
+this many round trips and seconds (a writer learns that its records landed at most that late)."""
 MIN_PATIENCE = 60.0
 """Seconds a proposing writer waits at least for its records to land (more with a longer backoff)."""
 TAKEOVER_UNITS, TAKEOVER_MIN = 8.0, 1.0
@@ -205,21 +214,21 @@ class StatusRepoWriter:
         contended = any(is_live(p, now) for p in waiting)
         log.debug("looked: tip %s, %d pending (%d landed), contended: %s", tip[:12], len(refs.pending),
                   len(landed), contended)  # fmt: skip
-        # What writers before left behind: proposals already on the branch, election refs of past rounds.
+        # What writers before left behind: proposals already on the branch, void or past elections.
         garbage = [f":{PENDING}{p}" for p in landed]
-        if not contended:
-            garbage += [f":{COMBINER}{t}" for t in refs.combiners]
+        garbage += [f":{COMBINER}{k}" for k, v in refs.combiners.items() if v == tip or not contended]
         if waiting and not contended:  # only proposals of writers that are gone: land them with ours
             if self._land_with_leftovers(git, tip, refs, result, garbage):
                 return result
             return self._await(git, result, *self._propose(git, result.written))
-        proposal, commit = self._proposal_commit(git, result.written)
+        # The proposal rides along on the branch update (uncontended), or goes alone (others wait already).
+        proposal, commit = self._proposal_commit(git, result.written, rides_on=None if contended else result.commit)
         refspecs = [f"{commit}:{PENDING}{proposal}", *garbage]
-        run_for = f"{COMBINER}{tip}"
-        if not refs.elected(now) and tip not in refs.combiners:
-            refspecs.append(f"{commit}:{run_for}")
         if not contended:
             refspecs.insert(0, f"{result.commit}:refs/heads/{layout.BRANCH}")
+        election = election_ref(tip, proposal)
+        if not refs.elections() and election.removeprefix(COMBINER) not in refs.combiners:
+            refspecs.append(f"{commit if contended else result.commit}:{election}")
         statuses = self._push_statuses(git, refspecs)
         branch = statuses.get(f"refs/heads/{layout.BRANCH}")
         if not contended and branch is None and self._settle(git, result.commit, result):
@@ -227,7 +236,7 @@ class StatusRepoWriter:
         if statuses.get(f"{PENDING}{proposal}", "no answer") is not None:
             log.info("push: %s; proposing again", branch or statuses.get(f"{PENDING}{proposal}"))
             return self._await(git, result, *self._propose(git, result.written))
-        return self._await(git, result, proposal, statuses.get(run_for, "") is None)
+        return self._await(git, result, proposal, statuses.get(election, "") is None)
 
     def _look(self, git: Git) -> tuple[str, RemoteRefs]:
         """The branch's tip and the coordination refs, retrying a transient failure a few times."""
@@ -262,7 +271,7 @@ class StatusRepoWriter:
         # One round trip as this writer sees it now (the remote's latency plus this machine's load), from
         # the look and the push it just made: the waits below are counted in these.
         unit = min(max(git.elapsed_remote / max(git.round_trips, 1), MIN_UNIT), MAX_UNIT)
-        settle, one_round = SETTLE_UNITS * unit, (SETTLE_UNITS + ROUND_UNITS) * unit
+        settle, one_round = SETTLE_UNITS * unit, min((SETTLE_UNITS + ROUND_UNITS) * unit, 2 * MAX_WATCH)
         takeover = max(TAKEOVER_MIN, TAKEOVER_UNITS * unit)
         patience = min(max(self.backoff.cap * self.backoff.attempts, MIN_PATIENCE), MARK_LIFETIME / 2)
         deadline = time.monotonic() + patience
@@ -276,10 +285,16 @@ class StatusRepoWriter:
             self._sleep(wait if combine else wait * (0.75 + 0.5 * self._rng()))
             if combine:
                 combines += 1
-                problem = self._combine_round(git, proposal, result)
-                if problem is None:
+                problem = self._combine_round(git, proposal, result, elected=elected)
+                log.debug("combining round %d: %s", combines, problem or "landed")
+                if problem in (None, SETTLED_BEFORE):
+                    if problem is None:
+                        self._drain(git, unit)
                     result.attempts += combines
                     return result
+                if problem == STAND_DOWN:
+                    elected, combine, wait = False, False, one_round
+                    continue
                 if problem == REPROPOSE:
                     proposal, elected = self._propose(git, mine)
                     wait, combine = (settle, True) if elected else (one_round, False)
@@ -300,6 +315,7 @@ class StatusRepoWriter:
                 continue
             if proposal not in refs.pending:
                 if proposal not in refs.not_landed:  # landed as proposed
+                    log.debug("landed as proposed")
                     result.commit = refs.tip
                     result.attempts += combines
                     return result
@@ -310,24 +326,48 @@ class StatusRepoWriter:
                 wait, combine = (settle, True) if elected else (one_round, False)
                 continue
             now = self._clock()
-            key = (sorted(refs.combiners.items()), refs.oldest_live(now), refs.tip)
+            key = (sorted(refs.combiners.items()), refs.waiting(now)[:1], refs.tip)
             if key != progress[0]:
                 progress = (key, time.monotonic())
             stalled = time.monotonic() - progress[1]
-            rank = combiner_rank(refs.pending, proposal, now)
-            combiners = refs.elected(now)
-            log.debug("watching: %d pending, rank %d, elected %s, stalled %.1f s", len(refs.pending), rank,
-                      combiners, stalled)  # fmt: skip
-            elected = proposal in combiners
-            if elected or (rank == 0 and not combiners) or stalled >= (rank + 1) * takeover:
+            rank = combiner_rank(refs.waiting(now), proposal)
+            elections = refs.elections()
+            log.debug("watching: %d pending, rank %d, elections %d, stalled %.1f s", len(refs.pending), rank,
+                      len(elections), stalled)  # fmt: skip
+            if elected or (rank == 0 and not elections) or stalled >= (rank + 1) * takeover:
                 wait, combine = 0.0, True
-            else:  # the round takes longer than it seemed (a busy remote): look less and less often
-                watch = min(watch * WAIT_GROWTH, self.backoff.cap) if watch else ROUND_UNITS * unit
+            elif elections:
+                # A round is on, and takes longer than it seemed (a busy remote): look less often, but
+                # not so seldom that this writer learns late that its records landed.
+                watch = min(max(watch * WAIT_GROWTH, ROUND_UNITS * unit), MAX_WATCH_UNITS * unit, MAX_WATCH)
                 wait = watch
+            else:  # the writer of the oldest proposal combines now: a round of its own
+                wait = min(ROUND_UNITS * unit, self.backoff.cap)
         raise PushGaveUpError(
             f"gave up writing to {self.remote} after {result.attempts + combines} attempts; last: {last_problem} "
             f"(the records stay proposed on {PENDING}{proposal} for the next writer to land)"
         )
+
+    def _drain(self, git: Git, unit: float) -> None:
+        """After landing a round as its combiner: land the proposals that came too late for it, whose
+        writers would otherwise wait for the oldest of them to look again, until none is left or another
+        writer is elected. This writer's records are settled already: a failure here only stops it."""
+        try:
+            for _ in range(DRAIN_ROUNDS):
+                self._sleep(unit)
+                refs = self._list(git)
+                if not refs.waiting(self._clock()) or refs.elections():
+                    return
+                tip, fetched = self._fetch_all(git)
+                commit, refspecs = self._combine(git, tip, fetched.pending)
+                refspecs += [f":{NOT_LANDED}{m}" for m in expired_marks(fetched.not_landed, self._clock())]
+                refspecs += [f":{COMBINER}{t}" for t in fetched.combiners]
+                branch = [f"{commit}:refs/heads/{layout.BRANCH}"] if commit else []
+                if self._push(git, branch + refspecs, atomic=True) is not None:
+                    return  # another writer moved the branch: it or the writers waiting go on
+                log.info("combined %d late proposal(s) into %s", len(fetched.pending), commit or tip)
+        except (GitCommandError, StatusRepoError) as exc:
+            log.info("stopped landing late proposals: %s", exc)
 
     def _read_outcome(self, git: Git, proposal: str, tip: str, result: WriteResult, *, delete_mark: bool) -> bool:
         """This writer's proposal is consumed, and marked not landed as proposed: tell from ``tip`` which
@@ -342,16 +382,21 @@ class StatusRepoWriter:
         log.warning("proposal %s was consumed without landing; proposing again", proposal)
         return False
 
-    def _combine_round(self, git: Git, proposal: str, result: WriteResult) -> str | None:
-        """Land every pending proposal in one commit. None when this writer's records are settled (by
-        this round or an earlier one), ``REPROPOSE`` when they were dropped, else why not yet."""
+    def _combine_round(self, git: Git, proposal: str, result: WriteResult, *, elected: bool) -> str | None:
+        """Land every pending proposal in one commit. None when this round landed this writer's records,
+        ``SETTLED_BEFORE`` when an earlier one did, ``REPROPOSE`` when they were dropped, ``STAND_DOWN``
+        when this elected writer sees another elected before it, else why not yet."""
         try:
             tip, refs = self._fetch_all(git)
             if proposal not in refs.pending:  # an earlier round consumed it
                 if proposal not in refs.not_landed:
                     result.commit = tip
-                    return None
-                return None if self._read_outcome(git, proposal, tip, result, delete_mark=True) else REPROPOSE
+                    return SETTLED_BEFORE
+                read = self._read_outcome(git, proposal, tip, result, delete_mark=True)
+                return SETTLED_BEFORE if read else REPROPOSE
+            # Writers that saw different tips may each have won an election: the oldest combines.
+            if elected and any(p < proposal for p in refs.elected_proposals(self._clock())):
+                return STAND_DOWN
             commit, refspecs = self._combine(git, tip, refs.pending, exclude_mark=proposal)
             refspecs += [f":{NOT_LANDED}{m}" for m in expired_marks(refs.not_landed, self._clock())]
             refspecs += [f":{COMBINER}{t}" for t in refs.combiners]
@@ -370,17 +415,19 @@ class StatusRepoWriter:
         log.info("combined %d proposal(s) into %s", len(refs.pending), landed)
         return None
 
-    def _proposal_commit(self, git: Git, records: Sequence[Record]) -> tuple[str, str]:
-        """A new proposal of ``records``: its id, and its root commit (made locally, not yet pushed).
+    def _proposal_commit(self, git: Git, records: Sequence[Record], *, rides_on: str | None = None) -> tuple[str, str]:
+        """A new proposal of ``records``: its id (naming the branch commit it ``rides_on``, if any), and
+        its root commit (made locally, not yet pushed). The records travel in the commit's message, with
+        the empty tree: one object per proposal for every writer that fetches it, not one per directory.
 
         The commit names its proposal id, so that no two proposals are ever the same commit: the same
         records proposed again within one second would otherwise repeat the commit id of the earlier
         proposal, which this writer's own ``--depth=1`` fetch of the pending refs has marked shallow, and
         the remote refuses a push of a shallow commit ("shallow update not allowed")."""
-        proposal = new_proposal_id(self._clock())
-        files = {layout.cell_path(r.key): r.to_json().encode() for r in records}
-        message = layout.commit_message(records).rstrip("\n") + f"\nCross-Cloud-Proposal: {proposal}\n"
-        commit = git.commit_files("refs/crosscloud/proposal", files, message=message,
+        proposal = new_proposal_id(self._clock(), rides_on)
+        payload = json.dumps({layout.cell_path(r.key): r.to_json() for r in records}, ensure_ascii=False)
+        message = f"{PROPOSAL_MARK} {proposal}\n\n{payload}\n"
+        commit = git.commit_files("refs/crosscloud/proposal", {}, message=message,
                                   identity=self.author, when=int(self._clock()))  # fmt: skip
         return proposal, commit
 
@@ -390,9 +437,10 @@ class StatusRepoWriter:
         problem: str | None = "no attempt"
         # Run for the round on the last tip this writer saw: when a writer already runs it, this push
         # only fails to create that ref.
-        run_for = f"{COMBINER}{git.text('rev-parse', f'refs/heads/{layout.BRANCH}')}"
+        tip = git.text("rev-parse", f"refs/heads/{layout.BRANCH}")
         for attempt in range(self.backoff.attempts):
             proposal, commit = self._proposal_commit(git, records)
+            run_for = election_ref(tip, proposal)
             refspecs = [f"{commit}:{PENDING}{proposal}", f"{commit}:{run_for}"]
             statuses = self._push_statuses(git, refspecs)
             problem = statuses.get(f"{PENDING}{proposal}", "no answer for the proposal")
@@ -465,12 +513,11 @@ class StatusRepoWriter:
         everything = self._read_proposals(git, pending)
         already = self._landed_as_proposed(git, tip, everything, pending)
         listed = [entry for entry in everything if entry[0] not in already]
-        contents = git.read_blobs(sorted({blob for _, _, blob in listed}))
         config = self._config(git, tip)
         candidates: dict[str, Record] = {layout.cell_path(r.key): r for r in own}
-        for proposal, path, blob in listed:
+        for proposal, path, text in listed:
             try:
-                record = Record.from_json(contents[blob] or b"", source=f"{path} of proposal {proposal}")
+                record = Record.from_json(text, source=f"{path} of proposal {proposal}")
                 if layout.cell_path(record.key) != path:
                     raise BadInputError(f"{path} of proposal {proposal} is filed under the wrong path")
                 check_names([record], config)
@@ -491,30 +538,52 @@ class StatusRepoWriter:
         ]
         return decided.commit, refspecs
 
-    def _read_proposals(self, git: Git, pending: dict[str, str]) -> list[tuple[str, str, str]]:
-        """What each pending proposal (fetched) holds: (proposal, path, blob id), in one git process (each
-        proposal is a root commit, so its ``--root`` diff lists its records)."""
+    def _read_proposals(self, git: Git, pending: dict[str, str]) -> list[tuple[str, str, bytes]]:
+        """What each pending proposal (fetched) holds: (proposal, cell path, record text). A proposal
+        carries its records in its message (``_proposal_commit``); one made by an earlier version of the
+        writer carries them as files, its ``--root`` diff lists them."""
         if not pending:
             return []
-        listed: list[tuple[str, str, str]] = []
-        proposal_of = {commit: proposal for proposal, commit in pending.items()}
-        out = git.run("log", "--no-walk=unsorted", "--root", "--raw", "--no-abbrev", "-z", "--format=%x01%H",
-                      *pending.values()).stdout.decode()  # fmt: skip
-        for chunk in out.split("\x01")[1:]:
-            tokens = chunk.split("\0")
-            commit = tokens[0].strip()
-            for meta, path in zip(tokens[1::2], tokens[2::2], strict=False):
-                fields = meta.strip().split(" ")
-                if len(fields) >= 4 and commit in proposal_of:
-                    listed.append((proposal_of[commit], path, fields[3]))
-        return listed
+        entries: list[tuple[str, str, bytes]] = []
+        as_files: dict[str, str] = {}
+        objects = git.read_objects(sorted(set(pending.values())))
+        for proposal, commit in pending.items():
+            found = objects[commit]
+            body = found[1].partition(b"\n\n")[2] if found and found[0] == "commit" else b""
+            marker, _, payload = body.partition(b"\n\n")
+            if not marker.startswith(PROPOSAL_MARK.encode()):
+                as_files[proposal] = commit
+                continue
+            try:
+                records = json.loads(payload)
+                if not isinstance(records, dict) or not all(isinstance(v, str) for v in records.values()):
+                    raise ValueError("not an object of texts")
+            except ValueError as exc:
+                log.warning("ignoring an invalid proposal %s: %s", proposal, exc)
+                continue
+            entries += [(proposal, path, text.encode()) for path, text in records.items()]
+        if as_files:
+            listed: list[tuple[str, str, str]] = []
+            proposal_of = {commit: proposal for proposal, commit in as_files.items()}
+            out = git.run("log", "--no-walk=unsorted", "--root", "--raw", "--no-abbrev", "-z", "--format=%x01%H",
+                          *as_files.values()).stdout.decode()  # fmt: skip
+            for chunk in out.split("\x01")[1:]:
+                tokens = chunk.split("\0")
+                commit = tokens[0].strip()
+                for meta, path in zip(tokens[1::2], tokens[2::2], strict=False):
+                    fields = meta.strip().split(" ")
+                    if len(fields) >= 4 and commit in proposal_of:
+                        listed.append((proposal_of[commit], path, fields[3]))
+            contents = git.read_blobs(sorted({blob for _, _, blob in listed}))
+            entries += [(proposal, path, contents[blob] or b"") for proposal, path, blob in listed]
+        return entries
 
     def _landed_as_proposed(
-        self, git: Git, tip: str, listed: list[tuple[str, str, str]], pending: dict[str, str]
+        self, git: Git, tip: str, entries: list[tuple[str, str, bytes]], pending: dict[str, str]
     ) -> set[str]:
         """The proposals every record of which ``tip`` holds exactly as proposed."""
-        held = git.object_ids([f"{tip}:{path}" for _, path, _ in listed])
-        short = {p for p, path, blob in listed if held[f"{tip}:{path}"] != blob}
+        held = git.read_blobs(sorted({f"{tip}:{path}" for _, path, _ in entries}))
+        short = {p for p, path, text in entries if held[f"{tip}:{path}"] != text}
         return {p for p in pending if p not in short}
 
     def update_config(self, text: bytes, source: str) -> WriteResult:
