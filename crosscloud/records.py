@@ -13,6 +13,7 @@ from typing import Any
 
 from crosscloud import schemas
 from crosscloud.errors import RecordError
+from crosscloud.presentation import LOOKS
 from crosscloud.vocabulary import NO_KUBERNETES
 
 SCHEMA_VERSION = 1
@@ -149,11 +150,12 @@ class Record:
     def run(self) -> dict[str, Any]:
         return self.data.get("run") or {}
 
-    def recency(self) -> tuple[str, int, int, int, str, str]:
+    def recency(self) -> tuple[str, int, int, int, str, int, str]:
         """Orders two results of one cell: later run start, then run id, then attempt, a final status
         after ``running`` of the same run, then the later finish. A record that sorts lower never replaces
-        a higher one. Two different records that tie on all of these are told apart by their canonical
-        text (the larger wins), so that the order is total and every writer picks the same winner."""
+        a higher one. Two different records that tie on all of these (two reports of one execution) go to
+        the failure, then to the larger canonical text, so that the order is total and every writer picks
+        the same winner."""
         run = self.run
         return (
             self.data["started_at"],
@@ -161,6 +163,7 @@ class Record:
             run.get("attempt", 0),
             0 if self.status == "running" else 1,
             self.data.get("finished_at") or "",
+            1 if LOOKS[self.status].failure else 0,
             self.to_json(),
         )
 

@@ -402,3 +402,29 @@ def test_remote_refs_tell_void_elections_and_waiting_proposals_apart() -> None:
     assert refs.waiting(now) == [waiting]  # not the one that rode on the tip, not the stale one
     assert combiner_rank(refs.waiting(now), new_proposal_id(now)) == 1
     assert expired_marks(refs.not_landed, now) == [stale]
+
+
+def test_a_result_removed_by_hand_is_not_brought_back_by_the_next_write(
+    status_repo: Path, writer_for: Writer, tmp_path: Path
+) -> None:
+    """The write's proposal rode along on its accepted push and is still there when someone removes the
+    result by hand (a commit on top) or moves the branch back: the next write must not land it again."""
+    writer = writer_for(status_repo)
+    removed, kept = make_record(project="nats"), make_record(project="etcd")
+    writer.write([removed])
+    work = tmp_path / "work"
+    subprocess.run(["git", "clone", "-q", str(status_repo), str(work)], check=True)
+    subprocess.run(["git", "-C", str(work), "rm", "-q", layout.cell_path(removed.key)], check=True)
+    subprocess.run(["git", "-C", str(work), "-c", "user.name=t", "-c", "user.email=t@example.org", "commit", "-qm",
+                    "drop nats"], check=True)  # fmt: skip
+    subprocess.run(["git", "-C", str(work), "push", "-q", "origin", "HEAD:main"], check=True)
+    assert writer.write([kept]).round_trips == 2
+    assert stored(status_repo, removed) is None and stored(status_repo, kept) == kept.to_json()
+
+    base = git(status_repo, "rev-parse", "main")
+    later = make_record(project="prometheus")
+    writer.write([later])
+    git(status_repo, "update-ref", "refs/heads/main", base)  # moved back by hand
+    writer.write([make_record(project="etcd", status="failed")])
+    assert stored(status_repo, later) is None
+    assert unsettled_refs(status_repo) == []

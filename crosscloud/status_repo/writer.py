@@ -67,6 +67,8 @@ SCRATCH_CONFIG = {"maintenance.auto": "false"}
 """The writer's scratch repositories live for one write: no housekeeping process after each fetch."""
 PROPOSAL_MARK = "Cross-Cloud CI proposal"
 """The first line of a proposal's message; the records follow as one JSON object (cell path -> text)."""
+RIDES_ON, MADE_ON = "Rides-On: ", "Made-On: "
+"""Lines of a proposal that rode along on a push of a branch commit: that commit, and its parent."""
 REPROPOSE = "proposal consumed without landing"
 STAND_DOWN = "an older proposal's writer is elected too"
 SETTLED_BEFORE = "settled by an earlier round"
@@ -104,6 +106,16 @@ class WriteResult:
     attempts: int = 0
     round_trips: int = 0
     """Fetches, pushes and ls-remotes this write made against the remote (uncontended: 2)."""
+
+
+@dataclass
+class Proposals:
+    """What pending proposals hold (``StatusRepoWriter._read_proposals``)."""
+
+    entries: list[tuple[str, str, bytes]] = field(default_factory=list)
+    """(proposal, cell path, record text)"""
+    rides: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """proposal -> (the branch commit it rode along with, the tip that commit was made on)"""
 
 
 @dataclass(frozen=True)
@@ -209,20 +221,24 @@ class StatusRepoWriter:
             return result
         now = self._clock()
         listed = self._read_proposals(git, refs.pending)
-        landed = self._landed_as_proposed(git, tip, listed, refs.pending)
-        waiting = [p for p in refs.pending if p not in landed]
+        landed = self._landed_as_proposed(git, tip, listed.entries, refs.pending)
+        done = self._completed_rides(git, tip, listed.rides) - landed
+        waiting = [p for p in refs.pending if p not in landed | done]
         contended = any(is_live(p, now) for p in waiting)
         log.debug("looked: tip %s, %d pending (%d landed), contended: %s", tip[:12], len(refs.pending),
                   len(landed), contended)  # fmt: skip
-        # What writers before left behind: proposals already on the branch, void or past elections.
-        garbage = [f":{PENDING}{p}" for p in landed]
+        # What writers before left behind: proposals already on the branch (or that were, before a
+        # commit made by hand changed their cells), void or past elections.
+        garbage = [f":{PENDING}{p}" for p in sorted(landed | done)]
+        garbage += [f"{refs.pending[p]}:{NOT_LANDED}{p}" for p in sorted(done) if may_be_awaited(p, now)]
         garbage += [f":{COMBINER}{k}" for k, v in refs.combiners.items() if v == tip or not contended]
         if waiting and not contended:  # only proposals of writers that are gone: land them with ours
-            if self._land_with_leftovers(git, tip, refs, result, garbage):
+            if self._land_with_leftovers(git, tip, {p: refs.pending[p] for p in waiting}, result, garbage):
                 return result
             return self._await(git, result, *self._propose(git, result.written))
         # The proposal rides along on the branch update (uncontended), or goes alone (others wait already).
-        proposal, commit = self._proposal_commit(git, result.written, rides_on=None if contended else result.commit)
+        rides_on = None if contended else (result.commit, tip)
+        proposal, commit = self._proposal_commit(git, result.written, rides_on=rides_on)
         refspecs = [f"{commit}:{PENDING}{proposal}", *garbage]
         if not contended:
             refspecs.insert(0, f"{result.commit}:refs/heads/{layout.BRANCH}")
@@ -250,11 +266,11 @@ class StatusRepoWriter:
         raise AssertionError("unreachable")
 
     def _land_with_leftovers(
-        self, git: Git, tip: str, refs: RemoteRefs, result: WriteResult, garbage: list[str]
+        self, git: Git, tip: str, leftovers: dict[str, str], result: WriteResult, garbage: list[str]
     ) -> bool:
         """Land the records together with the proposals writers that are gone left pending, in one atomic
         push (their deletion must not happen without their landing). False when the branch moved first."""
-        commit, refspecs = self._combine(git, tip, refs.pending, own=result.written)
+        commit, refspecs = self._combine(git, tip, leftovers, own=result.written)
         if commit is None:  # cannot happen: result.written is not empty and was decided against tip
             return False
         refspecs += [spec for spec in garbage if spec not in refspecs]
@@ -415,18 +431,22 @@ class StatusRepoWriter:
         log.info("combined %d proposal(s) into %s", len(refs.pending), landed)
         return None
 
-    def _proposal_commit(self, git: Git, records: Sequence[Record], *, rides_on: str | None = None) -> tuple[str, str]:
-        """A new proposal of ``records``: its id (naming the branch commit it ``rides_on``, if any), and
-        its root commit (made locally, not yet pushed). The records travel in the commit's message, with
-        the empty tree: one object per proposal for every writer that fetches it, not one per directory.
+    def _proposal_commit(
+        self, git: Git, records: Sequence[Record], *, rides_on: tuple[str, str] | None = None
+    ) -> tuple[str, str]:
+        """A new proposal of ``records``: its id, and its root commit (made locally, not yet pushed). The
+        records travel in the commit's message, with the empty tree: one object per proposal for every
+        writer that fetches it, not one per directory. A proposal that ``rides_on`` a push of a branch
+        commit (the commit, and the tip it was made on) names both (``_completed_rides``).
 
         The commit names its proposal id, so that no two proposals are ever the same commit: the same
         records proposed again within one second would otherwise repeat the commit id of the earlier
         proposal, which this writer's own ``--depth=1`` fetch of the pending refs has marked shallow, and
         the remote refuses a push of a shallow commit ("shallow update not allowed")."""
-        proposal = new_proposal_id(self._clock(), rides_on)
+        proposal = new_proposal_id(self._clock(), rides_on[0] if rides_on else None)
         payload = json.dumps({layout.cell_path(r.key): r.to_json() for r in records}, ensure_ascii=False)
-        message = f"{PROPOSAL_MARK} {proposal}\n\n{payload}\n"
+        ride = f"\n{RIDES_ON}{rides_on[0]}\n{MADE_ON}{rides_on[1]}" if rides_on else ""
+        message = f"{PROPOSAL_MARK} {proposal}{ride}\n\n{payload}\n"
         commit = git.commit_files("refs/crosscloud/proposal", {}, message=message,
                                   identity=self.author, when=int(self._clock()))  # fmt: skip
         return proposal, commit
@@ -510,9 +530,10 @@ class StatusRepoWriter:
 
         A proposal ``tip`` already holds as proposed (it rode along on its writer's successful push, or
         an identical result landed) is settled as written, whatever this commit does to its cells."""
-        everything = self._read_proposals(git, pending)
-        already = self._landed_as_proposed(git, tip, everything, pending)
-        listed = [entry for entry in everything if entry[0] not in already]
+        read = self._read_proposals(git, pending)
+        already = self._landed_as_proposed(git, tip, read.entries, pending)
+        done = self._completed_rides(git, tip, read.rides) - already  # rode on an accepted push: not again
+        listed = [entry for entry in read.entries if entry[0] not in already | done]
         config = self._config(git, tip)
         candidates: dict[str, Record] = {layout.cell_path(r.key): r for r in own}
         for proposal, path, text in listed:
@@ -538,13 +559,15 @@ class StatusRepoWriter:
         ]
         return decided.commit, refspecs
 
-    def _read_proposals(self, git: Git, pending: dict[str, str]) -> list[tuple[str, str, bytes]]:
-        """What each pending proposal (fetched) holds: (proposal, cell path, record text). A proposal
-        carries its records in its message (``_proposal_commit``); one made by an earlier version of the
-        writer carries them as files, its ``--root`` diff lists them."""
+    def _read_proposals(self, git: Git, pending: dict[str, str]) -> Proposals:
+        """What each pending proposal (fetched) holds: (proposal, cell path, record text), and for the ones
+        that rode along on a branch push, (branch commit, tip it was made on). A proposal carries its
+        records in its message (``_proposal_commit``); one made by an earlier version of the writer
+        carries them as files, its ``--root`` diff lists them."""
         if not pending:
-            return []
+            return Proposals()
         entries: list[tuple[str, str, bytes]] = []
+        rides: dict[str, tuple[str, str]] = {}
         as_files: dict[str, str] = {}
         objects = git.read_objects(sorted(set(pending.values())))
         for proposal, commit in pending.items():
@@ -554,6 +577,10 @@ class StatusRepoWriter:
             if not marker.startswith(PROPOSAL_MARK.encode()):
                 as_files[proposal] = commit
                 continue
+            lines = [line.partition(": ") for line in marker.decode(errors="replace").splitlines()[1:]]
+            said = {name + sep: value for name, sep, value in lines}
+            if said.get(RIDES_ON) and said.get(MADE_ON):
+                rides[proposal] = (said[RIDES_ON], said[MADE_ON])
             try:
                 records = json.loads(payload)
                 if not isinstance(records, dict) or not all(isinstance(v, str) for v in records.values()):
@@ -576,7 +603,19 @@ class StatusRepoWriter:
                         listed.append((proposal_of[commit], path, fields[3]))
             contents = git.read_blobs(sorted({blob for _, _, blob in listed}))
             entries += [(proposal, path, contents[blob] or b"") for proposal, path, blob in listed]
-        return entries
+        return Proposals(entries, rides)
+
+    def _completed_rides(self, git: Git, tip: str, rides: dict[str, tuple[str, str]]) -> set[str]:
+        """The proposals that rode along on a branch push that was accepted (the branch commit is the tip
+        or a parent of it: a commit made by hand since may have changed their cells), or that cannot be
+        waiting (made on the tip itself: the branch never moved away from under their push, or was moved
+        back by hand). Those must not land again: they are settled, not waiting."""
+        if not rides:
+            return set()
+        found = git.read_objects([tip])[tip]
+        header = found[1].partition(b"\n\n")[0].decode(errors="replace") if found else ""
+        parents = {line.split(" ", 1)[1] for line in header.splitlines() if line.startswith("parent ")}
+        return {p for p, (branch, made_on) in rides.items() if branch == tip or branch in parents or made_on == tip}
 
     def _landed_as_proposed(
         self, git: Git, tip: str, entries: list[tuple[str, str, bytes]], pending: dict[str, str]
