@@ -14,6 +14,7 @@ from typing import Any, Final
 
 from crosscloud import schemas
 from crosscloud.errors import RecordError
+from crosscloud.presentation import LOOKS
 from crosscloud.vocabulary import NO_KUBERNETES
 
 SCHEMA_VERSION = 1
@@ -237,9 +238,12 @@ class Record:
         run = self.data.get("run")
         return RunProvenance.from_dict(run) if run else None
 
-    def recency(self) -> tuple[str, int, int, int, str]:
-        """Orders two results of one cell: later run start, then run id, then attempt, and a final
-        status after ``running`` of the same run. A record that sorts lower never replaces a higher one."""
+    def recency(self) -> tuple[str, int, int, int, str, int, str]:
+        """Orders two results of one cell: later run start, then run id, then attempt, a final status
+        after ``running`` of the same run, then the later finish. A record that sorts lower never replaces
+        a higher one. Two different records that tie on all of these (two reports of one execution) go to
+        the failure, then to the larger canonical text, so that the order is total and every writer picks
+        the same winner."""
         run = self.provenance or NO_RUN
         return (
             self.started_text,
@@ -247,6 +251,8 @@ class Record:
             run.attempt or 0,
             0 if self.status == "running" else 1,
             self.finished_text or "",
+            1 if LOOKS[self.status].failure else 0,
+            self.to_json(),
         )
 
     def summary(self) -> str:

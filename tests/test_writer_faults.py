@@ -13,7 +13,7 @@ import pytest
 from crosscloud.config import load_config
 from crosscloud.status_repo.writer import Backoff
 from tests.conftest import CNCF_2018
-from tests.writer_faults import install_faulty_hook, run_faulty_writers, writer_pairs
+from tests.writer_faults import install_faulty_hook, run_faulty_writers, tied_writers, writer_pairs
 
 
 def test_the_faulty_hook_really_refuses_and_slows_pushes(status_repo: Path, tmp_path: Path) -> None:
@@ -37,3 +37,19 @@ def test_no_record_is_lost_or_half_applied_under_refusals_kills_and_a_slow_remot
     )
     assert run.problems(work) == [], run.summary()
     assert run.tips_seen >= 2 and run.succeeded, run.summary()
+
+
+@pytest.mark.slow
+def test_forty_tied_writers_settle_on_the_winner_of_the_tie_under_faults(cncf_repo: Path) -> None:
+    """40 writers record the same two cells with identical run start, run id, attempt and finish time
+    (only the reason differs) while pushes are refused and slow and 4 writers are killed: every survivor
+    succeeds, reporting its records written or superseded truthfully; the cells end holding the winner of
+    the tie (the larger canonical text), both from one writer at every tip."""
+    install_faulty_hook(cncf_repo, reject_percent=20, slow_ms=100)
+    work = tied_writers(load_config(CNCF_2018), 40, began=datetime(2026, 11, 1, 3, tzinfo=UTC))
+    run = run_faulty_writers(
+        cncf_repo, work, kill=4, backoff=Backoff(attempts=40, base=0.05, cap=2.0), kill_window=3.0, timeout=600
+    )
+    assert run.problems(work) == [], run.summary()
+    assert all(len(written) + len(superseded) == 2 for written, superseded, _ in run.reports.values())
+    assert any(superseded for _, superseded, _ in run.reports.values()), "no writer lost the tie"

@@ -7,17 +7,20 @@ the middle of their write. Each writer writes two cells in one ``write()``, so a
 be visible as one of its cells without the other. An observer watches every tip the branch takes while
 the writers run and indexes it with the reader, as the app would.
 
-The promises checked (``FaultRun.problems``): every writer that was not killed succeeds and each of its
-records lands exactly once (one commit introduces it, none rewrites it); no tip ever holds half of a
-writer's records; the reader indexes every tip it sees without an error; ``git fsck --strict`` is clean.
-Records of killed writers may land (their proposals are public) or not; never half."""
+The promises checked (``FaultRun.problems``): every writer that was not killed succeeds; a cell that only
+one writer writes gets its record exactly once (one commit introduces it, none rewrites it); a cell that
+several writers write (``tied_writers``: the same cells, the same times) ends holding the record that wins
+the tie among them, and what each writer reports is true (written: the commit it names holds its record;
+superseded: the record that stays wins over it); no tip ever holds half of a writer's records; the reader
+indexes every tip it sees without an error; ``git fsck --strict`` is clean. Records of killed writers may
+land (their proposals are public) or not; never half."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import multiprocessing
 import os
-import queue
 import random
 import signal
 import subprocess
@@ -25,6 +28,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from multiprocessing.connection import Connection
+from multiprocessing.connection import wait as wait_for
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +81,59 @@ def writer_pairs(config: Config, count: int, *, began: datetime) -> list[list[Re
     return [records[i : i + 2] for i in range(0, len(records), 2)]
 
 
+def tied_writers(config: Config, count: int, *, began: datetime) -> list[list[Record]]:
+    """``count`` writers that all record the SAME two cells with the same run start, run id, attempt and
+    finish time; only the reason differs (``tie 007``), so the tie is broken by the records' text and the
+    same writer wins both cells."""
+    project = config.active_projects()[0]
+    cloud = next(c for c in config.active_clouds() if c.kubernetes)
+    records = []
+    for n in range(count):
+        pair = []
+        for stage in ("deploy", "e2e"):
+            data = {
+                "schema_version": 1, "project": project.name, "release": "stable", "ref": project.ref("stable"),
+                "sha": "7" * 40, "stage": stage, "cloud": cloud.name, "arch": project.arch[0],
+                "kubernetes": {"release": "stable"}, "status": "failed", "reason": f"tie {n:03d}",
+                "started_at": format_time(began), "finished_at": format_time(began + timedelta(minutes=5)),
+                "url": None, "run": {"repository": "crosscloudci/faults", "id": 910_000, "attempt": 1},
+            }  # fmt: skip
+            pair.append(Record.from_dict(data, source=f"tied writer {n} {stage}"))
+        records.append(pair)
+    return records
+
+
+def blob_id(record: Record) -> str:
+    """The git blob id of ``record``'s canonical text (what ``ls-tree`` shows for its cell file)."""
+    body = record.to_json().encode()
+    return hashlib.sha1(b"blob %d\0" % len(body) + body, usedforsecurity=False).hexdigest()
+
+
+def unread_marks(repo: Path) -> list[str]:
+    """Not-landed marks nobody read (their writer died, or the push deleting the mark was refused); they
+    expire."""
+    return git(repo, "for-each-ref", "--format=%(refname)", "refs/crosscloud/not-landed/").split()
+
+
+def unsettled_refs(repo: Path) -> list[str]:
+    """Pending proposals whose records the branch does not hold as proposed: nobody landed them. A
+    proposal that rode along on its writer's successful push (the branch holds it as proposed) is
+    settled; the next writer deletes it, with the election refs of past rounds."""
+    found = []
+    for line in git(repo, "for-each-ref", "--format=%(objectname) %(refname)", "refs/crosscloud/pending/").splitlines():
+        commit, ref = line.split()
+        listing = git(repo, "diff-tree", "--root", "-r", "--no-commit-id", commit).splitlines()
+        specs = [f"refs/heads/{layout.BRANCH}:{entry.split(chr(9), 1)[1]}" for entry in listing]
+        wanted = [entry.split()[3] for entry in listing]
+        held = subprocess.run(
+            ["git", "--git-dir", str(repo), "cat-file", "--batch-check=%(objectname)"],
+            input="".join(f"{spec}\n" for spec in specs), capture_output=True, text=True, check=True,
+        ).stdout.split()  # fmt: skip
+        if held[: len(wanted)] != wanted:
+            found.append(ref)
+    return found
+
+
 def install_faulty_hook(repo: Path, *, reject_percent: int, slow_ms: int) -> None:
     """Make ``repo`` slow (0..slow_ms ms per push) and refuse ``reject_percent`` % of pushes."""
     hook = repo / "hooks" / "pre-receive"
@@ -94,6 +152,8 @@ class FaultRun:
     writers: int
     killed: set[int]
     succeeded: set[int] = field(default_factory=set)
+    reports: dict[int, tuple[list[str], list[str], str | None]] = field(default_factory=dict)
+    """What each writer that succeeded reported: blob ids written, blob ids superseded, the commit."""
     errors: dict[int, str] = field(default_factory=dict)
     unfinished: set[int] = field(default_factory=set)
     tips_seen: int = 0
@@ -101,8 +161,15 @@ class FaultRun:
     reader_errors: list[str] = field(default_factory=list)
     landed_times: dict[str, int] = field(default_factory=dict)
     """How many commits introduced or changed each writer's cell on the branch."""
+    ever_held: dict[str, set[str]] = field(default_factory=dict)
+    """Every blob id each cell file held on the branch."""
+    final: dict[str, str] = field(default_factory=dict)
+    """The blob id of each cell file at the final tip."""
     killed_landed: int = 0
     orphaned_proposals: int = 0
+    """Proposals nobody landed (``unsettled_refs``)."""
+    unread_marks: int = 0
+    """Not-landed marks left (``unread_marks``): of killed writers, or a refused deletion."""
     fsck_clean: bool = False
     fsck_output: str = ""
     commits: int = 0
@@ -111,19 +178,51 @@ class FaultRun:
 
     def problems(self, pairs: list[list[Record]]) -> list[str]:
         found: list[str] = []
+        writers_of: dict[str, list[int]] = {}
+        for n, pair in enumerate(pairs):
+            for record in pair:
+                writers_of.setdefault(layout.cell_path(record.key), []).append(n)
         for n, pair in enumerate(pairs):
             if n in self.killed:
                 continue
             if n not in self.succeeded:
                 found.append(f"writer {n} did not succeed: {self.errors.get(n, 'unfinished')}")
             for record in pair:
-                times = self.landed_times.get(layout.cell_path(record.key), 0)
-                if times != 1:
-                    found.append(f"writer {n}: {layout.cell_path(record.key)} landed {times} times, not once")
+                path = layout.cell_path(record.key)
+                times = self.landed_times.get(path, 0)
+                if len(writers_of[path]) == 1 and times != 1:
+                    found.append(f"writer {n}: {path} landed {times} times, not once")
+        found += self._tie_problems(pairs, writers_of)
         found += [f"half-applied tip: {h}" for h in self.half_applied]
         found += [f"reader: {e}" for e in self.reader_errors]
         if not self.fsck_clean:
             found.append(f"git fsck --strict: {self.fsck_output}")
+        return found
+
+    def _tie_problems(self, pairs: list[list[Record]], writers_of: dict[str, list[int]]) -> list[str]:
+        """Cells written by several writers: the winner stays, and every writer's report is true."""
+        found: list[str] = []
+        records = {blob_id(r): r for pair in pairs for r in pair}
+        for path, writers in writers_of.items():
+            if len(writers) == 1:
+                continue
+            contenders = [r for n in writers for r in pairs[n] if layout.cell_path(r.key) == path
+                          and (n in self.succeeded or blob_id(r) in self.ever_held.get(path, set()))]  # fmt: skip
+            winner = max(contenders, key=Record.recency)
+            if self.final.get(path) != blob_id(winner):
+                held = records.get(self.final.get(path, ""))
+                found.append(f"{path} holds {held.data['reason'] if held else self.final.get(path)!r}, "
+                             f"not the winner of the tie {winner.data['reason']!r}")  # fmt: skip
+        for n, (written, superseded, commit) in self.reports.items():
+            for blob in written:
+                path = layout.cell_path(records[blob].key)
+                if len(writers_of[path]) > 1 and blob not in self.ever_held.get(path, set()):
+                    found.append(f"writer {n} reported {path} written ({commit}), but it never landed")
+            for blob in superseded:
+                record = records[blob]
+                held = records.get(self.final.get(layout.cell_path(record.key), ""))
+                if held is None or held.recency() <= record.recency():
+                    found.append(f"writer {n} reported {layout.cell_path(record.key)} superseded, but it is not")
         return found
 
     def summary(self) -> dict[str, Any]:
@@ -139,20 +238,25 @@ class FaultRun:
             "cells_landed_more_than_once": sum(1 for t in self.landed_times.values() if t > 1),
             "killed_writers_whose_records_landed": self.killed_landed,
             "orphaned_proposals": self.orphaned_proposals,
+            "unread_marks": self.unread_marks,
             "commits": self.commits,
             "fsck_clean": self.fsck_clean,
             "wall_s": round(self.wall_s, 2),
         }
 
 
-def _writer(repo: str, index: int, records: list[Record], backoff: Backoff, barrier: Any, results: Any) -> None:
+def _writer(repo: str, index: int, records: list[Record], backoff: Backoff, conn: Connection) -> None:
+    """One writer (a forked child): wait for the start on its own pipe, write, report on the same pipe.
+    Nothing is shared with the other writers (no queue, barrier or lock), so SIGKILLing one in the middle
+    of anything cannot block the others."""
     writer = StatusRepoWriter(Remote.parse(repo), backoff=backoff)
-    barrier.wait()
+    conn.recv()
     try:
-        writer.write(records)
-        results.put((index, None))
+        result = writer.write(records)
+        report = ([blob_id(r) for r in result.written], [blob_id(r) for r in result.superseded], result.commit)
+        conn.send((index, None, report))
     except BaseException as exc:
-        results.put((index, f"{type(exc).__name__}: {exc}"))
+        conn.send((index, f"{type(exc).__name__}: {exc}", None))
 
 
 class _Observer(threading.Thread):
@@ -162,7 +266,7 @@ class _Observer(threading.Thread):
     def __init__(self, repo: Path, pairs: list[list[Record]], run: FaultRun):
         super().__init__(daemon=True)
         self.repo, self.run_ = repo, run
-        self.pairs = [[layout.cell_path(r.key) for r in pair] for pair in pairs]
+        self.pairs = [[(layout.cell_path(r.key), blob_id(r)) for r in pair] for pair in pairs]
         self.stop = threading.Event()
 
     def run(self) -> None:
@@ -179,11 +283,12 @@ class _Observer(threading.Thread):
 
     def check(self, tip: str, index: StatusIndex) -> None:
         self.run_.tips_seen += 1
-        present = set(git(self.repo, "ls-tree", "-r", "--name-only", tip, "results").splitlines())
-        for n, paths in enumerate(self.pairs):
-            held = sum(p in present for p in paths)
-            if held not in (0, len(paths)):
-                self.run_.half_applied.append(f"{tip[:12]} holds {held} of writer {n}'s {len(paths)} cells")
+        listing = git(self.repo, "ls-tree", "-r", tip, "results").splitlines()
+        present = {line.split("\t", 1)[1]: line.split()[2] for line in listing}  # path -> blob id
+        for n, cells in enumerate(self.pairs):
+            held = sum(present.get(path) == blob for path, blob in cells)
+            if held not in (0, len(cells)):
+                self.run_.half_applied.append(f"{tip[:12]} holds {held} of writer {n}'s {len(cells)} records")
         try:
             index.refresh(tip)
             broken = [e.path for e in index.current().values() if e.error]
@@ -209,17 +314,20 @@ def run_faulty_writers(
     victims = set(rng.sample(range(len(pairs)), kill))
     run = FaultRun(writers=len(pairs), killed=victims)
     ctx = multiprocessing.get_context("fork")
-    barrier = ctx.Barrier(len(pairs) + 1)
-    results = ctx.Queue()
+    pipes = [ctx.Pipe() for _ in pairs]
     procs = [
-        ctx.Process(target=_writer, args=(str(repo), n, pair, backoff, barrier, results), daemon=True)
+        ctx.Process(target=_writer, args=(str(repo), n, pair, backoff, pipes[n][1]), daemon=True)
         for n, pair in enumerate(pairs)
     ]
     for proc in procs:
         proc.start()
+    for _, child_end in pipes:
+        child_end.close()
     observer = _Observer(repo, pairs, run)
     observer.start()
-    barrier.wait(timeout=120)
+    waiting = {parent_end: n for n, (parent_end, _) in enumerate(pipes)}
+    for parent_end in waiting:
+        parent_end.send("go")
     began = time.monotonic()
     kills = sorted((rng.uniform(0, kill_window), n) for n in victims)
 
@@ -231,20 +339,21 @@ def run_faulty_writers(
 
     killing = threading.Thread(target=killer, daemon=True)
     killing.start()
-    expected = len(pairs) - len(victims)
     deadline = began + timeout
-    while len(run.succeeded) + len(run.errors) < expected and time.monotonic() < deadline:
-        try:
-            index, error = results.get(timeout=0.5)
-        except queue.Empty:
-            continue
-        if index in victims:  # finished before its kill came: not a killed writer after all
-            victims.discard(index)
-            expected += 1
-        if error is None:
-            run.succeeded.add(index)
-        else:
-            run.errors[index] = error
+    while waiting and time.monotonic() < deadline:
+        for ready in wait_for(list(waiting), timeout=0.5):
+            assert isinstance(ready, Connection)
+            del waiting[ready]
+            try:
+                index, error, report = ready.recv()
+            except EOFError:  # killed (or died) without reporting
+                continue
+            victims.discard(index)  # a victim that finished before its kill came was not killed after all
+            if error is None:
+                run.succeeded.add(index)
+                run.reports[index] = report
+            else:
+                run.errors[index] = error
     run.wall_s = time.monotonic() - began
     killing.join()
     for proc in procs:
@@ -262,12 +371,18 @@ def run_faulty_writers(
 
 
 def _verify(repo: Path, pairs: list[list[Record]], run: FaultRun) -> None:
-    log = git(repo, "log", "--format=%x01", "--name-only", f"refs/heads/{layout.BRANCH}", "--", "results")
-    for chunk in log.split("\x01"):
-        for path in chunk.split():
-            run.landed_times[path] = run.landed_times.get(path, 0) + 1
-    run.killed_landed = sum(1 for n in run.killed if any(layout.cell_path(r.key) in run.landed_times for r in pairs[n]))
-    run.orphaned_proposals = len(git(repo, "for-each-ref", "refs/crosscloud/pending/").splitlines())
+    log = git(repo, "log", "--format=", "--raw", "--no-abbrev", f"refs/heads/{layout.BRANCH}", "--", "results")
+    for line in log.splitlines():
+        meta, path = line.split("\t", 1)
+        run.landed_times[path] = run.landed_times.get(path, 0) + 1
+        run.ever_held.setdefault(path, set()).add(meta.split()[3])
+    listing = git(repo, "ls-tree", "-r", f"refs/heads/{layout.BRANCH}", "results").splitlines()
+    run.final = {line.split("\t", 1)[1]: line.split()[2] for line in listing}
+    run.killed_landed = sum(
+        1 for n in run.killed if any(blob_id(r) in run.ever_held.get(layout.cell_path(r.key), ()) for r in pairs[n])
+    )
+    run.orphaned_proposals = len(unsettled_refs(repo))
+    run.unread_marks = len(unread_marks(repo))
     run.commits = int(git(repo, "rev-list", "--count", f"refs/heads/{layout.BRANCH}"))
     fsck = subprocess.run(["git", "--git-dir", str(repo), "fsck", "--strict"], capture_output=True, text=True)
     problems = [line for line in (fsck.stdout + fsck.stderr).splitlines() if not line.startswith("dangling ")]

@@ -10,6 +10,7 @@ import base64
 import os
 import re
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +25,9 @@ TOKEN_ENV = "CROSSCLOUD_TOKEN"  # noqa: S105 - the name of a variable, not a sec
 _URL_SCHEMES = ("https://", "http://", "file://", "ssh://", "git://")
 _TRANSIENT = re.compile(
     r"timed out|Could not resolve host|Connection (refused|reset|timed out)|early EOF|hung up unexpectedly"
-    r"|The requested URL returned error: 5\d\d|HTTP 5\d\d|RPC failed|Operation too slow|Empty reply",
+    r"|The requested URL returned error: 5\d\d|HTTP 5\d\d|RPC failed|Operation too slow|Empty reply"
+    # a ref deleted by another writer between the remote's listing and the fetch that wanted it
+    r"|not our ref",
     re.IGNORECASE,
 )
 
@@ -68,23 +71,30 @@ class Remote:
     def __str__(self) -> str:
         return self.url
 
-    def environment(self) -> dict[str, str]:
-        """Environment entries that hand the token to git for this remote's host only."""
+    def config(self) -> dict[str, str]:
+        """The git configuration that hands the token to git for this remote's host only."""
         if not self.token or not self.url.startswith(("https://", "http://")):
             return {}
         parts = urlsplit(self.url)
         basic = base64.b64encode(f"x-access-token:{self.token}".encode()).decode()
-        return {
-            "GIT_CONFIG_COUNT": "1",
-            "GIT_CONFIG_KEY_0": f"http.{parts.scheme}://{parts.netloc}/.extraHeader",
-            "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
-        }
+        return {f"http.{parts.scheme}://{parts.netloc}/.extraHeader": f"Authorization: Basic {basic}"}
 
     def secrets(self) -> tuple[str, ...]:
         if not self.token:
             return ()
         basic = base64.b64encode(f"x-access-token:{self.token}".encode()).decode()
         return (self.token, basic)
+
+
+def config_environment(config: Mapping[str, str]) -> dict[str, str]:
+    """``config`` as environment entries (``GIT_CONFIG_COUNT``/``_KEY_n``/``_VALUE_n``): seen by every git
+    command, never on a command line."""
+    if not config:
+        return {}
+    env = {"GIT_CONFIG_COUNT": str(len(config))}
+    for n, (key, value) in enumerate(config.items()):
+        env[f"GIT_CONFIG_KEY_{n}"], env[f"GIT_CONFIG_VALUE_{n}"] = key, value
+    return env
 
 
 def redact(text: str, secrets: Sequence[str]) -> str:
@@ -99,10 +109,25 @@ def is_transient(stderr: str) -> bool:
     return bool(_TRANSIENT.search(stderr))
 
 
-class Git:
-    """Runs git against one repository (``git_dir``), with a fixed, quiet, non-interactive environment."""
+REMOTE_COMMANDS = frozenset({"fetch", "push", "ls-remote", "clone"})
+"""The git commands that talk to a remote: each run is one round trip (on GitHub, one request that costs
+latency and counts against rate limits)."""
 
-    def __init__(self, git_dir: Path, *, remote: Remote | None = None, extra_env: Mapping[str, str] | None = None):
+
+class Git:
+    """Runs git against one repository (``git_dir``), with a fixed, quiet, non-interactive environment.
+
+    ``round_trips`` counts the commands run that talked to a remote (``REMOTE_COMMANDS``), failed or not.
+    ``config`` is git configuration for every command (in the environment, beside the remote's token)."""
+
+    def __init__(
+        self,
+        git_dir: Path,
+        *,
+        remote: Remote | None = None,
+        extra_env: Mapping[str, str] | None = None,
+        config: Mapping[str, str] | None = None,
+    ):
         self.git_dir = git_dir
         self.secrets = remote.secrets() if remote else ()
         env = {k: v for k, v in os.environ.items() if k not in ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE")}
@@ -115,13 +140,17 @@ class Git:
                 "LC_ALL": "C",
             }
         )
-        if remote:
-            env.update(remote.environment())
+        env.update(config_environment({**(remote.config() if remote else {}), **(config or {})}))
         if extra_env:
             env.update(extra_env)
         self.env = env
+        self.round_trips = 0
+        self.elapsed_remote = 0.0
+        """Seconds spent in those round trips."""
 
     def run(self, *args: str, input: bytes | None = None, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+        remote = bool(args) and args[0] in REMOTE_COMMANDS
+        began = time.monotonic()
         try:
             proc = subprocess.run(
                 ["git", *args], input=input, capture_output=True, env=self.env, check=False, timeout=600
@@ -130,6 +159,10 @@ class Git:
             raise GitCommandError(list(args), -1, "timed out after 600 s") from exc
         except FileNotFoundError as exc:
             raise GitCommandError(list(args), -1, "git is not installed (no 'git' on PATH)") from exc
+        finally:
+            if remote:
+                self.round_trips += 1
+                self.elapsed_remote += time.monotonic() - began
         if check and proc.returncode != 0:
             raise GitCommandError(list(args), proc.returncode, self.redact(proc.stderr.decode(errors="replace")))
         return proc
@@ -142,10 +175,16 @@ class Git:
 
     def read_blobs(self, specs: Sequence[str]) -> dict[str, bytes | None]:
         """Contents of ``<rev>:<path>`` specs in one ``cat-file --batch`` call; None where missing."""
+        return {
+            spec: found[1] if found and found[0] == "blob" else None for spec, found in self.read_objects(specs).items()
+        }
+
+    def read_objects(self, specs: Sequence[str]) -> dict[str, tuple[str, bytes] | None]:
+        """Type and contents of each object spec in one ``cat-file --batch`` call; None where missing."""
         if not specs:
             return {}
         out = self.run("cat-file", "--batch", input="".join(f"{s}\n" for s in specs).encode()).stdout
-        result: dict[str, bytes | None] = {}
+        result: dict[str, tuple[str, bytes] | None] = {}
         pos = 0
         for spec in specs:
             end = out.index(b"\n", pos)
@@ -156,7 +195,7 @@ class Git:
                 continue
             _, kind, size_text = header.rsplit(" ", 2)
             size = int(size_text)
-            result[spec] = out[pos : pos + size] if kind == "blob" else None
+            result[spec] = (kind, out[pos : pos + size])
             pos += size + 1
         return result
 
