@@ -32,11 +32,11 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	$(install-test-tools)
 	touch $@
 
-## tools: install what the tests run when it is missing, then check every tool (tests/required_tools.py):
+## tools: install what the tests run when it is missing, then check every tool (tests/helpers/required_tools.py):
 ##        one still missing fails, named with the way to get it
 tools: $(VENV)/.installed-dev
 	$(install-test-tools)
-	$(PY) -m tests.required_tools
+	$(PY) -m tests.helpers.required_tools
 
 ## run: set up, create the embedded status repository if missing, run the default matrix, show the grid, then
 ##      serve the dashboard on http://127.0.0.1:$(PORT)/ until Ctrl-C (without a terminal: for $(SERVE_FOR) s)

@@ -33,7 +33,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.workflows.act import (  # noqa: E402 - after the project root is importable
+from tests.helpers.act import (  # noqa: E402 - after the project root is importable
     FIXTURE_CONFIG,
     INSTALL_HINT,
     ActRun,

@@ -1,6 +1,6 @@
 """No loss under faults, at scale: 256 concurrent writers (two cells each) into one bare status repository
 whose pre-receive hook refuses a fifth of all pushes and answers slowly, while 10% of the writers are
-killed with SIGKILL mid-write. The harness and its checks are ``tests/writer_faults.py`` (the test suite
+killed with SIGKILL mid-write. The harness and its checks are ``tests/helpers/writer_faults.py`` (the test suite
 runs the same with 24 writers).
 
 Prints one JSON object: the promises (every record of a writer that was not killed landed exactly once,
@@ -28,7 +28,7 @@ from generate_history import CONFIG_2018, exit_on_sigterm, log  # noqa: E402
 from crosscloud.config import load_config  # noqa: E402
 from crosscloud.status_repo.seed import init_status_repo  # noqa: E402
 from crosscloud.status_repo.writer import Backoff  # noqa: E402
-from tests.writer_faults import install_faulty_hook, run_faulty_writers, writer_pairs  # noqa: E402
+from tests.helpers.writer_faults import install_faulty_hook, run_faulty_writers, writer_pairs  # noqa: E402
 
 
 def one(scratch: Path, name: str, pairs: Any, *, reject: int, slow_ms: int, kill: int, timeout: float) -> Any:

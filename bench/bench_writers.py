@@ -60,7 +60,7 @@ from crosscloud.records import Record
 from crosscloud.status_repo.git import Remote
 from crosscloud.status_repo.seed import init_status_repo
 from crosscloud.status_repo.writer import StatusRepoWriter
-from tests.writer_faults import unread_marks, unsettled_refs
+from tests.helpers.writer_faults import unread_marks, unsettled_refs
 
 TARGET_RATIO = 1.5
 TARGET_ROUND_TRIPS = 4.0

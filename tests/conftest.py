@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from crosscloud.records import Record
 from crosscloud.status_repo.git import Remote
 from crosscloud.status_repo.seed import init_status_repo
 from crosscloud.status_repo.writer import Backoff, StatusRepoWriter
-from tests import required_tools
-
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT / "tests" / "fixtures"
-"""Real-world inputs copied into the project (their origins: ``tests/fixtures/README.md``)."""
-CNCF_2018 = FIXTURES / "cncf-configuration" / "cross-cloud.2018-12-04.yml"
-CNCF_2020 = FIXTURES / "cncf-configuration" / "cross-cloud.2020-11-30.yml"
+from tests.helpers import required_tools
+from tests.helpers.paths import CNCF_2018
 
 
 def pytest_configure(config: pytest.Config) -> None:
     """Stop before collecting anything when a tool the tests run is missing, naming each one and how
-    ``make test`` installs it (``tests/required_tools.py``): a missing tool fails the run, never skips."""
+    ``make test`` installs it (``tests/helpers/required_tools.py``): a missing tool fails the run, never skips."""
     if config.option.help or config.option.version:
         return
     absent = required_tools.missing()
@@ -47,7 +40,7 @@ def _fail_unexplained_skip(report: pytest.CollectReport | pytest.TestReport) -> 
         report.outcome = "failed"
         report.longrepr = (
             f"skipped ({reason}), but only these may skip: {'; '.join(required_tools.ALLOWED_SKIPS)}. "
-            "A missing tool is a failure: add it to tests/required_tools.py."
+            "A missing tool is a failure: add it to tests/helpers/required_tools.py."
         )
 
 
@@ -63,17 +56,6 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, A
     report = yield
     _fail_unexplained_skip(report)
     return report
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "--git-dir", str(repo), *args], check=True, capture_output=True, text=True
-    ).stdout.strip()
-
-
-def snapshot(repo: Path) -> str:
-    """Every ref and its commit: equal snapshots mean the repository did not change."""
-    return git(repo, "for-each-ref", "--format=%(refname) %(objectname)")
 
 
 @pytest.fixture
@@ -99,39 +81,3 @@ def writer_for() -> Callable[..., StatusRepoWriter]:
         return StatusRepoWriter(Remote.parse(str(repo)), **kwargs)
 
     return make
-
-
-def record_data(**overrides: Any) -> dict[str, Any]:
-    """A valid record of the default configuration (etcd stable deploy on local), with ``overrides``."""
-    data: dict[str, Any] = {
-        "schema_version": 1,
-        "project": "etcd",
-        "release": "stable",
-        "ref": "v3.4.23",
-        "sha": "a" * 40,
-        "stage": "deploy",
-        "cloud": "local",
-        "arch": "amd64",
-        "kubernetes": None,
-        "status": "success",
-        "reason": None,
-        "started_at": "2026-11-01T08:00:00Z",
-        "finished_at": "2026-11-01T08:05:00Z",
-        "url": "https://github.com/etcd-io/etcd/actions/runs/100/job/200",
-        "run": {
-            "repository": "etcd-io/etcd",
-            "id": 100,
-            "attempt": 1,
-            "job": "cross-cloud",
-            "workflow": "Cross-Cloud CI",
-            "url": "https://github.com/etcd-io/etcd/actions/runs/100",
-        },
-    }
-    if overrides.get("stage") == "build":
-        data.update(cloud=None, kubernetes=None)
-    data.update(overrides)
-    return data
-
-
-def make_record(**overrides: Any) -> Record:
-    return Record.from_dict(record_data(**overrides))

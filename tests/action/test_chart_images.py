@@ -31,7 +31,7 @@ from crosscloud_action.chart_images import ChartImage, Crane, list_images, resol
 from crosscloud_action.runtimes.interface import StageContext
 from crosscloud_action.runtimes.kubernetes import KubernetesRuntime
 from tests.action.recorded_cli import real_binary
-from tests.action.test_source_build import REGISTRY, Registry, http_get
+from tests.helpers.registry import REGISTRY, Registry, http_get
 
 ROOT = Path(__file__).resolve().parents[2]
 HELM_DIR = ROOT / "helm"
@@ -232,10 +232,10 @@ def test_tags_resolve_to_the_registrys_digests_and_a_missing_tag_is_named(regist
 def test_an_unreachable_registry_is_not_a_missing_tag(tmp_path: Path) -> None:
     if SKOPEO is None:
         pytest.skip("skopeo is not installed")
-    from tests.action.test_helm_tool import closed_port
+    from tests.action.test_helm_tool import free_port
 
     charts = tmp_path / "helm"
-    chart(charts, "etcd", {"image": f"127.0.0.1:{closed_port()}/etcd:v3.5.16"})
+    chart(charts, "etcd", {"image": f"127.0.0.1:{free_port()}/etcd:v3.5.16"})
     result = command("resolve", "--charts-dir", str(charts), "--no-tls-verify")
     assert result.returncode == 1
     assert "(values: image): could not be resolved (" in result.stderr and "connection refused" in result.stderr

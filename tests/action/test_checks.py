@@ -17,7 +17,7 @@ from crosscloud_action.build.reuse import pin_reused
 from crosscloud_action.checks import CHECKS, module_of
 from crosscloud_action.runtimes.host import HostRuntime, free_ports
 from crosscloud_action.runtimes.interface import Deployment, StageContext
-from tests.action import CONFIG, local_target, stage_context
+from tests.helpers.stages import CONFIG, local_target, stage_context
 
 Server = Callable[[str], str]
 """Deploys a project of the default configuration once per module; returns its ``127.0.0.1:PORT``."""

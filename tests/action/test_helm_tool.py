@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import socket
 import stat
 import threading
 import time
@@ -25,7 +24,8 @@ from crosscloud_action.tools import helm as helm_tool
 from crosscloud_action.tools.helm import ChartSource, Helm, ReleasePlan, charts_root, wait_seconds
 from crosscloud_action.tools.kubectl import Kubectl, classify, error_text, is_not_found, parse_pods, write_kubeconfig
 from tests.action.recorded_cli import transcripts
-from tests.required_tools import path_of
+from tests.helpers.required_tools import path_of
+from tests.helpers.servers import free_port
 
 HELM = path_of("helm")
 KUBECTL = path_of("kubectl")
@@ -45,12 +45,6 @@ def kubeconfig_for(server: str, tmp_path: Path) -> Path:
         "users:\n- name: u\n  user: {token: do-not-show-this-token}\n"
     )
     return write_kubeconfig(tmp_path / "kube", text)
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -173,7 +167,7 @@ def failure_of(ctx: StageContext, call: object) -> StageFailure:
 
 def test_an_unreachable_api_server_is_the_environment(tmp_path: Path) -> None:
     ctx = context(tmp_path)
-    kubeconfig = kubeconfig_for(f"https://127.0.0.1:{closed_port()}", tmp_path)
+    kubeconfig = kubeconfig_for(f"https://127.0.0.1:{free_port()}", tmp_path)
     chart = tmp_path / "chart"
     chart.mkdir()
     (chart / "Chart.yaml").write_text("apiVersion: v2\nname: chart\nversion: 0.1.0\n")

@@ -22,7 +22,7 @@ from crosscloud_action.model import Pinned, Target
 from crosscloud_action.runtimes.host import HostRuntime, Running
 from crosscloud_action.runtimes.interface import Deployment
 from crosscloud_action.runtimes.placeholders import Placeholders
-from tests.action import (
+from tests.helpers.stages import (
     CONFIG,
     RELEASES,
     local_target,

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -33,9 +32,10 @@ from crosscloud.status_repo.writer import Backoff
 from crosscloud_action.recording import OidcRecorder, SubmitError
 from crosscloud_app import create_app
 from crosscloud_app.web.status_state import EXTENSION, StatusState
-from tests.app.api.test_oidc_submit import AUDIENCE, ETCD_CELL, LocalIssuer
-from tests.conftest import git, make_record, snapshot
-from tests.workflows.act import FIXTURE_CONFIG
+from tests.helpers.act import FIXTURE_CONFIG
+from tests.helpers.oidc_issuer import AUDIENCE, ETCD_CELL, LocalIssuer
+from tests.helpers.servers import free_port
+from tests.helpers.status_repos import git, make_record, snapshot
 
 REQUEST_TOKEN = "actions-request-token-for-the-test"  # searched for in the output
 FAST = Backoff(attempts=3, base=0.01, cap=0.05)
@@ -144,12 +144,6 @@ def recorder(app_url: str, tokens: TokenService, **kwargs: Any) -> OidcRecorder:
     return OidcRecorder(app_url, request_url=tokens.url, request_token=REQUEST_TOKEN, audience=AUDIENCE, **kwargs)
 
 
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_records_land_through_the_app_with_one_token_per_job(
     serve: Callable[..., tuple[str, FailFirst]], tokens: TokenService, status_repo: Path
 ) -> None:
@@ -177,7 +171,7 @@ def test_5xx_is_retried_with_backoff(
 
 def test_an_unreachable_app_is_retried_then_fails_clearly(tokens: TokenService) -> None:
     slept: list[float] = []
-    oidc = recorder(f"http://127.0.0.1:{closed_port()}", tokens, sleep=slept.append)
+    oidc = recorder(f"http://127.0.0.1:{free_port()}", tokens, sleep=slept.append)
     with pytest.raises(SubmitError, match=r"gave up after 3 attempts; last: cannot reach http://127\.0\.0\.1:\d+/api"):
         oidc.record([make_record()])
     assert len(slept) == 2

@@ -21,7 +21,7 @@ from crosscloud_action.pipeline import Pipeline
 from crosscloud_action.recording import DirectRecorder, FanInRecorder
 from crosscloud_action.runtimes.interface import Deployment, StageContext
 from crosscloud_action.tools import process
-from tests.conftest import git
+from tests.helpers.status_repos import git
 
 CONFIG = """
 clouds:

@@ -18,7 +18,7 @@ from crosscloud_action.build.reuse import pin_reused
 from crosscloud_action.errors import InfraFailure, ProjectFailure
 from crosscloud_action.model import Image, Pinned
 from crosscloud_action.runtimes.interface import StageContext
-from tests.action import CONFIG, RELEASES, log_of, stage_context
+from tests.helpers.stages import CONFIG, RELEASES, log_of, stage_context
 
 
 def pin(ctx: StageContext, spec: BuildSpec | dict[str, Any], ref: str) -> Pinned:

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from crosscloud.status_repo.seed import init_status_repo
-from tests.conftest import git, snapshot
+from tests.helpers.status_repos import git, snapshot
 
 VENV_BIN = str(Path(sys.executable).parent)
 

@@ -37,8 +37,8 @@ from tests.action.recorded_cli import (
     transcript_files,
     transcripts,
 )
-from tests.action.test_helm_tool import closed_port
 from tests.action.test_kubernetes_runtime import make_chart
+from tests.helpers.servers import free_port
 
 HELM = real_binary("helm")
 KUBECTL = real_binary("kubectl")
@@ -182,7 +182,7 @@ def test_a_deploy_against_an_unreachable_api_server_recorded_and_replayed(
     """The whole failure path of a deploy (upgrade, diagnostics, teardown) with the real binaries against
     127.0.0.1:<a port nothing listens on>; replayed, the runtime makes the same calls and fails the same."""
     rec = tmp_path / "recorded"
-    target = Target(cloud="kind", endpoint="x", kubeconfig=kubeconfig_text(f"https://127.0.0.1:{closed_port()}"))
+    target = Target(cloud="kind", endpoint="x", kubeconfig=kubeconfig_text(f"https://127.0.0.1:{free_port()}"))
     ctx = context(tmp_path, rec)
     with pytest.raises(StageFailure) as real:
         KubernetesRuntime(diagnose_budget=15, teardown_budget=30).deploy(ctx, target, PINNED)
@@ -217,7 +217,7 @@ def test_the_hand_written_unreachable_answers_read_as_the_real_binaries_print_th
     binaries: the same error line (the port aside), so the same classification."""
     assert HELM is not None
     rec = tmp_path / "recorded"
-    port = closed_port()
+    port = free_port()
     ctx = context(tmp_path, rec)
     kubeconfig = write_kubeconfig(tmp_path / "kube", kubeconfig_text(f"https://127.0.0.1:{port}"))
     for argv in (

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from crosscloud.errors import BadInputError
 from crosscloud_app import create_app
 from crosscloud_app.web.status_state import EXTENSION, NotReadyError, StatusState
-from tests.conftest import git
+from tests.helpers.status_repos import git
 
 
 def test_test_config_overrides_the_environment(

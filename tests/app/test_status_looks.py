@@ -14,7 +14,8 @@ from flask.testing import FlaskClient
 from crosscloud import presentation
 from crosscloud_app.badges.shields import NAMED_COLOURS, render_svg
 from crosscloud_app.web.status_state import EXTENSION, StatusState
-from tests.app.conftest import Cells, Writer, result
+from tests.helpers.app_results import Writer, result
+from tests.helpers.html_cells import Cells
 
 STYLESHEET = Path(__file__).resolve().parents[2] / "app" / "static" / "style.css"
 ATOM = "{http://www.w3.org/2005/Atom}"

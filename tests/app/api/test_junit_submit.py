@@ -21,7 +21,8 @@ from crosscloud.cli import main
 from crosscloud.status_repo.seed import init_status_repo
 from crosscloud_app.api import junit_submit, openapi
 from crosscloud_app.web.status_state import EXTENSION, StatusState
-from tests.conftest import ROOT, git, snapshot
+from tests.helpers.paths import ROOT
+from tests.helpers.status_repos import git, snapshot
 
 DATA = ROOT / "tests" / "data" / "junit"
 TOKEN = "s3cret-submit-token"

@@ -11,8 +11,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.app.github_app.test_app_client import make_key
-from tests.app.github_replay import replaying
+from tests.helpers.github_keys import make_key
+from tests.helpers.github_replay import replaying
 
 REFRESH_TOKEN = "refresh token for the tests"
 NIGHTLY = "octo-org/nightly"

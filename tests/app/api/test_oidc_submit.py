@@ -12,17 +12,13 @@ import dataclasses
 import hashlib
 import hmac
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -32,103 +28,14 @@ from crosscloud.records import Record
 from crosscloud_app.api.oidc_submit import MAX_RECORDS, authorise
 from crosscloud_app.api.oidc_tokens import EXTENSION, JWKS_TTL, Claims, JwksCache, TokenVerifier
 from crosscloud_app.web.http_errors import HttpError
-from tests.conftest import git, record_data, snapshot
+from tests.helpers.oidc_issuer import AUDIENCE, ETCD_CELL, LocalIssuer
+from tests.helpers.status_repos import git, record_data, snapshot
 
-AUDIENCE = "https://cross-cloud.example.org"
 ROUTE = "/api/v1/results"
-ETCD_CELL = "results/etcd/stable/amd64/local/host/deploy.json"
 
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-class LocalIssuer:
-    """Stands in for token.actions.githubusercontent.com (see the module doc); ``paths`` lists every
-    request it answered, so tests can count key fetches."""
-
-    def __init__(self) -> None:
-        self.keys: dict[str, rsa.RSAPrivateKey] = {}
-        self.paths: list[str] = []
-        issuer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                issuer.paths.append(self.path)
-                if self.path == "/.well-known/openid-configuration":
-                    body: Any = {"issuer": issuer.url, "jwks_uri": f"{issuer.url}/.well-known/jwks"}
-                elif self.path == "/.well-known/jwks":
-                    body = {"keys": [issuer.public_jwk(kid) for kid in issuer.keys]}
-                else:
-                    self.send_error(404)
-                    return
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.add_key("key-1")
-
-    def add_key(self, kid: str) -> None:
-        self.keys[kid] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-    def public_jwk(self, kid: str) -> dict[str, Any]:
-        jwk: dict[str, Any] = json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(self.keys[kid].public_key()))
-        return {**jwk, "kid": kid, "use": "sig", "alg": "RS256"}
-
-    def public_pem(self, kid: str = "key-1") -> bytes:
-        return (
-            self.keys[kid]
-            .public_key()
-            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        )
-
-    def claims(self, repository: str = "etcd-io/etcd", **overrides: Any) -> dict[str, Any]:
-        """The claims GitHub puts in a job's token (values as strings, as GitHub sends them)."""
-        now = int(time.time())
-        claims: dict[str, Any] = {
-            "jti": "6f4b2e3c-0000-4000-8000-000000000001",
-            "sub": f"repo:{repository}:ref:refs/heads/main",
-            "aud": AUDIENCE,
-            "ref": "refs/heads/main",
-            "sha": "b" * 40,
-            "repository": repository,
-            "repository_owner": repository.split("/")[0],
-            "repository_id": "11225014",
-            "repository_owner_id": "41972792",
-            "run_id": "7012345678",
-            "run_number": "42",
-            "run_attempt": "2",
-            "actor": "octocat",
-            "workflow": "Cross-Cloud CI",
-            "workflow_ref": f"{repository}/.github/workflows/cross-cloud.yml@refs/heads/main",
-            "job_workflow_ref": f"{repository}/.github/workflows/cross-cloud.yml@refs/heads/main",
-            "event_name": "schedule",
-            "iss": self.url,
-            "nbf": now - 5,
-            "iat": now - 5,
-            "exp": now + 300,
-        }
-        claims.update(overrides)
-        return {k: v for k, v in claims.items() if v is not None}
-
-    def token(self, kid: str = "key-1", signing_kid: str | None = None, **claims: Any) -> str:
-        key = self.keys[signing_kid or kid]
-        return jwt.encode(self.claims(**claims), key, algorithm="RS256", headers={"kid": kid})
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
 
 
 @pytest.fixture

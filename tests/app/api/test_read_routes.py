@@ -30,8 +30,8 @@ from crosscloud.status_repo.writer import StatusRepoWriter
 from crosscloud_app import create_app
 from crosscloud_app.api import history, openapi, query
 from crosscloud_app.web.status_state import EXTENSION, StatusState
-from tests.app.conftest import ALL_GREEN, Writer, pipeline, result
-from tests.conftest import ROOT
+from tests.helpers.app_results import ALL_GREEN, Writer, pipeline, result
+from tests.helpers.paths import ROOT
 
 DOCUMENT = openapi.document()
 REGISTRY = Registry().with_resource("urn:api", Resource.from_contents(DOCUMENT, default_specification=DRAFT202012))

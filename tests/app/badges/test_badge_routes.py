@@ -23,8 +23,8 @@ from crosscloud_app import create_app
 from crosscloud_app.badges import routes as badges
 from crosscloud_app.badges.shields import render_svg
 from crosscloud_app.web.status_state import EXTENSION
-from tests.app.conftest import ALL_GREEN, Writer, pipeline, result
-from tests.conftest import git
+from tests.helpers.app_results import ALL_GREEN, Writer, pipeline, result
+from tests.helpers.status_repos import git
 
 
 def seed(writer: StatusRepoWriter) -> None:

@@ -1,6 +1,6 @@
 """The GitHub App's authentication: JWT for the installation lookup, one installation token per client,
 reused until it is about to expire. GitHub's answers come from betamax cassettes standing in for
-github.com (``tests/app/github_replay.py``); the App's key is made here, never committed."""
+github.com (``tests/helpers/github_replay.py``); the App's key is made here, never committed."""
 
 from __future__ import annotations
 
@@ -10,19 +10,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from crosscloud_app.github_app.app_client import GitHubApp
-from tests.app.github_replay import replaying
+from tests.helpers.github_keys import make_key
+from tests.helpers.github_replay import replaying
 
 APP_ID = 4242
 REPOSITORY = "octo-org/cross-cloud-config"
 NO_THROTTLE = {"seconds_between_requests": None, "seconds_between_writes": None}
-
-
-def make_key() -> tuple[str, rsa.RSAPublicKey]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    return pem, key.public_key()
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +67,6 @@ def test_configured_installation_skips_the_lookup(app_key: tuple[str, rsa.RSAPub
 def test_post_is_never_retried_blindly() -> None:
     """A POST GitHub carried out but answered with a 5xx must not be sent again by the client (a second issue or
     pull request); GETs and other idempotent calls still are."""
-    from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
     from crosscloud_app.github_app.app_client import GitHubApp

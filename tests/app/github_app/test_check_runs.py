@@ -2,7 +2,7 @@
 
 The status repository, its mirror, the index, the refresh (which calls the check runs as its listener) and
 the store are real (temporary directories). GitHub cannot be reached from here: its API is replayed from
-betamax cassettes (``tests/app/cassettes/check_runs_*.json``), built by ``tests/app/check_run_cassettes.py``
+betamax cassettes (``tests/app/cassettes/check_runs_*.json``), built by ``tests/helpers/check_run_cassettes.py``
 from GitHub's documented check-run answers (the REST reference's requests with the exact bodies the code
 must send, answers shaped like the ``check_run`` object of GitHub's webhook example), as the other
 cassettes were built from documented shapes. Each recorded answer is used once, so a duplicated check run,
@@ -26,10 +26,10 @@ from crosscloud_app.github_app import app_client
 from crosscloud_app.github_app.check_runs import EXTENSION, Action, CheckRunPoster, Group, check_name, wanted
 from crosscloud_app.web.status_state import EXTENSION as STATE
 from crosscloud_app.web.status_state import StatusState
-from tests.app.check_run_cassettes import BUILD, JOB, LOCAL, PUBLIC_URL, REPOSITORY, SHA
-from tests.app.github_app.test_app_client import make_key
-from tests.app.github_replay import Seen, replaying
-from tests.conftest import make_record
+from tests.helpers.check_run_cassettes import BUILD, JOB, LOCAL, PUBLIC_URL, REPOSITORY, SHA
+from tests.helpers.github_keys import make_key
+from tests.helpers.github_replay import Seen, replaying
+from tests.helpers.status_repos import make_record
 
 NOW = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 REASON = "etcd did not answer on 127.0.0.1:2379"

@@ -25,9 +25,9 @@ from crosscloud_app.github_app.failure_issue_store import CLOSED, OPEN, AlertSto
 from crosscloud_app.github_app.failure_issues import EXTENSION, LABEL, Action, Alerter, dashboard_url, marker
 from crosscloud_app.web.status_state import EXTENSION as STATE
 from crosscloud_app.web.status_state import StatusState
-from tests.app.github_app.test_app_client import make_key
-from tests.app.github_replay import Seen, replaying
-from tests.app.pages.test_feed import night
+from tests.helpers.app_results import night
+from tests.helpers.github_keys import make_key
+from tests.helpers.github_replay import Seen, replaying
 
 REPOSITORY = "etcd-io/etcd"
 CELL = "results/etcd/stable/amd64/local/host/deploy.json"

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from crosscloud import cli
-from tests.app.github_replay import ReplayServer
+from tests.helpers.github_replay import ReplayServer
 
 NIGHTLY = "octo-org/nightly"
 

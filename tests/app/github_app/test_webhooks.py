@@ -30,10 +30,11 @@ from crosscloud_app.github_app.stable_ref_bump import branch_name, bump_stable_r
 from crosscloud_app.github_app.webhooks import EXTENSION, MAX_PAYLOAD_BYTES, WorkerPool, signature_ok
 from crosscloud_app.web.status_state import EXTENSION as STATE
 from crosscloud_app.web.status_state import StatusState
-from tests.app.conftest import hours_ago, result
-from tests.app.github_app.test_app_client import make_key
-from tests.app.github_replay import replaying
-from tests.conftest import CNCF_2018, FIXTURES, git
+from tests.helpers.app_results import hours_ago, result
+from tests.helpers.github_keys import make_key
+from tests.helpers.github_replay import replaying
+from tests.helpers.paths import CNCF_2018, FIXTURES
+from tests.helpers.status_repos import git
 
 SECRET = "webhook secret for the tests"
 STATUS_REPOSITORY = "octo-org/cross-cloud-status"

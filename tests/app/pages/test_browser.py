@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from playwright import sync_api
 
-from tests.app.conftest import Served
-from tests.required_tools import path_of
+from tests.helpers.required_tools import path_of
+from tests.helpers.servers import Served
 
 CHROMIUM = path_of("chromium")
 """Debian's chromium (never ``playwright install``)."""

@@ -13,8 +13,9 @@ from crosscloud.status_repo.git import Git
 from crosscloud.status_repo.seed import default_config_text
 from crosscloud.status_repo.writer import DEFAULT_EMAIL, DEFAULT_NAME
 from crosscloud_app.web.status_state import EXTENSION, StatusState
-from tests.app.conftest import Cells, Writer, result
-from tests.conftest import git
+from tests.helpers.app_results import Writer, result
+from tests.helpers.html_cells import Cells
+from tests.helpers.status_repos import git
 
 
 def page(client: FlaskClient, url: str = "/") -> str:

@@ -15,33 +15,11 @@ from crosscloud.status_repo.seed import init_status_repo
 from crosscloud.status_repo.writer import StatusRepoWriter
 from crosscloud_app.pages.feed import status_changes
 from crosscloud_app.web.status_state import EXTENSION, StatusState
-from tests.conftest import make_record
+from tests.helpers.app_results import night
 
 A = "{http://www.w3.org/2005/Atom}"
 DEFAULT_CONFIG = Path(__file__).resolve().parents[3] / "status-data" / "cross-cloud.yml"
 HOSTILE = "<script>alert(1)</script> & co"
-
-
-def night(writer: StatusRepoWriter, n: int, statuses: dict[str, str], project: str = "etcd") -> None:
-    """One commit with a result per stage of ``project`` stable on local, on night ``n`` (November 2026)."""
-    records = []
-    for i, (stage, status) in enumerate(statuses.items()):
-        fields: dict[str, Any] = {
-            "project": project,
-            "stage": stage,
-            "status": status,
-            "ref": {"etcd": "v3.4.23", "prometheus": "v2.42.0", "nats": "v2.9.10"}[project],
-            "started_at": f"2026-11-{n:02d}T03:{i:02d}:00Z",
-            "finished_at": f"2026-11-{n:02d}T03:{i:02d}:30Z",
-            "url": f"https://github.com/example/{project}/actions/runs/{n}/job/{i}",
-            "run": {"repository": f"example/{project}", "id": n, "attempt": 1, "job": "cross-cloud",
-                    "workflow": "Cross-Cloud CI", "url": f"https://github.com/example/{project}/actions/runs/{n}"},
-            "reason": None if status == "success" else f"{stage} {status} on night {n}",
-        }  # fmt: skip
-        if stage == "build":
-            fields.update(cloud=None)
-        records.append(make_record(**fields))
-    writer.write(records)
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from crosscloud_app.web.status_state import EXTENSION, StatusState
-from tests.app.conftest import ALL_GREEN, Writer, pipeline, result
+from tests.helpers.app_results import ALL_GREEN, Writer, pipeline, result
 
 
 def html_of(client: FlaskClient, url: str, status: int = 200) -> str:

@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from crosscloud_app.badges.shields import render_svg
-from tests.conftest import git
+from tests.helpers.status_repos import git
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from crosscloud_app.web.status_state import EXTENSION, StatusState
-from tests.app.conftest import Writer, result
-from tests.conftest import git
+from tests.helpers.app_results import Writer, result
+from tests.helpers.status_repos import git
 
 
 def test_healthz_names_the_commit_and_the_mirror_age(client: FlaskClient, seeded_repo: Path) -> None:

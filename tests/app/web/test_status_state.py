@@ -11,8 +11,8 @@ from crosscloud.records import Record
 from crosscloud.status_repo.git import Remote
 from crosscloud_app.web import metrics
 from crosscloud_app.web.status_state import Snapshot, StatusState
-from tests.app.conftest import Writer, result
-from tests.conftest import git
+from tests.helpers.app_results import Writer, result
+from tests.helpers.status_repos import git
 
 
 def night(status: str, at: float, run: int) -> Record:

@@ -1,0 +1,1 @@
+"""Tests of the status repository's writer, reader and seeding (``crosscloud/status_repo/``)."""

@@ -1,0 +1,253 @@
+"""The bad-input corpus (``tests/hostile/bad_inputs/``): every case gets a clear answer naming what is at fault,
+and nothing stored changes (the status repository's refs, the configuration file's bytes).
+
+Each case is a data file; see ``tests/hostile/bad_inputs/README.md`` for the format."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from crosscloud.cli import main
+from crosscloud.status_repo.git import Remote
+from crosscloud.status_repo.seed import init_status_repo
+from crosscloud.status_repo.writer import Backoff, StatusRepoWriter
+from crosscloud_app import create_app
+from crosscloud_app.web.status_state import EXTENSION
+from tests.helpers.app_results import ALL_GREEN, pipeline, result
+from tests.helpers.status_repos import record_data, snapshot
+
+CORPUS = Path(__file__).parent / "bad_inputs"
+SECRET = "corpus-webhook-secret"
+REFRESH_TOKEN = "corpus-refresh-token"
+
+
+@dataclass(frozen=True)
+class Case:
+    path: Path
+    headers: dict[str, str]
+    payload: bytes
+
+    @property
+    def name(self) -> str:
+        return f"{self.path.parent.name}/{self.path.name}"
+
+
+def load(path: Path) -> Case:
+    """Header lines ``#! key: value`` at the top, then the input byte for byte."""
+    raw = path.read_bytes()
+    headers: dict[str, str] = {}
+    while raw.startswith(b"#! "):
+        line, _, raw = raw.partition(b"\n")
+        key, _, value = line[3:].decode().partition(": ")
+        headers[key] = value
+    return Case(path, headers, raw)
+
+
+def cases(kind: str) -> list[Any]:
+    found = sorted((CORPUS / kind).iterdir())
+    return [pytest.param(load(p), id=p.stem) for p in found]
+
+
+def run(capsys: pytest.CaptureFixture[str], args: list[str]) -> tuple[int, str]:
+    try:
+        code = main(args)
+    except SystemExit as exc:  # argparse
+        code = int(exc.code or 0)
+    return code, capsys.readouterr().err
+
+
+def test_the_corpus_is_big_and_every_case_says_what_to_expect() -> None:
+    every = [load(p) for p in CORPUS.rglob("*") if p.is_file() and p.name != "README.md"]
+    assert len(every) >= 100
+    kinds = {c.path.parent.name for c in every}
+    assert kinds == {"config", "record", "cli", "http", "body", "webhook"}
+    for case in every:
+        assert case.headers, f"{case.name} states no expected outcome"
+
+
+# -- files and arguments of the CLI -------------------------------------------------------------------
+@pytest.mark.parametrize("case", cases("config"))
+def test_bad_configuration(case: Case, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "cross-cloud.yml"
+    config.write_bytes(case.payload)
+    code, err = run(capsys, ["validate", str(config)])
+    assert code == 2, err
+    assert err.startswith("crosscloud: error: ") and str(config) in err and case.headers["message"] in err, err
+    target = tmp_path / "new.git"
+    code, err = run(capsys, ["init", "--repo", str(target), "--config", str(config)])
+    assert code == 2 and case.headers["message"] in err, err
+    assert not target.exists()
+    assert config.read_bytes() == case.payload
+
+
+@pytest.mark.parametrize("case", cases("record"))
+def test_bad_record_file(case: Case, status_repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good = tmp_path / "good.json"
+    good.write_text(json.dumps(record_data(project="nats")))
+    bad = tmp_path / case.path.name
+    bad.write_bytes(case.payload)
+    before = snapshot(status_repo)
+    code, err = run(capsys, ["record", "--repo", str(status_repo), str(good), str(bad)])
+    assert code == 2, err
+    assert err.startswith("crosscloud: error: ") and case.headers["message"] in err, err
+    if case.headers.get("names") == "configuration":  # judged against the repository's cross-cloud.yml
+        assert "cross-cloud.yml" in err
+    else:
+        assert bad.name in err
+    assert len(err) < 2000
+    assert snapshot(status_repo) == before  # the good file of the same call did not land either
+
+
+@pytest.mark.parametrize("case", cases("cli"))
+def test_bad_arguments(case: Case, status_repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = [a.replace("{repo}", str(status_repo)).replace("{tmp}", str(tmp_path)) for a in json.loads(case.payload)]
+    before = snapshot(status_repo)
+    code, err = run(capsys, args)
+    assert code == int(case.headers["exit"]), err
+    assert case.headers.get("message", "") in err, err
+    assert snapshot(status_repo) == before
+    assert not (tmp_path / "pwned").exists()
+
+
+# -- the app ------------------------------------------------------------------------------------------
+@dataclass
+class Served:
+    repo: Path
+    app: Flask
+    client: FlaskClient
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """One app over one seeded repository for every HTTP case (each case checks the repository did not move)."""
+    root = tmp_path_factory.mktemp("corpus")
+    repo = root / "status.git"
+    init_status_repo(repo)
+    writer = StatusRepoWriter(Remote.parse(str(repo)), backoff=Backoff(attempts=5, base=0.01, cap=0.1))
+    writer.write(
+        pipeline("prometheus", "stable", ALL_GREEN, run=100)
+        + pipeline("etcd", "stable", {"build": "success", "provision": "success", "deploy": "failed"})
+        + [result("nats", "head", "build", "running", at=0.1, ref="v2.15.1", run=101)]
+    )
+    app = create_app(
+        {
+            "TESTING": True,
+            "STATUS_REPO": str(repo),
+            "MIRROR_DIR": str(root / "mirror"),
+            "WEBHOOK_SECRET": SECRET,
+            "STATUS_REPOSITORY": "example/status",
+            "REFRESH_TOKEN": REFRESH_TOKEN,
+            "SUBMIT_TOKEN": REFRESH_TOKEN,
+            "NIGHTLY_REPOSITORY": "example/cross-cloud",
+        }
+    )
+    yield Served(repo, app, app.test_client())
+    app.extensions[EXTENSION].close()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _error_of(response: Any) -> dict[str, Any]:
+    assert response.mimetype == "application/json", response.data[:200]
+    error = response.get_json()["error"]
+    assert isinstance(error, dict) and error["message"]
+    return error
+
+
+@pytest.mark.parametrize("case", cases("http"))
+def test_bad_request(case: Case, served: Served) -> None:
+    method, target = case.payload.decode().strip().split(" ", 1)
+    before = snapshot(served.repo)
+    response = served.client.open(target, method=method)
+    assert response.status_code == int(case.headers["status"]), response.data[:300]
+    path = target.split("?")[0]
+    if path.startswith("/api/"):
+        error = _error_of(response)
+        if "parameter" in case.headers:
+            assert case.headers["parameter"] in (error.get("parameter") or "") + error["message"], error
+    elif path.startswith("/badge/"):
+        assert response.mimetype == "image/svg+xml"  # an "unknown" badge, whatever follows /badge/
+    else:
+        assert response.mimetype == "text/html"
+    for value in response.headers.values():
+        assert "\r" not in value and "\n" not in value
+    assert snapshot(served.repo) == before
+
+
+@pytest.mark.parametrize("case", cases("body"))
+def test_bad_body(case: Case, served: Served) -> None:
+    before = snapshot(served.repo)
+    response = served.client.post(
+        case.headers["path"],
+        data=case.payload,
+        headers={"Content-Type": case.headers["content-type"], "Authorization": f"Bearer {REFRESH_TOKEN}"},
+    )
+    assert response.status_code == int(case.headers["status"]), response.data[:300]
+    assert case.headers["message"] in _error_of(response)["message"]
+    assert snapshot(served.repo) == before
+
+
+def sign(body: bytes) -> str:
+    return "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+
+
+@pytest.mark.parametrize("case", cases("webhook"))
+def test_bad_webhook_payload(case: Case, served: Served) -> None:
+    """Signed correctly, so the payload itself is what is judged."""
+    before = snapshot(served.repo)
+    delivery = "corpus-" + re.sub(r"[^a-z0-9-]", "-", case.path.stem)
+    response = served.client.post(
+        "/webhooks/github",
+        data=case.payload,
+        headers={
+            "Content-Type": case.headers["content-type"],
+            "X-GitHub-Event": case.headers["event"],
+            "X-GitHub-Delivery": delivery,
+            "X-Hub-Signature-256": sign(case.payload),
+        },
+    )
+    status = int(case.headers["status"])
+    assert response.status_code == status, response.data[:300]
+    body = response.get_json()
+    message = body["error"]["message"] if status >= 400 else body["message"]
+    assert case.headers["message"] in message, message
+    assert served.app.extensions["crosscloud.webhooks"].drain(10)
+    assert snapshot(served.repo) == before
+
+
+# -- a hostile file committed straight into the status repository ---------------------------------------
+def test_a_file_nested_too_deeply_breaks_only_its_own_cell(status_repo: Path, tmp_path: Path) -> None:
+    """40 kB of nested arrays exhaust Python's stack in ``json.loads``: the reader must index it as one
+    broken cell instead of failing the whole refresh (which would freeze every page on the old state)."""
+    from crosscloud.status_repo.reader import StatusIndex
+    from tests.helpers.fixture_project import _git
+
+    work = tmp_path / "work"
+    subprocess.run(["git", "clone", "-q", str(status_repo), str(work)], check=True, capture_output=True)
+    cell = work / "results" / "etcd" / "stable" / "amd64" / "local" / "host" / "deploy.json"
+    cell.parent.mkdir(parents=True)
+    cell.write_text("[" * 20_000 + "]" * 20_000)
+    good = work / "results" / "nats" / "stable" / "amd64" / "local" / "host" / "deploy.json"
+    good.parent.mkdir(parents=True)
+    good.write_text(json.dumps(record_data(project="nats"), indent=2))
+    _git(work, "add", "results")
+    _git(work, "commit", "-q", "-m", "hostile file")
+    _git(work, "push", "-q", "origin", "HEAD:main")
+
+    index = StatusIndex(status_repo)
+    index.refresh()
+    current = {str(key.project): entry for key, entry in index.current().items()}
+    assert "nested too deeply" in (current["etcd"].error or "")
+    assert current["nats"].error is None and current["nats"].status == "success"

@@ -1,0 +1,1 @@
+"""Tests of the terraform modules (``terraform/``): the local module applied, every module's contract."""
