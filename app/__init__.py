@@ -5,13 +5,16 @@ Its packages, each registered by name in ``create_app``:
 
 - ``web``: the infrastructure the others build on (settings, the served state of the status repository, the
   one HTTP error path, request bodies and bearer tokens, the one path that writes the status repository,
-  metrics, ``/healthz`` and ``/metrics``, ``crosscloud serve``); it imports none of the others;
+  metrics, ``/healthz`` and ``/metrics``); it imports none of the others;
 - ``pages``: the dashboard, the project and cell pages and the Atom feed (templates in ``templates/``,
   the stylesheet in ``static/``);
 - ``badges``: README badges, drawn like shields.io's;
 - ``api``: the machine API (``/api/v1``, ``/alerts.json`` and ``/check-runs.json``), registered and
   documented from one table;
 - ``github_app``: webhooks, talking to GitHub as the App, failure issues, check runs, ``crosscloud trigger``.
+
+Beside them, ``create_app`` here wires the packages into one app, ``serve_command`` serves it
+(``crosscloud serve``) and ``cli`` adds the app's commands to ``crosscloud``.
 
 How a status looks on every face is ``crosscloud.presentation``'s."""
 
@@ -30,7 +33,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     The first refresh runs here, synchronously; when it fails the app still starts and answers 503
     until a later refresh succeeds. (The imports are here, not at the top, so that the ``crosscloud`` command,
-    which loads ``crosscloud_app.web.serve_command``, does not load Flask and every surface to start.)"""
+    which loads ``crosscloud_app.serve_command``, does not load Flask and every surface to start.)"""
     from flask import Flask
 
     from crosscloud.status_repo.git import Remote

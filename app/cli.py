@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from crosscloud_app import serve_command
 from crosscloud_app.github_app import trigger_command
-from crosscloud_app.web import serve_command
 
 if TYPE_CHECKING:
     from crosscloud.cli.plugins import Commands

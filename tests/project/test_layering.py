@@ -54,3 +54,76 @@ def test_the_scan_sees_every_way_of_naming_a_side() -> None:
     ):
         assert side_references(source, "sample.py"), source
     assert side_references("import crosscloud.cli\nfrom crosscloud import layout\n", "sample.py") == []
+
+
+# -- the arrows inside and between the sides ---------------------------------------------------------------------
+APP = ROOT / "app"
+ACTION = ROOT / "action"
+
+MAY_IMPORT: dict[str, frozenset[str]] = {
+    "crosscloud_action": frozenset({"crosscloud", "crosscloud_action"}),
+    "crosscloud_app.web": frozenset({"crosscloud", "crosscloud_app.web"}),
+    "crosscloud_app.pages": frozenset({"crosscloud", "crosscloud_app.web", "crosscloud_app.pages"}),
+    "crosscloud_app.badges": frozenset({"crosscloud", "crosscloud_app.web", "crosscloud_app.badges"}),
+    "crosscloud_app.github_app": frozenset({"crosscloud", "crosscloud_app.web", "crosscloud_app.github_app"}),
+    "crosscloud_app.api": frozenset(
+        {"crosscloud", "crosscloud_app.web", "crosscloud_app.github_app", "crosscloud_app.api"}
+    ),
+}
+"""What each part may import of this project (third-party packages are free). ``crosscloud_app`` itself
+(``create_app``, ``cli``) wires the packages together and may import them all."""
+
+
+def _module_name(path: Path) -> str:
+    if path.is_relative_to(APP):
+        parts = ("crosscloud_app", *path.relative_to(APP).with_suffix("").parts)
+    else:
+        parts = ("crosscloud_action", *path.relative_to(ACTION).with_suffix("").parts)
+    return ".".join(part for part in parts if part != "__init__")
+
+
+def _part(module: str) -> str | None:
+    """The entry of ``MAY_IMPORT`` a module belongs to (the longest prefix), or None for ``crosscloud_app``'s
+    own top-level modules."""
+    found = [part for part in MAY_IMPORT if module == part or module.startswith(part + ".")]
+    return max(found, key=len) if found else None
+
+
+def _project_imports(source: str, filename: str) -> list[tuple[int, str]]:
+    found = []
+    for node in ast.walk(ast.parse(source, filename)):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.append((node.lineno, node.module))
+    return [(n, m) for n, m in found if m.split(".")[0] in ("crosscloud", *SIDES)]
+
+
+def _allowed(imported: str, allowed: frozenset[str]) -> bool:
+    return any(imported == a or imported.startswith(a + ".") for a in allowed)
+
+
+def test_the_sides_import_only_what_their_layer_may() -> None:
+    """The action never imports the app nor the app the action; inside the app, ``web`` imports no other
+    package, ``pages``, ``badges`` and ``github_app`` build on ``web`` alone, and ``api`` on ``web`` and
+    ``github_app`` (whose stores its operator routes show)."""
+    modules = sorted(APP.rglob("*.py")) + sorted(ACTION.rglob("*.py"))
+    assert len(modules) > 60, f"the scan found only {len(modules)} modules"
+    wrong = []
+    for path in modules:
+        name = _module_name(path)
+        part = _part(name)
+        if part is None:
+            continue
+        for line, imported in _project_imports(path.read_text(), str(path)):
+            if not _allowed(imported, MAY_IMPORT[part]):
+                wrong.append(f"{path.relative_to(ROOT)}:{line}: {name} imports {imported}")
+    assert not wrong, "imports against the layers:\n" + "\n".join(wrong)
+
+
+def test_the_layer_check_sees_a_wrong_arrow() -> None:
+    assert _project_imports("from crosscloud_app.pages import dashboard\n", "x.py") == [(1, "crosscloud_app.pages")]
+    assert not _allowed("crosscloud_app.pages", MAY_IMPORT["crosscloud_app.web"])
+    assert not _allowed("crosscloud_app", MAY_IMPORT["crosscloud_action"])
+    assert _part("crosscloud_app.api.openapi") == "crosscloud_app.api"
+    assert _part("crosscloud_app.cli") is None
