@@ -9,17 +9,20 @@ installation: a new client per request would mint a new token per request and bu
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Final
 
 from flask import Flask, current_app
 
-from crosscloud.errors import BadInputError
+from crosscloud.errors import BadInputError, CrossCloudError
 from crosscloud_app.web import settings
 
 if TYPE_CHECKING:
     from github import Github
+
+log = logging.getLogger(__name__)
 
 DEFAULT_API_URL: Final = "https://api.github.com"
 EXTENSION: Final = "crosscloud.github_app"
@@ -113,6 +116,27 @@ def from_settings(app: Flask) -> GitHubApp:
         client_options=app.config.get("GITHUB_CLIENT_OPTIONS"),
     )
     return app.extensions.setdefault(EXTENSION, made)  # type: ignore[no-any-return]
+
+
+def is_configured(app: Flask, feature: str) -> bool:
+    """Whether the GitHub App is configured (``APP_ID`` and a private key), for ``feature`` (``alerts``,
+    ``check runs``), which is off when it is not: the log says so, and why."""
+    try:
+        configured = bool(app.config.get("APP_ID")) and settings.private_key(app) is not None
+    except CrossCloudError as exc:
+        log.warning("%s are off: %s", feature, exc)
+        return False
+    if not configured:
+        log.info("%s are off: the GitHub App is not configured (%s_APP_ID, private key)", feature, settings.ENV_PREFIX)
+    return configured
+
+
+def github_errors() -> tuple[type[Exception], ...]:
+    """What a call to GitHub may raise that is GitHub's or the network's doing: logged and tried again later."""
+    import requests
+    from github import GithubException
+
+    return (GithubException, requests.RequestException, OSError, CrossCloudError)
 
 
 def current_github_app() -> GitHubApp:

@@ -38,11 +38,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-import requests
 from flask import Flask
 
 from crosscloud.config import Config, Project
-from crosscloud.errors import CrossCloudError
 from crosscloud.records import CellKey, Record, parse_time
 from crosscloud.status_repo.reader import Entry
 from crosscloud.vocabulary import NO_KUBERNETES
@@ -79,12 +77,6 @@ metrics.describe("crosscloud_check_runs_total", "What the check runs did on GitH
 
 GitHubFor = Callable[[str], "Github"]
 RecordOf = Callable[[Entry], Record]
-
-
-def _github_errors() -> tuple[type[Exception], ...]:
-    from github import GithubException
-
-    return (GithubException, requests.RequestException, OSError, CrossCloudError)
 
 
 # -- the store -----------------------------------------------------------------------------------------------
@@ -397,7 +389,7 @@ class CheckRunPoster:
             self.store.handled(group.path, fingerprint, "not-installed", repository=want.repository)
             return Action("not-installed", group.path, want.repository,
                           detail="the GitHub App is not installed there: skipped")  # fmt: skip
-        except _github_errors() as exc:
+        except app_client.github_errors() as exc:
             return Action("failed", group.path, want.repository, detail=str(exc)[:500])
         self.store.handled(group.path, fingerprint, "posted", repository=want.repository, check_run=number,
                            external_id=want.external_id)  # fmt: skip
@@ -433,13 +425,7 @@ def register(app: Flask) -> None:
     """Post check runs from the app's ``StatusState`` snapshots when the GitHub App is configured (``APP_ID``
     and a private key); otherwise they are off, and the log says why. Each repository's installation is
     looked up (``GET /repos/{owner}/{repo}/installation``), so one App serves every project that installs it."""
-    try:
-        configured = bool(app.config.get("APP_ID")) and settings.private_key(app) is not None
-    except CrossCloudError as exc:
-        log.warning("check runs are off: %s", exc)
-        return
-    if not configured:
-        log.info("check runs are off: the GitHub App is not configured (%s_APP_ID, private key)", settings.ENV_PREFIX)
+    if not app_client.is_configured(app, "check runs"):
         return
     state: StatusState = app.extensions[STATE]
 

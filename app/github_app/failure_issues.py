@@ -29,12 +29,10 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Final
 from urllib.parse import quote, urlencode
 
-import requests
 from flask import Flask
 
 from crosscloud import layout
 from crosscloud.config import Config, Project
-from crosscloud.errors import CrossCloudError
 from crosscloud.insight import CellInsight, RunRef
 from crosscloud.presentation import ERROR, word
 from crosscloud.records import CellKey
@@ -84,12 +82,6 @@ class Action:
     def __str__(self) -> str:
         where = f"{self.repository}#{self.issue}" if self.issue else self.repository
         return f"{self.kind} {where} for {self.cell}" + (f": {self.detail}" if self.detail else "")
-
-
-def _github_errors() -> tuple[type[Exception], ...]:
-    from github import GithubException
-
-    return (GithubException, requests.RequestException, OSError, CrossCloudError)
 
 
 # -- words ---------------------------------------------------------------------------------------------------
@@ -271,7 +263,7 @@ class Alerter:
                 path = layout.cell_path(key)
                 try:
                     done = self._check_cell(snapshot, key, found, project.repository, repos, now)
-                except _github_errors() as exc:
+                except app_client.github_errors() as exc:
                     done = [Action("failed", path, project.repository, detail=str(exc)[:500])]
                 for action in done:
                     metrics.inc("crosscloud_alerts_total", {"action": action.kind})
@@ -409,13 +401,7 @@ def register(app: Flask) -> None:
     """The alerts as a listener of the app's ``StatusState`` when the GitHub App is configured (``APP_ID`` and
     a private key); otherwise alerts are off, and the log says why. ``/alerts.json`` (``crosscloud_app.api``)
     shows what they keep."""
-    try:
-        configured = bool(app.config.get("APP_ID")) and settings.private_key(app) is not None
-    except CrossCloudError as exc:
-        log.warning("alerts are off: %s", exc)
-        return
-    if not configured:
-        log.info("alerts are off: the GitHub App is not configured (%s_APP_ID, private key)", settings.ENV_PREFIX)
+    if not app_client.is_configured(app, "alerts"):
         return
 
     def client(repository: str) -> Github:

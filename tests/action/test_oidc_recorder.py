@@ -15,8 +15,7 @@ import re
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -34,7 +33,7 @@ from crosscloud_app import create_app
 from crosscloud_app.web.status_state import EXTENSION, StatusState
 from tests.helpers.act import FIXTURE_CONFIG
 from tests.helpers.oidc_issuer import AUDIENCE, ETCD_CELL, LocalIssuer
-from tests.helpers.servers import free_port
+from tests.helpers.servers import JsonServer, free_port
 from tests.helpers.status_repos import git, make_record, snapshot
 
 REQUEST_TOKEN = "actions-request-token-for-the-test"  # searched for in the output
@@ -49,38 +48,21 @@ class TokenService:
         self.repository = repository
         self.audiences: list[str] = []
         self.minted: list[str] = []
-        service = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                if self.headers.get("Authorization") != f"bearer {REQUEST_TOKEN}":
-                    self.send_error(401)
-                    return
-                query = parse_qs(urlsplit(self.path).query)
-                audience = query.get("audience", [""])[0]
-                service.audiences.append(audience)
-                token = service.issuer.token(repository=service.repository, aud=audience)
-                service.minted.append(token)
-                data = json.dumps({"count": 1, "value": token}).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.http = JsonServer(self._answer)
         # GitHub's request URL already carries a query; the action appends &audience=...
-        self.url = f"http://127.0.0.1:{self.server.server_port}/_apis/distributedtask/token?api-version=2.0"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.url = f"{self.http.url}/_apis/distributedtask/token?api-version=2.0"
+
+    def _answer(self, path: str, headers: Mapping[str, str]) -> tuple[int, Any]:
+        if headers.get("Authorization") != f"bearer {REQUEST_TOKEN}":
+            return 401, None
+        audience = parse_qs(urlsplit(path).query).get("audience", [""])[0]
+        self.audiences.append(audience)
+        token = self.issuer.token(repository=self.repository, aud=audience)
+        self.minted.append(token)
+        return 200, {"count": 1, "value": token}
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
+        self.http.close()
 
 
 class FailFirst:

@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Mapping
 from typing import Any
 
 import jwt
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.helpers.servers import JsonServer
+
 AUDIENCE = "https://cross-cloud.example.org"
-
-
 ETCD_CELL = "results/etcd/stable/amd64/local/host/deploy.json"
 
 
@@ -25,33 +24,17 @@ class LocalIssuer:
     def __init__(self) -> None:
         self.keys: dict[str, rsa.RSAPrivateKey] = {}
         self.paths: list[str] = []
-        issuer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                issuer.paths.append(self.path)
-                if self.path == "/.well-known/openid-configuration":
-                    body: Any = {"issuer": issuer.url, "jwks_uri": f"{issuer.url}/.well-known/jwks"}
-                elif self.path == "/.well-known/jwks":
-                    body = {"keys": [issuer.public_jwk(kid) for kid in issuer.keys]}
-                else:
-                    self.send_error(404)
-                    return
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.http = JsonServer(self._answer)
+        self.url = self.http.url
         self.add_key("key-1")
+
+    def _answer(self, path: str, headers: Mapping[str, str]) -> tuple[int, Any]:
+        self.paths.append(path)
+        if path == "/.well-known/openid-configuration":
+            return 200, {"issuer": self.url, "jwks_uri": f"{self.url}/.well-known/jwks"}
+        if path == "/.well-known/jwks":
+            return 200, {"keys": [self.public_jwk(kid) for kid in self.keys]}
+        return 404, None
 
     def add_key(self, kid: str) -> None:
         self.keys[kid] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -101,6 +84,4 @@ class LocalIssuer:
         return jwt.encode(self.claims(**claims), key, algorithm="RS256", headers={"kid": kid})
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
+        self.http.close()

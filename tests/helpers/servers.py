@@ -1,12 +1,18 @@
-"""Servers of the tests on 127.0.0.1: free and closed ports, ``crosscloud serve`` as a process."""
+"""Servers of the tests on 127.0.0.1: a free port, a small JSON server for stand-ins, ``crosscloud serve`` as a
+process."""
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import subprocess
 import sys
+import threading
+from collections.abc import Callable, Mapping
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 
 def free_port() -> int:
@@ -35,3 +41,39 @@ class Served:
             self.process.send_signal(sig)
         out, err = self.process.communicate(timeout=20)
         return self.process.returncode, out, err
+
+
+JsonAnswer = Callable[[str, Mapping[str, str]], tuple[int, Any]]
+"""The path and headers of a GET, to a status and the JSON body (a status other than 200 is an error page)."""
+
+
+class JsonServer:
+    """A threaded HTTP server on a free 127.0.0.1 port answering GETs as ``answer`` says: the stand-in for a
+    service of GitHub's a test cannot reach. ``url`` has no trailing slash; ``close`` stops it."""
+
+    def __init__(self, answer: JsonAnswer):
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                status, body = answer(self.path, dict(self.headers.items()))
+                if status != 200:
+                    self.send_error(status)
+                    return
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
