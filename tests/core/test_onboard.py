@@ -21,7 +21,7 @@ from crosscloud import cli
 from crosscloud.config import load_config, parse_config
 from crosscloud.errors import BadInputError
 from crosscloud.onboard import ENTRY_FILE, Answers, check_answers, insert_project, render
-from crosscloud.stage_specs import ChartSpec
+from crosscloud.stage_specs import BuildSpec, ChartSpec
 from tests.helpers.act import find_tool
 from tests.helpers.paths import CNCF_2018, CNCF_2020, ROOT
 
@@ -96,7 +96,8 @@ def test_config_merge_adds_the_project_and_keeps_every_other_byte(
         assert config.cloud(cloud).order == max(c.order for c in old_config.clouds.values()) + 1
     project = config.project("demo-app")
     assert project.order == max(p.order for p in old_config.projects.values()) + 1  # the next row
-    assert project.build == {"mode": "reuse"} and project.chart == {"path": "helm/demo-app"}
+    assert project.build == BuildSpec.from_dict({"mode": "reuse"})
+    assert project.chart == ChartSpec.from_dict({"path": "helm/demo-app"})
     # Blocks of whole lines inserted (the cloud, the project), every other line as it was.
     old_lines, new_lines = before.splitlines(keepends=True), after.splitlines(keepends=True)
     changes = [op for op in difflib.SequenceMatcher(None, old_lines, new_lines).get_opcodes() if op[0] != "equal"]

@@ -117,7 +117,7 @@ def test_sdist_and_wheel_carry_what_the_commands_need(installed: Installed) -> N
         "crosscloud/charts/etcd/templates/tests/test-roundtrip.yaml",
         "crosscloud_app/templates/dashboard.html",
         "crosscloud_app/static/style.css",
-        "crosscloud_app/data/verdana-11px-normal.json",
+        "crosscloud_app/badges/data/verdana-11px-normal.json",
     ]
     assert [name for name in expected if name not in names] == []
     for module in (p for p in (ROOT / "terraform").iterdir() if (p / "main.tf").is_file()):
