@@ -62,6 +62,8 @@ class Project:
     repository_url: str | None = None
     repository: str | None = None
     """owner/name of the GitHub repository that reports this project's results."""
+    repository_id: int | None = None
+    """Its numeric id: when set, keyless (OIDC) submissions must carry it too (ids survive renames)."""
     build: BuildSpec = field(default_factory=BuildSpec)
     run: RunSpec | None = None
     """None when the project cannot run on a cloud without Kubernetes."""
@@ -244,6 +246,7 @@ def _build(data: dict[str, Any], source: str) -> Config:
             project_url=p.get("project_url"),
             repository_url=p.get("repository_url"),
             repository=p.get("repository"),
+            repository_id=p.get("repository_id"),
             build=BuildSpec.from_dict(p.get("build", {})),
             run=RunSpec.from_dict(p["run"]) if "run" in p else None,
             e2e=E2ESpec.from_dict(p.get("e2e", {})),

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, Final
 
 from flask import current_app, jsonify
@@ -120,8 +120,7 @@ def authorise(records: Sequence[Record], claims: Claims, config: Config) -> None
             raise HttpError(
                 403, f"project {name} reports from {project.repository}, not from {claims.repository}", project=name
             )
-        raw = config.raw.get("projects", {}).get(name) or {}
-        pinned = raw.get("repository_id") if isinstance(raw, Mapping) else None
+        pinned = project.repository_id
         if pinned is not None and str(pinned) != claims.repository_id:
             raise HttpError(
                 403, f"project {name} reports from repository id {pinned}, not from id {claims.repository_id} "
@@ -133,7 +132,7 @@ def with_provenance(record: Record, claims: Claims) -> Record:
     """``record`` with ``run`` from the token (see the module doc), validated again."""
     run_url = f"{server_url(claims.issuer)}/{claims.repository}/actions/runs/{claims.run_id}"
     run: dict[str, Any] = {"repository": claims.repository, "id": claims.run_id, "attempt": claims.run_attempt}
-    job = record.run.get("job")
+    job = record.provenance.job if record.provenance else None
     if job:
         run["job"] = job
     workflow = claims.workflow

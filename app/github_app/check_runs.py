@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, Final
 from flask import Flask
 
 from crosscloud.config import Config, Project
-from crosscloud.records import CellKey, Record, parse_time
+from crosscloud.records import CellKey, Record
 from crosscloud.status_repo.reader import Entry
 from crosscloud.vocabulary import NO_KUBERNETES
 from crosscloud_app.github_app import app_client
@@ -174,7 +174,7 @@ def run_id(record: Record) -> str:
     run = record.run
     if run.get("id") is not None:
         return f"{run.get('repository') or '-'}/{run['id']}"
-    return f"started {record.data['started_at']}"  # not from GitHub Actions (crosscloud run here)
+    return f"started {record.started_text}"  # not from GitHub Actions (crosscloud run here)
 
 
 @dataclass(frozen=True)
@@ -217,44 +217,44 @@ def wanted(group: Group, records: Sequence[Record], config: Config, public_url: 
     run = run_id(newest)
     ran = [r for r in records if run_id(r) == run]
     order = {stage: i for i, stage in enumerate(("build", *CLOUD_STAGES))}
-    ran.sort(key=lambda r: order.get(r.data["stage"], 99))
-    sha = next((r.data.get("sha") for r in ran if r.data.get("sha")), None)
+    ran.sort(key=lambda r: order.get(r.stage, 99))
+    sha = next((r.sha for r in ran if r.sha), None)
     if not sha:
         return None
     statuses = [r.status for r in ran]
     worst = next((r for r in ran if r.status != "success"), None)
     if "running" in statuses:
         status, conclusion = "in_progress", None
-        title = f"{next(r for r in ran if r.status == 'running').data['stage']} is running"
+        title = f"{next(r for r in ran if r.status == 'running').stage} is running"
     else:
         status = "completed"
         conclusion = CONCLUSIONS.get(worst.status, "failure") if worst is not None else "success"
         if worst is None:
-            title = f"success: {', '.join(r.data['stage'] for r in ran)}"
+            title = f"success: {', '.join(r.stage for r in ran)}"
         else:
-            reason = worst.data.get("reason")
-            title = f"{worst.data['stage']}: {worst.status}" + (f": {reason}" if reason else "")
+            reason = worst.reason
+            title = f"{worst.stage}: {worst.status}" + (f": {reason}" if reason else "")
     page = dashboard_url(public_url, CellKey(group.project, group.release, group.arch,
                                              "deploy" if group.cloud else "build", group.cloud,
                                              group.environment))  # fmt: skip
-    job = next((r.data.get("url") for r in reversed(ran) if r.data.get("url")), None)
+    job = next((r.url for r in reversed(ran) if r.url), None)
     lines = [
         f"**{group.project} {group.release}"
         + (f" on {group.cloud}" if group.cloud else " build")
-        + f"** at {code_span(str(newest.data.get('ref') or group.release))} ({sha[:12]}), by Cross-Cloud CI.",
+        + f"** at {code_span(str(newest.ref or group.release))} ({sha[:12]}), by Cross-Cloud CI.",
         "",
         "| stage | status | reason |",
         "| --- | --- | --- |",
     ]
     for record in ran:
-        reason = record.data.get("reason")
+        reason = record.reason
         lines.append(f"| {record.stage} | {record.status} | {code_span(reason) if reason else ''} |")
     links = [link for link in (markdown_link("deployment page", page) if page else None,
                                markdown_link("job", job) if job else None) if link]  # fmt: skip
     if links:
         lines += ["", " · ".join(links)]
-    started = min(parse_time(r.data["started_at"]) for r in ran)
-    finished = [parse_time(r.data["finished_at"]) for r in ran if r.data.get("finished_at")]
+    started = min(r.started_at for r in ran)
+    finished = [at for r in ran if (at := r.finished_at) is not None]
     return Wanted(
         repository=project.repository,
         head_sha=sha,
@@ -329,7 +329,7 @@ class CheckRunPoster:
                 project = snapshot.config.projects[group.project]
                 assert project.repository is not None
                 records = [self.records(entry) for entry in group.entries]
-                if all(parse_time(r.data.get("finished_at") or r.data["started_at"]) < oldest for r in records):
+                if all((r.finished_at or r.started_at) < oldest for r in records):
                     self.store.handled(group.path, fingerprint, "old")
                     continue
                 want = wanted(group, records, snapshot.config, self.public_url)

@@ -281,7 +281,9 @@ def _workflow_run(payload: Mapping[str, Any]) -> Job | Answered:
         return ignored(built)
 
     def record() -> str:
-        result = status_writes.write([built.record], reason=f"workflow_run {built.record.run.get('id')}")
+        result = status_writes.write(
+            [built.record], reason=f"workflow_run {built.record.provenance.id if built.record.provenance else None}"
+        )
         verb = "recorded" if result.written else "unchanged" if result.unchanged else "superseded"
         return f"{verb} {built.record.summary()} ({result.commit})"
 
