@@ -21,7 +21,7 @@ from crosscloud.stage_specs import (
     RunSpec,
 )
 from crosscloud.status_repo.seed import default_config
-from tests.helpers.paths import CNCF_2018, CNCF_2020
+from tests.helpers.paths import CNCF_2018, CNCF_2020, ROOT
 
 
 def test_december_2018_configuration_loads_with_its_projects_and_clouds_in_order() -> None:
@@ -63,6 +63,17 @@ def test_embedded_default_configuration_is_valid() -> None:
     assert [c.name for c in config.active_clouds()] == ["local"]
     assert not config.clouds["local"].kubernetes
     assert {"prometheus", "etcd", "nats"} <= {p.name for p in config.active_projects()}
+
+
+def test_a_project_pins_its_repository_by_id() -> None:
+    text = (ROOT / "status-data" / "cross-cloud.yml").read_text()
+    pinned = text.replace(
+        '    repository: "etcd-io/etcd"\n', '    repository: "etcd-io/etcd"\n    repository_id: 11225014\n'
+    )
+    assert parse_config(pinned, "pinned.yml").project("etcd").repository_id == 11225014
+    assert default_config().project("etcd").repository_id is None
+    with pytest.raises(ConfigError, match="repository_id"):
+        parse_config(pinned.replace("repository_id: 11225014", "repository_id: etcd"), "pinned.yml")
 
 
 def test_unknown_names_list_the_allowed_ones() -> None:

@@ -138,12 +138,11 @@ def test_another_projects_repository_is_403_and_nothing_is_written(
 
 
 def test_a_pinned_repository_id_must_match_too(status_repo: Path) -> None:
-    """The configuration schema has no ``repository_id`` yet, so the pinned id is put into a loaded
-    configuration's raw data; ``authorise`` reads it from there."""
+    """``repository_id`` in ``cross-cloud.yml`` pins the repository by its id, which survives a rename and
+    differs for a re-created repository of the same name."""
     config = load_config_of(status_repo)
-    projects = config.raw["projects"]
-    raw = {**config.raw, "projects": {**projects, "etcd": {**projects["etcd"], "repository_id": 11225014}}}
-    pinned = dataclasses.replace(config, raw=raw)
+    etcd = dataclasses.replace(config.projects["etcd"], repository_id=11225014)
+    pinned = dataclasses.replace(config, projects={**config.projects, "etcd": etcd})
     record = Record.from_dict(record_data())
 
     def claims(repository_id: str) -> Claims:
