@@ -156,8 +156,8 @@ def hover_text(col: Column, now: datetime) -> str:
     return "; ".join(parts)
 
 
-_STALE_MARK = Markup('<span class="mark stale-mark">stale</span>')
-_INFRA_MARK = Markup('<span class="mark kind-mark">infra</span>')
+_STALE_MARK = Markup(' <span class="mark stale-mark">stale</span>')
+_INFRA_MARK = Markup(' <span class="mark kind-mark">infra</span>')
 
 
 def status_cell(col: Column, row: Row, href: str, now: datetime, cloud_name: str = "") -> Markup:

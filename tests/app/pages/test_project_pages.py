@@ -81,11 +81,13 @@ def test_the_cell_page_shows_every_stage_with_times_links_and_pinned_artifacts(
     ]
     assert "binary <code>prometheus</code> 2.42.0+ds-5" in html
     assert "https://github.com/example/prometheus/actions/runs/103" in html  # the run of the new build
-    # the deploy happened before the newer build: the cell waits for a deploy of that build
+    # the deploy happened before the newer build: it keeps its result, marked stale, saying how old it is
     deploy = html.split('<section class="stage" data-stage="deploy">')[1].split("</section>")[0]
-    assert 'data-status="n/a"' in deploy
-    assert "waiting for deploy after a newer build" in deploy
+    assert 'data-status="success"' in deploy and "stale" in deploy
+    assert re.search(r"not run since the newer build; this result is from \d+ minutes ago \(\d{4}-", deploy)
     assert "results/prometheus/stable/amd64/local/host/deploy.json" in deploy
+    # the pinned artifacts are listed once, not once per stage
+    assert html.count("Pinned artifacts") == 1 and html.count("binary <code>prometheus</code>") == 1
 
 
 def test_unknown_names_answer_404_pages(client: FlaskClient) -> None:

@@ -67,7 +67,7 @@ def test_record_status_and_history_round_trip(tmp_path: Path) -> None:
     status = crosscloud("status", "--repo", repo)
     assert status.returncode == 0, status.stderr
     nats_head = next(line for line in status.stdout.splitlines() if line.split()[:2] == ["nats", "head"])
-    assert nats_head.split() == ["nats", "head", "0123456", "success", "failed", "N/A"]  # the presentation words
+    assert nats_head.split() == ["nats", "head", "0123456", "success", "failed", "failed"]  # words; the summary
     grid = json.loads(crosscloud("status", "--repo", repo, "--json").stdout)
     rows = {(r["project"], r["release"]): r for s in grid["sections"] for r in s["rows"]}
     assert rows["nats", "head"]["clouds"][0]["status"] == "failed"
