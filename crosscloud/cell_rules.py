@@ -125,6 +125,16 @@ def view(
     return CellView(key, entry.status, entry, stale=stale is not None, note=stale)
 
 
+def settled(cell: CellView, last_finished: str | None) -> CellView:
+    """What a badge shows for ``cell``: its last finished result while it runs again (a badge is pasted into a
+    README and read at any moment: it must not read ``running`` for the length of every run). ``last_finished``
+    is the status of the cell's newest final result (``CellInsight.last_finished``); a cell that never
+    finished stays ``running``."""
+    if cell.status != "running" or last_finished is None or cell.stale:
+        return cell
+    return CellView(cell.key, last_finished, cell.entry, stale=False, note=f"running again; last {word(last_finished)}")
+
+
 def aggregate(statuses: Iterable[str]) -> str:
     """One badge of several cells: the first failure wins, running beats success, none at all is n/a."""
     result = "n/a"
