@@ -86,6 +86,8 @@ class Snippet:
     title: str
     badge: str
     page: str
+    preview: str
+    """The badge's path on this site, for the page's own ``<img>`` (no absolute URL of this host in a page)."""
 
     @property
     def markdown(self) -> str:
@@ -104,17 +106,21 @@ def badge_snippets(project: Project, clouds: Sequence[Cloud]) -> list[Snippet]:
     """The project's badge, each release's, and the stable release's on the first active cloud (as an example
     of a cloud's badge), with absolute links (``url_for`` with ``_external``)."""
     page = url_for("projects.project_page", project=project.name, _external=True)
-    out = [Snippet("cross-cloud", url_for("badges.project_badge", name=f"{project.name}.svg", _external=True), page)]
+
+    def snippet(title: str, endpoint: str, there: str, **values: str) -> Snippet:
+        badge = url_for(endpoint, **values, _external=True)
+        return Snippet(title, badge, there, url_for(endpoint, **values))
+
+    out = [snippet("cross-cloud", "badges.project_badge", page, name=f"{project.name}.svg")]
     for release in project.releases:
-        badge = url_for("badges.release_badge", project=project.name, name=f"{release}.svg", _external=True)
-        out.append(Snippet(f"cross-cloud {release}", badge, f"{page}#release-{release}"))
+        name = f"{release}.svg"
+        there = f"{page}#release-{release}"
+        out.append(snippet(f"cross-cloud {release}", "badges.release_badge", there, project=project.name, name=name))
     if clouds:
         release, cloud = project.releases[0], clouds[0]
-        badge = url_for(
-            "badges.cloud_badge", project=project.name, release=release, name=f"{cloud.name}.svg", _external=True
-        )
         there = url_for("projects.cell_page", project=project.name, release=release, cloud=cloud.name, _external=True)
-        out.append(Snippet(f"{cloud.name} {release}", badge, there))
+        values = {"project": project.name, "release": release, "name": f"{cloud.name}.svg"}
+        out.append(snippet(f"{cloud.name} {release}", "badges.cloud_badge", there, **values))
     return out
 
 

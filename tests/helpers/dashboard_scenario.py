@@ -1,6 +1,6 @@
 """The December 2018 cncf.ci configuration (7 projects, 8 clouds) with a week of results that covers every status a
 cell can show, written with the real writer into a real status repository: what the browser tests and
-``scripts/dashboard_screenshots.py`` (the README's screenshots) look at.
+``tests/helpers/dashboard_screenshots.py`` (the README's screenshots) look at.
 
 What each row shows (hours are before now; every stage writes ``running`` first, then its result, as the action
 does, so histories have steps to leave out):

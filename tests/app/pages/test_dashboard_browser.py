@@ -5,7 +5,7 @@ cell can show) served by ``crosscloud serve`` and looked at in Debian's headless
 The project logos of the file are on raw.githubusercontent.com, which the test cannot reach: the browser's
 requests for them are answered here (a boundary double): a small PNG for every logo but CoreDNS's, whose
 request fails, as a logo that went away would. Screenshots are kept in the test's tmp dir
-(``scripts/dashboard_screenshots.py`` makes the README's)."""
+(``tests/helpers/dashboard_screenshots.py`` makes the README's)."""
 
 from __future__ import annotations
 

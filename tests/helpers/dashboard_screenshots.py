@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Make the README's screenshots of the dashboard: ``docs/dashboard-1280.png`` and ``docs/dashboard-390.png``.
 
 The December 2018 cncf.ci configuration (7 projects, 8 clouds) with the results of
@@ -8,7 +7,7 @@ headless Chromium (Playwright with ``executable_path``), as the browser tests do
 GitHub, which a build machine may not reach: their requests are refused, so the pictures show what a reader
 sees when a logo does not load (the name alone). Run from the repository root:
 
-    .venv/bin/python scripts/dashboard-screenshots.py [--out docs]"""
+    .venv/bin/python -m tests.helpers.dashboard_screenshots [--out docs]"""
 
 from __future__ import annotations
 
@@ -18,17 +17,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from playwright import sync_api
 
-from playwright import sync_api  # noqa: E402
-
-from crosscloud.status_repo.git import Remote  # noqa: E402
-from crosscloud.status_repo.seed import init_status_repo  # noqa: E402
-from crosscloud.status_repo.writer import StatusRepoWriter  # noqa: E402
-from tests.helpers import dashboard_scenario  # noqa: E402
-from tests.helpers.paths import CNCF_2018  # noqa: E402
-from tests.helpers.servers import Served  # noqa: E402
+from crosscloud.status_repo.git import Remote
+from crosscloud.status_repo.seed import init_status_repo
+from crosscloud.status_repo.writer import StatusRepoWriter
+from tests.helpers import dashboard_scenario
+from tests.helpers.paths import CNCF_2018, ROOT
+from tests.helpers.servers import Served
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SHOTS = {"dashboard-1280.png": (1280, 900, True), "dashboard-390.png": (390, 1500, False)}
@@ -41,7 +37,7 @@ def main() -> int:
     args = parser.parse_args()
     chromium = shutil.which("chromium")
     if chromium is None:
-        print("dashboard-screenshots: no chromium on PATH (apt-get install chromium)", file=sys.stderr)
+        print("dashboard_screenshots: no chromium on PATH (apt-get install chromium)", file=sys.stderr)
         return 1
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="crosscloud-screenshots-") as scratch:
