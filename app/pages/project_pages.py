@@ -107,7 +107,7 @@ def badge_snippets(project: Project, clouds: Sequence[Cloud]) -> list[Snippet]:
     of a cloud's badge), with absolute links (``url_for`` with ``_external``)."""
     page = url_for("projects.project_page", project=project.name, _external=True)
 
-    def snippet(title: str, endpoint: str, there: str, **values: str) -> Snippet:
+    def snippet(title: str, endpoint: str, there: str, **values: Any) -> Snippet:
         badge = url_for(endpoint, **values, _external=True)
         return Snippet(title, badge, there, url_for(endpoint, **values))
 
