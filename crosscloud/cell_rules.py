@@ -1,16 +1,22 @@
 """What a cell shows, from what is stored: the one place for the rules the original learned the hard way.
 
 - **Cascade.** A cell runs after the stages before it (build, then provision, deploy, e2e on its cloud).
-  When an earlier stage has a newer result than the cell, the cell belongs to an older pipeline: it reads
-  ``n/a`` (with the reason: the earlier stage failed, or is running again) rather than its old result.
-  That is both of the original's rules: "build or provisioning failed: deploy badges read N/A" and
-  "a new build resets the deploy badges to N/A until they report".
+  When an earlier stage has a newer result than the cell, the cell belongs to an older pipeline. If that
+  newer earlier stage failed (or was cancelled), the cell will not run in the newer pipeline: it reads
+  ``n/a`` ("build failed"), the original's "build or provisioning failed: deploy badges read N/A". If the
+  newer earlier stage passed or is running, the cell keeps its last result, marked **stale** with how old it
+  is ("not run since the newer build"): a four-day-old success is not the same as a cell that never ran.
+- **N/A** means exactly two things: nothing ran (no result yet), or an earlier stage of a newer pipeline
+  failed.
 - **Test environment.** ``app_layer: false`` projects (Kubernetes) are the environment: their cloud
   cells are provisioning results; every other project's cloud cells are its deploys.
 - **Staleness.** A result older than ``settings.stale_after_hours`` looks stale; a ``running`` result
   older than the project's timeout (plus a grace period) is stuck and looks stale too.
 - **Aggregation** (a badge made of several cells), as the original: the first failure wins, ``running``
-  beats ``success``, and nothing at all is ``n/a``. With ``settings.ignore_infra_failures`` a cell that
+  beats ``success``, and nothing at all is ``n/a``.
+- **The summary** of a dashboard row aggregates every cell of the row (the build, then per cloud the deploy,
+  or provisioning for Kubernetes, and the e2e): it never says success while any cell of the row failed or
+  runs, and says success only when something passed. With ``settings.ignore_infra_failures`` a cell that
   failed because of the infrastructure (``crosscloud.failure_kind``) counts as ``n/a``: a cloud's lack of
   quota says nothing about the project."""
 
@@ -19,13 +25,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Final
 
+from crosscloud.clock import age
 from crosscloud.config import Cloud, Config, Project
 from crosscloud.failure_kind import INFRASTRUCTURE, classify_failure
 from crosscloud.presentation import ERROR as ERROR  # re-exported: cell views show it
+from crosscloud.presentation import word
 from crosscloud.records import CellKey, parse_time
 from crosscloud.status_repo.reader import Entry
-from crosscloud.vocabulary import FINAL_FAILURES, NO_KUBERNETES, STAGES
+from crosscloud.vocabulary import CLOUD_STAGES, FINAL_FAILURES, NO_KUBERNETES, STAGES
 
 RUNNING_GRACE = timedelta(minutes=10)
 
@@ -67,13 +76,14 @@ def is_stale(entry: Entry, now: datetime, stale_after: timedelta, timeout: timed
     started = parse_time(entry.started_at)
     if entry.status == "running":
         if now - started > timeout + RUNNING_GRACE:
-            return f"running since {entry.started_at}, longer than the {int(timeout.total_seconds())} s timeout"
+            return (
+                f"running since {age(entry.started_at, now)}, longer than the {int(timeout.total_seconds())} s timeout"
+            )
         return None
     last = parse_time(entry.finished_at) if entry.finished_at else started
     if now - last > stale_after:
-        return (
-            f"last result {entry.finished_at or entry.started_at}, older than {stale_after.total_seconds() / 3600:g} h"
-        )
+        hours = stale_after.total_seconds() / 3600
+        return f"last result {age(entry.finished_at or entry.started_at, now)}, older than {hours:g} h"
     return None
 
 
@@ -90,24 +100,39 @@ def view(
     if entry is not None and (entry.error or entry.status is None):
         # A broken file has no time to weigh against its upstream: it shows as broken, whatever came before.
         return CellView(key, ERROR, entry, note=entry.error)
-    reasons: list[tuple[int, str]] = []  # (priority, note): a failure says most, then running, then waiting
+    failed: list[str] = []  # why the cell will not run in a newer pipeline
+    newer: list[str] = []  # why its result belongs to an older pipeline
     for earlier in upstream(key):
         held = entries.get(earlier)
         if held is None or held.status is None or held.started_at is None:
             continue
         if entry is None or entry.started_at is None or held.started_at > entry.started_at:
             if held.status in FINAL_FAILURES:
-                reasons.append((0, f"{earlier.stage} {held.status}"))
+                failed.append(f"{earlier.stage} {word(held.status)}")
             elif held.status == "running":
-                reasons.append((1, f"{earlier.stage} is running"))
-            elif entry is not None:
-                reasons.append((2, f"waiting for {key.stage} after a newer {earlier.stage}"))
-    if reasons:
-        return CellView(key, "n/a", entry, note=min(reasons, key=lambda r: r[0])[1])
+                newer.append(f"{earlier.stage} is running again")
+            else:
+                newer.append(f"not run since the newer {earlier.stage}")
+    if failed:
+        return CellView(key, "n/a", entry, note=failed[0])
     if entry is None or entry.status is None:  # (a None status was answered as an error above)
-        return CellView(key, "n/a", entry, note="no result yet")
+        running = next((why.removesuffix(" again") for why in newer if why.endswith("is running again")), None)
+        return CellView(key, "n/a", entry, note=running or "no result yet")
+    if newer:
+        when = age(entry.finished_at or entry.started_at, now)
+        return CellView(key, entry.status, entry, stale=True, note=f"{newer[0]}; this result is from {when}")
     stale = is_stale(entry, now, stale_after, timeout)
     return CellView(key, entry.status, entry, stale=stale is not None, note=stale)
+
+
+def settled(cell: CellView, last_finished: str | None) -> CellView:
+    """What a badge shows for ``cell``: its last finished result while it runs again (a badge is pasted into a
+    README and read at any moment: it must not read ``running`` for the length of every run). ``last_finished``
+    is the status of the cell's newest final result (``CellInsight.last_finished``); a cell that never
+    finished stays ``running``."""
+    if cell.status != "running" or last_finished is None or cell.stale:
+        return cell
+    return CellView(cell.key, last_finished, cell.entry, stale=False, note=f"running again; last {word(last_finished)}")
 
 
 def aggregate(statuses: Iterable[str]) -> str:
@@ -121,6 +146,13 @@ def aggregate(statuses: Iterable[str]) -> str:
         elif status == "success" and result == "n/a":
             result = "success"
     return result
+
+
+def summary(cells: Iterable[CellView]) -> str:
+    """What a dashboard row's Summary column says: ``aggregate`` of every cell of the row, so it is never
+    ``success`` while a build, a deploy (provisioning) or an e2e of the row failed or runs. A cell whose
+    result is kept from an older pipeline counts with its own status (it is marked stale, not hidden)."""
+    return aggregate(cell.status for cell in cells)
 
 
 def aggregate_ignoring_infra(views: Iterable[CellView], ignore_infra: bool = True) -> str:
@@ -141,6 +173,12 @@ def aggregate_ignoring_infra(views: Iterable[CellView], ignore_infra: bool = Tru
     return aggregate(statuses)
 
 
+VIEW_STAGES: Final = ("build", "provision", "deploy")
+"""What a grid's cloud columns can show (the dashboard's three views, ``crosscloud status --stage``): ``deploy``
+(provisioning for ``app_layer: false`` projects, whose deploy is their provisioning), ``provision``, or
+``build``, which has no cloud columns (a build does not depend on the cloud)."""
+
+
 @dataclass(frozen=True)
 class Row:
     """One line of the dashboard: a project at one release."""
@@ -150,10 +188,13 @@ class Row:
     arch: str
     build: CellView
     clouds: Sequence[CellView]
-    """One per active cloud, in order: the deploy (provisioning for Kubernetes)."""
+    """One per cloud column, in order: the chosen stage (the deploy, provisioning for Kubernetes, by default);
+    empty in the build view."""
     e2e: Sequence[CellView]
-    test: str
-    """The Test column: the e2e cells aggregated."""
+    summary: str
+    """The Summary column: every cell of the row aggregated (see ``summary`` and the module doc)."""
+    summary_cells: Sequence[CellView]
+    """The cells the summary aggregates: the build, then per cloud provision, deploy and e2e."""
     ref: str | None
     sha: str | None
 
@@ -164,6 +205,11 @@ class Row:
             return self.sha[:7]
         return self.ref or self.project.ref(self.release) or self.release
 
+    @property
+    def summary_cell(self) -> CellView | None:
+        """The cell that decided the summary (the first failure, the first running cell, the first success)."""
+        return next((c for c in self.summary_cells if c.status == self.summary), None)
+
 
 @dataclass(frozen=True)
 class Grid:
@@ -172,6 +218,8 @@ class Grid:
     kubernetes: str
     sections: Sequence[tuple[str | None, Sequence[Row]]]
     clouds: Sequence[Cloud]
+    stage: str = "deploy"
+    """What the cloud columns show (one of ``VIEW_STAGES``)."""
 
 
 def build_grid(
@@ -181,9 +229,12 @@ def build_grid(
     now: datetime,
     kubernetes: str = "stable",
     arch: str | None = None,
+    stage: str = "deploy",
 ) -> Grid:
     """The dashboard for one test environment (Kubernetes release, arch; each project's first arch when
-    ``arch`` is None)."""
+    ``arch`` is None), its cloud columns showing ``stage`` (one of ``VIEW_STAGES``)."""
+    if stage not in VIEW_STAGES:
+        raise ValueError(f"no grid of stage {stage!r}: use one of {', '.join(VIEW_STAGES)}")
     clouds = config.active_clouds()
     sections = []
     for relation, projects in config.sections():
@@ -191,9 +242,9 @@ def build_grid(
         for project in projects:
             row_arch = arch or project.arch[0]
             for release in project.releases:
-                rows.append(_row(config, project, release, row_arch, clouds, kubernetes, entries, now))
+                rows.append(_row(config, project, release, row_arch, clouds, kubernetes, stage, entries, now))
         sections.append((relation, rows))
-    return Grid(config, arch, kubernetes, sections, clouds)
+    return Grid(config, arch, kubernetes, sections, clouds, stage)
 
 
 def _row(
@@ -203,6 +254,7 @@ def _row(
     arch: str,
     clouds: Sequence[Cloud],
     kubernetes: str,
+    stage: str,
     entries: Mapping[CellKey, Entry],
     now: datetime,
 ) -> Row:
@@ -212,12 +264,15 @@ def _row(
         return view(key, entries, now=now, stale_after=config.stale_after, timeout=timeout)
 
     build = cell(CellKey(project.name, release, arch, "build"))
-    stage = project.cloud_stage()
-    cloud_cells, e2e_cells = [], []
+    shown = project.cloud_stage() if stage == "deploy" else stage
+    cloud_cells, e2e_cells, every = [], [], [build]
     for cloud in clouds:
         env = environment(cloud, kubernetes)
-        cloud_cells.append(cell(CellKey(project.name, release, arch, stage, cloud.name, env)))
-        e2e_cells.append(cell(CellKey(project.name, release, arch, "e2e", cloud.name, env)))
+        per_stage = {s: cell(CellKey(project.name, release, arch, s, cloud.name, env)) for s in CLOUD_STAGES}
+        every += per_stage.values()
+        if stage != "build":
+            cloud_cells.append(per_stage[shown])
+        e2e_cells.append(per_stage["e2e"])
     built = build.entry
     return Row(
         project=project,
@@ -226,7 +281,8 @@ def _row(
         build=build,
         clouds=cloud_cells,
         e2e=e2e_cells,
-        test=aggregate(c.status for c in e2e_cells),
+        summary=summary(every),
+        summary_cells=every,
         ref=built.ref if built else None,
         sha=built.sha if built else None,
     )

@@ -6,12 +6,13 @@ field path (``cross-cloud.yml:42: projects.etcd.timeout: 'soon' is not of type '
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final
 
 from crosscloud import schemas, yaml_source
 from crosscloud.errors import ConfigError, ConfigErrors, UnknownNameError
@@ -145,6 +146,27 @@ def load_config(path: str | Path) -> Config:
     except OSError as exc:
         raise ConfigError(f"cannot read: {exc.strerror}", source=source) from exc
     return parse_config(data, source)
+
+
+KNOWN_RELATIONS: Final = ("Graduated", "Incubating", "Sandbox", "Archived")
+"""The CNCF's maturity levels: the ``cncf_relation`` a project may have without listing it in ``cncf_relations``."""
+
+
+def relation_warnings(config: Config) -> list[str]:
+    """A warning per project whose ``cncf_relation`` is neither a CNCF maturity level nor listed in
+    ``cncf_relations``: such a value (``Graduted``) silently makes a dashboard section of its own."""
+    out = []
+    for project in config.projects.values():
+        relation = project.cncf_relation
+        if relation is None or relation in config.cncf_relations or relation in KNOWN_RELATIONS:
+            continue
+        close = difflib.get_close_matches(relation, KNOWN_RELATIONS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else "; list it in cncf_relations if it is meant"
+        out.append(
+            f"{config.source}: projects.{project.name}.cncf_relation: {relation!r} is not one of "
+            f"{', '.join(KNOWN_RELATIONS)} and not in cncf_relations: it makes a dashboard section of its own{hint}"
+        )
+    return out
 
 
 def parse_config(text: str | bytes, source: str) -> Config:

@@ -18,7 +18,10 @@ Everything here is computed from the versions of a cell in the status index, new
   the runs that remain. The **trend** compares it with the window before: ``worsening`` or ``improving``
   when the two differ by more than ``TREND_THRESHOLD``, else ``steady``; ``None`` without an earlier window.
 - **Failure kind**: ``infrastructure``, ``project`` or ``unknown``, decided by
-  ``crosscloud.failure_kind.classify_failure``.
+  ``crosscloud.failure_kind.classify_failure`` (told which projects provision themselves: ``app_layer: false``,
+  whose failed provisioning is the project's own failure; ``self_provisioning(config)``).
+- **last_finished** is the newest final result (a pass, a failure or a cancellation): what a badge shows
+  while the cell runs again.
 
 Reading: ``insights(index)`` computes every cell; ``InsightCache`` keeps the answers keyed by the last
 indexed sequence number and, after a refresh, recomputes only the cells whose files changed. Both read the
@@ -34,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from crosscloud import layout
+from crosscloud.config import Config
 from crosscloud.failure_kind import FAILURES, KINDS, classify_failure
 from crosscloud.records import CellKey
 from crosscloud.status_repo.reader import Entry, StatusIndex
@@ -48,6 +52,13 @@ DEFAULT_ALERT_AFTER: Final = 3
 """Consecutive failures after which a cell alerts (TestGrid's ``num_failures_to_alert``)."""
 
 PASS: Final = "success"  # noqa: S105 - a status, not a secret
+FINISHED: Final = frozenset({PASS, "cancelled", *FAILURES})
+"""Final statuses: a run that ended (``last_finished``)."""
+
+
+def self_provisioning(config: Config) -> frozenset[str]:
+    """The projects whose provisioning is the project under test (``app_layer: false``: Kubernetes)."""
+    return frozenset(p.name for p in config.projects.values() if not p.app_layer)
 
 
 @dataclass(frozen=True)
@@ -104,6 +115,8 @@ class CellInsight:
     """Runs in the last window (at most the window size)."""
     failures_by_kind: Mapping[str, int] = field(default_factory=dict)
     """Failures in the last window by kind (all of them, the broken streaks too)."""
+    last_finished: RunRef | None = None
+    """The newest final result (success, a failure or cancelled); None when no run has ended yet."""
 
     @property
     def green(self) -> bool:
@@ -126,6 +139,7 @@ class CellInsight:
             "trend": self.trend,
             "window_runs": self.window_runs,
             "failures_by_kind": {kind: self.failures_by_kind.get(kind, 0) for kind in KINDS},
+            "last_finished": self.last_finished.as_dict() if self.last_finished else None,
         }
 
 
@@ -155,6 +169,8 @@ def cell_insight(
     rows_newest_first: Iterable[Row],
     window: int = DEFAULT_WINDOW,
     resolve: Callable[[Row], RunRef] = _run_ref,
+    *,
+    provisions_itself: bool = False,
 ) -> CellInsight | None:
     """The insight of ``key`` from its versions, newest first (None when there are none).
 
@@ -170,11 +186,14 @@ def cell_insight(
     oldest_failure: Row | None = None
     newest_kind: str | None = None
     last_success: Row | None = None
+    last_finished: Row | None = None
     stage = key.stage
     for row in rows_newest_first:
         if latest is None:
             latest = row
         status = row[1]
+        if last_finished is None and status in FINISHED:
+            last_finished = row
         if status == PASS:
             if len(failed) < need:
                 failed.append(False)
@@ -182,7 +201,7 @@ def cell_insight(
             if last_success is None:
                 last_success = row
         elif status in FAILURES:
-            kind = classify_failure(status, stage, row[2])
+            kind = classify_failure(status, stage, row[2], provisions_itself=provisions_itself)
             if len(failed) < need:
                 failed.append(True)
                 kinds.append(kind)
@@ -214,6 +233,7 @@ def cell_insight(
         trend=trend,
         window_runs=min(window, len(failed)),
         failures_by_kind=dict(Counter(kind for kind in kinds[:window] if kind)),
+        last_finished=resolve(last_finished) if last_finished else None,
     )
 
 
@@ -264,27 +284,37 @@ def _resolver(index: StatusIndex) -> Callable[[Row], RunRef]:
     return resolve
 
 
-def _compute(index: StatusIndex, paths: Iterable[str], window: int) -> dict[CellKey, CellInsight]:
+def _compute(
+    index: StatusIndex, paths: Iterable[str], window: int, provisioning: frozenset[str]
+) -> dict[CellKey, CellInsight]:
     out: dict[CellKey, CellInsight] = {}
     resolve = _resolver(index)
     for path in paths:
         key = layout.parse_cell_path(path)
         if key is None:
             continue
-        found = cell_insight(key, index.cell_runs(path), window, resolve)
+        found = cell_insight(key, index.cell_runs(path), window, resolve, provisions_itself=key.project in provisioning)
         if found is not None:
             out[key] = found
     return out
 
 
-def insights(index: StatusIndex, window: int = DEFAULT_WINDOW) -> dict[CellKey, CellInsight]:
-    """Every current cell of the index (its files at the indexed commit), computed from scratch."""
-    return _compute(index, index.current_paths(), window)
+def insights(
+    index: StatusIndex, window: int = DEFAULT_WINDOW, provisioning: frozenset[str] = frozenset()
+) -> dict[CellKey, CellInsight]:
+    """Every current cell of the index (its files at the indexed commit), computed from scratch;
+    ``provisioning``: ``self_provisioning(config)``."""
+    return _compute(index, index.current_paths(), window, provisioning)
 
 
-def insight_of(index: StatusIndex, key: CellKey, window: int = DEFAULT_WINDOW) -> CellInsight | None:
+def insight_of(
+    index: StatusIndex, key: CellKey, window: int = DEFAULT_WINDOW, provisioning: frozenset[str] = frozenset()
+) -> CellInsight | None:
     """One cell (None when it has no result at all)."""
-    return cell_insight(key, index.cell_runs(layout.cell_path(key)), window, _resolver(index))
+    path = layout.cell_path(key)
+    return cell_insight(
+        key, index.cell_runs(path), window, _resolver(index), provisions_itself=key.project in provisioning
+    )
 
 
 class InsightCache:
@@ -294,8 +324,9 @@ class InsightCache:
     computed at, only the cells with newer versions are computed again (and cells whose files were
     deleted are dropped); when the index was rebuilt (history rewritten), everything is."""
 
-    def __init__(self, window: int = DEFAULT_WINDOW):
+    def __init__(self, window: int = DEFAULT_WINDOW, provisioning: frozenset[str] = frozenset()):
         self.window = window
+        self.provisioning = provisioning
         self.cells: dict[CellKey, CellInsight] = {}
         self.mark: tuple[int, str | None] = (0, None)
 
@@ -308,11 +339,11 @@ class InsightCache:
         if seq and index.commit_at(seq) == commit:
             current = set(index.current_paths())
             changed = index.changed_paths_since(seq) & current
-            fresh = _compute(index, sorted(changed), self.window)
+            fresh = _compute(index, sorted(changed), self.window, self.provisioning)
             for key in [k for k in self.cells if layout.cell_path(k) not in current]:
                 del self.cells[key]
         else:
-            fresh = _compute(index, index.current_paths(), self.window)
+            fresh = _compute(index, index.current_paths(), self.window, self.provisioning)
             self.cells = {}
         self.cells.update(fresh)
         self.mark = mark

@@ -33,11 +33,16 @@ def describe(found: CellInsight) -> str:
     return " ".join(parts)
 
 
-def insight_lines(index: StatusIndex, keys: Iterable[CellKey], window: int = DEFAULT_WINDOW) -> list[str]:
+def insight_lines(
+    index: StatusIndex,
+    keys: Iterable[CellKey],
+    window: int = DEFAULT_WINDOW,
+    provisioning: frozenset[str] = frozenset(),
+) -> list[str]:
     """A line per distinct cell of ``keys`` (in path order), for the end of ``crosscloud history``."""
     lines = []
     for key in sorted(set(keys), key=layout.cell_path):
-        found = insight_of(index, key, window)
+        found = insight_of(index, key, window, provisioning)
         if found is not None:
             lines.append(describe(found))
     return lines

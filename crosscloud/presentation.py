@@ -86,6 +86,17 @@ def is_failure(status: str) -> bool:
     return bool(found and found.failure)
 
 
+HEADING_CHARS: Final = 9
+"""The longest cloud heading of a grid column ("OPENSTACK", "IBMCLOUD"): 8 clouds fit 1280 px."""
+
+
+def cloud_heading(name: str) -> str:
+    """The short heading of a cloud's grid column, on the page and in ``crosscloud status``: its key in
+    capitals (``AWS``, ``PACKET``), cut to ``HEADING_CHARS`` with an ellipsis; the display name goes on hover."""
+    heading = name.upper()
+    return heading if len(heading) <= HEADING_CHARS else heading[: HEADING_CHARS - 1] + "…"
+
+
 def badge_colour(status: str, *, stale: bool = False) -> str:
     colour = look(status).colour
     return STALE_COLOUR if stale and status not in (ERROR, UNKNOWN) else colour

@@ -14,7 +14,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, request
 from werkzeug.wrappers import Response
 
-from crosscloud_app.api import query
+from crosscloud_app.api import index_page, query
 from crosscloud_app.api.components import PREFIX
 from crosscloud_app.api.openapi import OPERATIONS
 
@@ -30,10 +30,12 @@ def _no_cache(response: Response) -> Response:
 
 
 def register(app: Flask) -> None:
-    """Every route of ``OPERATIONS`` (endpoint ``api.<view name>``) and the query parameters each accepts."""
+    """Every route of ``OPERATIONS`` (endpoint ``api.<view name>``) and the query parameters each accepts, and
+    ``/api/v1/``, their index for people (``index_page``)."""
     bp = Blueprint(NAME, __name__)
     for op in OPERATIONS:
         bp.add_url_rule(op.rule, op.endpoint, op.view, methods=[op.method.upper()])
+    bp.add_url_rule(f"{PREFIX}/", "index_page", index_page.index_page)  # the table as a page for people
     app.register_blueprint(bp)
     app.extensions[query.EXTENSION] = {f"{NAME}.{op.endpoint}": frozenset(op.query) for op in OPERATIONS}
     app.after_request(_no_cache)

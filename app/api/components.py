@@ -153,6 +153,7 @@ _INSIGHT: Final[dict[str, Any]] = {
         "required": list(KINDS),
         "properties": {kind: {"type": "integer", "minimum": 0} for kind in KINDS},
     },
+    "last_finished": nullable(ref("Run")),
 }
 _INSIGHT_DESCRIPTION: Final = (
     "What a cell's history means. Runs are final results (`success`; `failed`, `timed_out` and `infra_failed` "
@@ -160,7 +161,8 @@ _INSIGHT_DESCRIPTION: Final = (
     "while the newest run passed); `last_success`: the newest pass, the release to roll back to; `flakiness`: "
     "TestGrid's, flips to failure over the runs of the last `settings.flakiness_window` runs once streaks of "
     "three or more failures are set aside; `trend` compares it with the window before; `failure_kind`: whose "
-    "fault the newest failure of the current streak is."
+    "fault the newest failure of the current streak is; `last_finished`: the newest final result (what a badge "
+    "shows while the cell runs again)."
 )
 
 

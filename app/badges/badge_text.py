@@ -6,6 +6,8 @@ status looks like on every face (``crosscloud.presentation``: the word and the s
 - A **stale** result keeps its word, adds "(stale)" and turns light grey: its colour is not news.
 - ``error`` (a result file that is not a valid record) and ``unknown`` (no such project, release or cloud: the
   badge of a 404) are endpoint errors (shields' ``isError``).
+- A project's or a release's badge whose clouds do not all pass says how many do (``7/8 clouds``) when at least
+  one does (none passing reads the failure's word): yellow when at least half pass, orange below that.
 - An error answer stays a badge: 404 is the ``unknown`` badge, a bad parameter (400) the red ``bad <parameter>``
   badge, no state to serve yet (503) the light grey ``unavailable`` badge."""
 
@@ -40,6 +42,13 @@ def badge_text(status: str, *, stale: bool = False) -> BadgeText:
     if stale and status not in (ERROR, UNKNOWN):
         return BadgeText(f"{look.word} (stale)", presentation.badge_colour(status, stale=True))
     return BadgeText(look.word, look.colour, is_error=status in (ERROR, UNKNOWN))
+
+
+def clouds_passing(passing: int, total: int) -> BadgeText:
+    """``7/8 clouds``, in shields' colours for a partial result (see the module doc)."""
+    if not 0 < passing < total:
+        raise ValueError(f"{passing}/{total} clouds is not a partial result")
+    return BadgeText(f"{passing}/{total} clouds", "yellow" if 2 * passing >= total else "orange")
 
 
 def error_text(error: HttpError) -> BadgeText:

@@ -3,11 +3,20 @@
 
 A badge aggregates the cells the dashboard shows for what it names (``cell_rules.aggregate``, the
 original's rule: the first failure wins, running beats success, nothing is N/A): the build, then per
-active cloud the deploy (provisioning for Kubernetes) and the e2e. A cloud's badge leaves the build out,
+active cloud the provisioning, the deploy and the e2e (as the dashboard's Summary column: a failed
+provisioning must not hide behind the N/A it cascades to). A cloud's badge leaves the build out,
 as the original's deploy badges did: a failed build makes them N/A through the cascade, and a cloud that
 never ran reads N/A rather than the build's success. ``?stage=`` narrows it to one stage
 (``build``, ``provision``, ``deploy``, ``e2e``); ``?kubernetes=stable|head`` and ``?arch=`` choose the
-test environment as on the dashboard; ``?label=`` replaces the label (the project's display name).
+test environment as on the dashboard.
+
+- **The label says what the badge measures**, as shields users expect: ``cross-cloud`` (a project's),
+  ``cross-cloud stable`` (a release's), ``aws stable`` (a cloud's), with `` <stage>`` when ``?stage=``
+  narrows it; ``?label=`` replaces it.
+- **The last finished status**: a cell running again shows its last final result
+  (``cell_rules.settled``), so a badge does not read ``running`` for the length of every run.
+- **How many clouds pass**: a project's or a release's badge whose clouds do not all pass says so
+  (``7/8 clouds``, ``badge_text.clouds_passing``) when at least one passes and the build did not fail.
 
 With ``settings.ignore_infra_failures: true`` the overall badges (a project's and a release's, which
 aggregate every cloud) count a cell that failed for infrastructure reasons as N/A
@@ -42,11 +51,12 @@ from typing import TYPE_CHECKING, Final
 from flask import Blueprint, Flask, Response, request
 from werkzeug.http import parse_etags
 
-from crosscloud.cell_rules import CellView, aggregate, aggregate_ignoring_infra, environment
+from crosscloud.cell_rules import CellView, aggregate, aggregate_ignoring_infra, environment, settled
 from crosscloud.config import Project
+from crosscloud.presentation import is_failure
 from crosscloud.records import CellKey
-from crosscloud.vocabulary import RELEASES, STAGES
-from crosscloud_app.badges.badge_text import BadgeText, badge_text, error_text
+from crosscloud.vocabulary import CLOUD_STAGES, RELEASES, STAGES
+from crosscloud_app.badges.badge_text import BadgeText, badge_text, clouds_passing, error_text
 from crosscloud_app.badges.shields import endpoint_json, render_svg
 from crosscloud_app.web import http_errors, metrics
 from crosscloud_app.web.http_errors import HttpError
@@ -105,8 +115,8 @@ def _choice(name: str, allowed: Iterable[str], default: str | None, label: str) 
 def _cells(
     snapshot: Snapshot, project: Project, release: str, clouds: list[str] | None, stage: str | None, label: str
 ) -> list[CellView]:
-    """The cells a badge aggregates, in the dashboard's order (see the module doc); ``clouds`` None for
-    every active cloud."""
+    """The cells a badge aggregates, in the dashboard's order, each as a badge shows it (its last finished
+    result while it runs again, see the module doc); ``clouds`` None for every active cloud."""
     kubernetes = _choice("kubernetes", KUBERNETES_RELEASES, "stable", label) or "stable"
     arch = _choice("arch", project.arch, project.arch[0], label) or project.arch[0]
     if stage == "deploy" and not project.app_layer:
@@ -114,17 +124,37 @@ def _cells(
     keys = []
     if stage == "build" or (stage is None and clouds is None):
         keys.append(CellKey(project.name, release, arch, "build"))
-    cloud_stages = [stage] if stage not in (None, "build") else ([] if stage else [project.cloud_stage(), "e2e"])
+    cloud_stages = [stage] if stage not in (None, "build") else ([] if stage else list(CLOUD_STAGES))
     for name in clouds if clouds is not None else [c.name for c in snapshot.config.active_clouds()]:
         env = environment(snapshot.config.clouds[name], kubernetes)
         keys += [CellKey(project.name, release, arch, s, name, env) for s in cloud_stages]
-    return [snapshot.cell(key) for key in keys]
+    return [settled(snapshot.cell(key), _last_finished(snapshot, key)) for key in keys]
 
 
-def _verdict(cells: list[CellView], *, ignore_infra: bool = False) -> BadgeText:
+def _last_finished(snapshot: Snapshot, key: CellKey) -> str | None:
+    found = snapshot.insight.get(key)
+    return found.last_finished.status if found is not None and found.last_finished is not None else None
+
+
+def _status(cells: list[CellView], ignore_infra: bool) -> str:
+    return aggregate_ignoring_infra(cells, ignore_infra) if ignore_infra else aggregate(c.status for c in cells)
+
+
+def _verdict(cells: list[CellView], *, ignore_infra: bool = False, count_clouds: bool = False) -> BadgeText:
     """The aggregated status (infrastructure failures as N/A when ``ignore_infra``); stale when every cell
-    that decides it is stale."""
-    status = aggregate_ignoring_infra(cells, ignore_infra) if ignore_infra else aggregate(c.status for c in cells)
+    that decides it is stale. With ``count_clouds`` a failure with some clouds passing reads ``k/n clouds``."""
+    status = _status(cells, ignore_infra)
+    if count_clouds and is_failure(status):
+        builds = [c for c in cells if c.key.cloud is None]
+        per_cloud: dict[str, list[CellView]] = {}
+        for cell in cells:
+            if cell.key.cloud is not None:
+                per_cloud.setdefault(cell.key.cloud, []).append(cell)
+        verdicts = [_status(group, ignore_infra) for group in per_cloud.values()]
+        counted = [v for v in verdicts if v != "n/a"]
+        passing = sum(1 for v in counted if v == "success")
+        if not is_failure(_status(builds, ignore_infra)) and 0 < passing < len(counted):
+            return clouds_passing(passing, len(counted))
     deciding = [c for c in cells if c.status == status]
     return badge_text(status, stale=bool(deciding) and all(c.stale for c in deciding))
 
@@ -134,7 +164,7 @@ def _badge(snapshot: Snapshot, project_name: str, release: str | None, cloud: st
     project = config.projects.get(project_name)
     if project is None:
         raise _unknown(_label(FALLBACK_LABEL), f"project {project_name!r}")
-    label = _label(project.display_name)
+    label = _label(_measures(release, cloud, request.args.get("stage")))
     if release is not None and release not in project.releases:
         raise _unknown(label, f"release {release!r} of {project.name}")
     if cloud is not None and cloud not in config.clouds:
@@ -145,7 +175,15 @@ def _badge(snapshot: Snapshot, project_name: str, release: str | None, cloud: st
     for rel in [release] if release is not None else list(project.releases):
         cells += _cells(snapshot, project, rel, clouds, stage, label)
     overall = cloud is None and config.ignore_infra_failures  # see the module doc
-    return label, _verdict(cells, ignore_infra=overall)
+    return label, _verdict(cells, ignore_infra=overall, count_clouds=cloud is None and stage is None)
+
+
+def _measures(release: str | None, cloud: str | None, stage: str | None) -> str:
+    """The default label: what the badge measures (see the module doc)."""
+    words = [cloud or FALLBACK_LABEL] + ([release] if release else [])
+    if stage in STAGES:
+        words.append(stage)
+    return " ".join(words)
 
 
 def _body(fmt: str, label: str, text: BadgeText) -> bytes:

@@ -1,13 +1,14 @@
 """The pages people read: the dashboard grid (``dashboard``), a project's and a cell's history
-(``project_pages``) and the Atom feed of status changes (``feed``), with what their templates call in
-``template_helpers`` (statuses look as ``crosscloud.presentation`` says). The templates and the stylesheet live
-where Flask finds them, ``app/templates`` and ``app/static``. It builds on ``crosscloud_app.web``."""
+(``project_pages``, with ``/projects``, the list) and the Atom feed of status changes (``feed``), with what their
+templates call in ``template_helpers`` (statuses look as ``crosscloud.presentation`` says) and the footer every
+page carries (``site_links``). The templates and the stylesheet live where Flask finds them, ``app/templates``
+and ``app/static``. It builds on ``crosscloud_app.web``."""
 
 from __future__ import annotations
 
 from flask import Flask
 
-from crosscloud_app.pages import dashboard, feed, project_pages, template_helpers
+from crosscloud_app.pages import dashboard, feed, project_pages, site_links, template_helpers
 
 
 def register(app: Flask) -> None:
@@ -20,3 +21,4 @@ def register(app: Flask) -> None:
         status_cell=dashboard.status_cell,
         SUB_TITLE_CHARS=dashboard.SUB_TITLE_CHARS,
     )
+    app.context_processor(site_links.footer_context)

@@ -1,26 +1,32 @@
 """The dashboard ``/``: the grid of the original cncf.ci, one section per ``cncf_relation``.
 
 Rows are projects at a release (stable, head); the cloud columns show one pipeline stage (``?stage=``,
-the deploy by default, provisioning for Kubernetes itself); ``?kubernetes=`` and ``?arch=`` choose the
-test environment. Everything comes from the snapshot's cached ``Grid`` (and a per-snapshot cache of the
-other stages' cells), so a page view does no git and no SQLite work.
+the deploy by default, provisioning for Kubernetes itself; the build view has the build column only);
+``?kubernetes=`` and ``?arch=`` choose the test environment. The Summary column aggregates every cell of the
+row (``cell_rules.summary``). Everything comes from the snapshot's cached ``Grid`` (one per view), so a page
+view does no git and no SQLite work.
 
-A failing cell says whose fault it is (``crosscloud.insight``): an infrastructure failure carries the class
-``failure-infrastructure``, the word "infra" and ``data-failure-kind``, so it looks different from a project
-failure without relying on colour; its title says since when it fails and the last green release."""
+Every status cell opens its deployment page (``/projects/<p>/<release>/<cloud>``, which links the job; the
+build and summary cells open the project page), and its hover text (``hover_text``) says why it shows what
+it shows: the reason of a failure, since when it fails and the last green release, how old a stale result
+is. A failing cell says whose fault it is (``crosscloud.insight``): an infrastructure failure carries the
+class ``failure-infrastructure``, the word "infra" and ``data-failure-kind``, so it looks different from a
+project failure without relying on colour. Cloud columns are headed by the cloud's short name
+(``presentation.cloud_heading``), the full name on hover, so 8 clouds fit 1280 px."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, Final
 
-from flask import Blueprint, current_app, render_template, request
+from flask import Blueprint, current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from markupsafe import Markup, escape
 
-from crosscloud import presentation
-from crosscloud.cell_rules import CellView, Grid, Row, environment
+from crosscloud import clock, presentation
+from crosscloud.cell_rules import VIEW_STAGES, CellView, Grid, Row
 from crosscloud.failure_kind import FAILURES, INFRASTRUCTURE, UNKNOWN, classify_failure
 from crosscloud.insight import CellInsight
 from crosscloud.records import CellKey
@@ -31,8 +37,6 @@ from crosscloud_app.web.status_state import Snapshot, get_state
 
 bp = Blueprint("dashboard", __name__)
 
-VIEW_STAGES = ("build", "provision", "deploy")
-"""What the cloud columns can show (``?stage=``)."""
 SUB_TITLE_CHARS = 21
 """The original showed at most this much of a project's ``sub_title``."""
 
@@ -73,13 +77,13 @@ def parse_choice() -> Choice:
 
 @dataclass(frozen=True)
 class Column:
-    """One status column of a row: the cells it shows (one, or several aggregated for Test)."""
+    """One status column of a row: the cell it shows (for the Summary, the cell that decided it)."""
 
     cell: CellView
     status: str
     stage: str
+    """The cell's stage, or ``summary``."""
     cloud: str | None
-    url: str | None
     stale: bool
     note: str | None
     failure_kind: str | None = None
@@ -89,14 +93,18 @@ class Column:
 
 
 Insights = Mapping[CellKey, CellInsight]
+SUMMARY = "summary"
+"""The ``data-stage`` of the Summary column."""
 
 
-def column(cell: CellView, insights: Insights | None = None) -> Column:
-    kind, found = _failure(cell, insights)
-    return Column(cell, cell.status, cell.key.stage, cell.key.cloud, cell.url, cell.stale, cell.note, kind, found)
+def column(cell: CellView, insights: Insights | None = None, provisions_itself: bool = False) -> Column:
+    kind, found = _failure(cell, insights, provisions_itself)
+    return Column(cell, cell.status, cell.key.stage, cell.key.cloud, cell.stale, cell.note, kind, found)
 
 
-def _failure(cell: CellView, insights: Insights | None) -> tuple[str | None, CellInsight | None]:
+def _failure(
+    cell: CellView, insights: Insights | None, provisions_itself: bool = False
+) -> tuple[str | None, CellInsight | None]:
     """(failure kind, insight) of a cell that shows its stored failure; (None, None) for anything else (a
     cascaded ``n/a``, a running or green cell)."""
     entry = cell.entry
@@ -105,76 +113,70 @@ def _failure(cell: CellView, insights: Insights | None) -> tuple[str | None, Cel
     found = insights.get(cell.key) if insights is not None else None
     if found is not None and found.failure_kind is not None:
         return found.failure_kind, found
-    return classify_failure(cell.status, cell.key.stage, entry.reason), found
+    return classify_failure(cell.status, cell.key.stage, entry.reason, provisions_itself=provisions_itself), found
 
 
-def test_column(row: Row, insights: Insights | None = None) -> Column:
-    """The Test column: the e2e cells aggregated, linked to the job of the cell that decided it."""
-    decider = next((c for c in row.e2e if c.status == row.test), None)
-    key = CellKey(row.project.name, row.release, row.arch, "e2e")
-    cell = decider or CellView(key, row.test, None)
-    stale = any(c.stale for c in row.e2e if c.status == row.test)
-    note = decider.note if decider else "no e2e result yet"
-    kind, found = _failure(cell, insights)
-    return Column(cell, row.test, "e2e", None, decider.url if decider else None, stale, note, kind, found)
+def summary_column(row: Row, insights: Insights | None = None) -> Column:
+    """The Summary column: every cell of the row aggregated (``cell_rules.summary``), with the note of the
+    cell that decided it."""
+    decider = row.summary_cell
+    cell = decider or CellView(CellKey(row.project.name, row.release, row.arch, "build"), row.summary, None)
+    stale = any(c.stale for c in row.summary_cells if c.status == row.summary)
+    kind, found = _failure(cell, insights, not row.project.app_layer)
+    if decider is None:
+        note = "nothing has run yet"
+    else:
+        where = f" on {decider.key.cloud}" if decider.key.cloud else ""
+        note = f"decided by {decider.key.stage}{where}" + (f": {decider.note}" if decider.note else "")
+    return Column(cell, row.summary, SUMMARY, None, stale, note, kind, found)
 
 
-def failing_title(col: Column) -> str | None:
-    """The title of a cell: its note and, while it fails, since when and the last green release."""
+def hover_text(col: Column, now: datetime) -> str:
+    """What a cell says on hover: its status and why (the cascade or staleness note), the failure's reason,
+    since when it fails (and whose fault that is) and the last green release; times as the one clock says."""
+    parts = [presentation.word(col.status) + (" (stale)" if col.stale else "")]
+    if col.note:
+        parts.append(col.note)
+    entry = col.cell.entry
+    shown = entry is not None and entry.status == col.status
+    if shown and entry is not None:
+        if entry.reason:
+            parts.append(f"reason: {entry.reason}")
+        if col.status == "running":
+            parts.append(f"started {clock.age(entry.started_at, now)}")
+        elif not col.stale:
+            parts.append(f"finished {clock.age(clock.result_time_text(entry), now)}")
     found = col.insight
-    if found is None or not found.consecutive_failures or found.failing_since is None:
-        return col.note
-    since = found.failing_since
-    runs = "1 run" if found.consecutive_failures == 1 else f"{found.consecutive_failures} runs in a row"
-    parts = [col.note] if col.note else []
-    parts.append(f"failing since {since.time} ({runs}, {failure_kind_text(col.failure_kind or UNKNOWN)})")
-    last = found.last_success
-    parts.append(f"last green {last.label()} at {last.time}" if last else "never green")
+    if found is not None and found.consecutive_failures and found.failing_since is not None:
+        runs = "1 run" if found.consecutive_failures == 1 else f"{found.consecutive_failures} runs in a row"
+        kind = failure_kind_text(col.failure_kind or UNKNOWN)
+        parts.append(f"failing since {clock.age(found.failing_since.time, now)} ({runs}, {kind})")
+        last = found.last_success
+        parts.append(f"last green {last.label()} {clock.age(last.time, now)}" if last else "never green")
     return "; ".join(parts)
 
 
-def cloud_cells(snapshot: Snapshot, grid: Grid, choice: Choice) -> list[list[CellView]]:
-    """The cloud cells of every row (flattened over sections) for the chosen stage: the grid's own for the
-    deploy view (provisioning for ``app_layer: false`` projects), computed from the snapshot otherwise."""
-    rows = [row for _, rows in grid.sections for row in rows]
-    if choice.stage == "deploy":
-        return [list(row.clouds) for row in rows]
-    return [
-        [
-            snapshot.cell(
-                CellKey(row.project.name, row.release, row.arch, choice.stage, c.name, environment(c, grid.kubernetes))
-            )
-            for c in grid.clouds
-        ]
-        for row in rows
-    ]
+_STALE_MARK = Markup(' <span class="mark stale-mark">stale</span>')
+_INFRA_MARK = Markup(' <span class="mark kind-mark">infra</span>')
 
 
-_STALE_MARK = Markup(' <span class="stale-mark">stale</span>')
-_INFRA_MARK = Markup(' <span class="kind-mark">infra</span>')
-
-
-def status_cell(col: Column, row: Row, cloud_name: str = "") -> Markup:
-    """One status cell: the badge (linked to the job that produced it), its accessible name, and the
-    ``data-*`` attributes scripts and tests read. Built here rather than in a Jinja macro because the
-    dashboard has thousands of them (130 projects x 20 clouds) and a macro call (or ``Markup.format``)
-    costs several times more. Every value goes through ``escape``."""
+def status_cell(col: Column, row: Row, href: str, now: datetime, cloud_name: str = "") -> Markup:
+    """One status cell: the badge (linked to ``href``, the cell's deployment page, which links the job), its
+    accessible name, its hover text, and the ``data-*`` attributes scripts and tests read. Built here rather
+    than in a Jinja macro because the dashboard has thousands of them (130 projects x 20 clouds) and a macro
+    call (or ``Markup.format``) costs several times more. Every value goes through ``escape``."""
     where = f" on {cloud_name}" if cloud_name else ""
-    label = escape(f"{row.project.display_name} {row.release} {col.stage}{where}: {presentation.word(col.status)}")
+    what = "summary" if col.stage == SUMMARY else col.stage
+    label = escape(f"{row.project.display_name} {row.release} {what}{where}: {presentation.word(col.status)}")
     label += " (stale)" if col.stale else ""
     kind = col.failure_kind
     if kind is not None:
         label += escape(f" ({FAILURE_KIND_TITLE.get(kind, kind)})")
-    note = failing_title(col)
-    title = f' title="{escape(note)}"' if note else ""
+    title = escape(hover_text(col, now))
     text = escape(presentation.word(col.status))
     if kind == INFRASTRUCTURE and col.status != "infra_failed":  # "infra failed" says so already
         text += _INFRA_MARK
     text += _STALE_MARK if col.stale else ""
-    if col.url:
-        badge = f'<a class="badge" href="{escape(col.url)}" aria-label="{label}"{title}>{text}</a>'
-    else:
-        badge = f'<span class="badge" role="img" aria-label="{label}"{title}>{text}</span>'
     cls = presentation.css_class(col.status) + (" stale" if col.stale else "")
     kind_attribute = ""
     if kind is not None:
@@ -183,9 +185,29 @@ def status_cell(col: Column, row: Row, cloud_name: str = "") -> Markup:
     cloud = escape(col.cloud or "")
     return Markup(  # noqa: S704 - every interpolated value above is escaped
         f'<td class="{cls}" data-project="{escape(row.project.name)}" data-release="{escape(row.release)}"'
-        f' data-stage="{escape(col.stage)}" data-cloud="{cloud}" data-status="{escape(col.status)}"{kind_attribute}>'
-        f"{badge}</td>"
+        f' data-stage="{escape(col.stage)}" data-cloud="{cloud}" data-status="{escape(col.status)}"{kind_attribute}'
+        f' data-label="{escape(cloud_name or what.capitalize())}">'
+        f'<a class="badge" href="{escape(href)}" aria-label="{label}" title="{title}">{text}</a></td>'
     )
+
+
+def cell_links(row: Row, choice: Choice) -> tuple[str, dict[str, str]]:
+    """(the project page's link for the row's build and summary cells, each cloud's deployment page link),
+    made by ``url_for`` (the one URL helper, so published pages can make them relative)."""
+    query: dict[str, Any] = {}
+    if choice.kubernetes != "stable":
+        query["kubernetes"] = choice.kubernetes
+    if row.arch != row.project.arch[0]:
+        query["arch"] = row.arch
+    project_page = url_for("projects.project_page", project=row.project.name, **query, _anchor=f"release-{row.release}")
+    clouds = {
+        cell.key.cloud: url_for(
+            "projects.cell_page", project=row.project.name, release=row.release, cloud=cell.key.cloud, **query
+        )
+        for cell in row.e2e
+        if cell.key.cloud
+    }
+    return project_page, clouds
 
 
 PAGES = "crosscloud_dashboard_pages"
@@ -198,7 +220,7 @@ def index() -> ResponseReturnValue:
     ``state.GRID_TTL``): the relative times in it are kept current by ``static/relative-time.js``."""
     choice = parse_choice()
     snapshot = get_state().snapshot()
-    grid = snapshot.grid(kubernetes=choice.kubernetes, arch=choice.arch)
+    grid = snapshot.grid(kubernetes=choice.kubernetes, arch=choice.arch, stage=choice.stage)
     pages: dict[Choice, tuple[Snapshot, Grid, str]] = current_app.extensions.setdefault(PAGES, {})
     cached = pages.get(choice)
     if cached is not None and cached[0] is snapshot and cached[1] is grid:
@@ -209,14 +231,13 @@ def index() -> ResponseReturnValue:
 
 
 def render_page(snapshot: Snapshot, grid: Grid, choice: Choice) -> str:
-    cells = cloud_cells(snapshot, grid, choice) if choice.stage != "build" else None
-    sections: list[tuple[str | None, list[tuple[Row, list[CellView] | None, Column]]]] = []
-    position = 0
+    now = datetime.now(UTC)
+    sections: list[tuple[str | None, list[Line]]] = []
     for relation, rows in grid.sections:
         lines = []
         for row in rows:
-            lines.append((row, cells[position] if cells is not None else None, test_column(row, snapshot.insight)))
-            position += 1
+            project_page, cloud_pages = cell_links(row, choice)
+            lines.append(Line(row, summary_column(row, snapshot.insight), project_page, cloud_pages))
         sections.append((relation, lines))
     return render_template(
         "dashboard.html",
@@ -228,5 +249,20 @@ def render_page(snapshot: Snapshot, grid: Grid, choice: Choice) -> str:
         releases=RELEASES,
         arches=ARCHES,
         insights=snapshot.insight,
-        now=datetime.now(UTC),
+        now=now,
+        looks=[presentation.LOOKS[s] for s in LEGEND],
     )
+
+
+@dataclass(frozen=True)
+class Line:
+    """A row as the template draws it: the row, its Summary column and its links."""
+
+    row: Row
+    summary: Column
+    project_page: str
+    cloud_pages: Mapping[str, str]
+
+
+LEGEND: Final = ("success", "failed", "timed_out", "infra_failed", "cancelled", "running", "n/a")
+"""The statuses the legend explains, in its order."""

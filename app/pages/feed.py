@@ -1,8 +1,11 @@
 """``/feed.xml``: an Atom feed (RFC 4287) of status changes, for people who prefer a feed reader to a dashboard.
 
-An entry is a version of a cell whose status differs from the version before it (a cell's first result
+An entry is a result of a cell whose status differs from the result before it (a cell's first result
 counts: it changed from nothing); the shown status of a version is its record's status, or ``error`` for
-a file that is not a valid record, in the words of ``crosscloud.presentation`` ("timed out", "N/A"). The
+a file that is not a valid record, in the words of ``crosscloud.presentation`` ("timed out", "N/A").
+Results, not steps (``crosscloud.result_history``): the ``running`` version every stage writes when it starts
+is no result, so the feed never announces "running" and a result is compared with the result before it,
+never with its own start. The
 newest ``LIMIT`` changes come first; ``?project=`` keeps one project.
 
 The changes are found from the index (``StatusIndex.cell_runs``): each cell's versions are walked newest
@@ -28,9 +31,11 @@ from flask import Blueprint, current_app, request, url_for
 from werkzeug.wrappers import Response
 
 from crosscloud import layout
+from crosscloud.clock import iso, when_of
 from crosscloud.config import Config
 from crosscloud.presentation import ERROR, word
 from crosscloud.records import CellKey
+from crosscloud.result_history import RUNNING
 from crosscloud.status_repo.reader import Entry, StatusIndex
 from crosscloud.vocabulary import NO_KUBERNETES
 from crosscloud_app.web.http_errors import HttpError
@@ -62,6 +67,8 @@ def _cell_changes(index: StatusIndex, path: str) -> Generator[tuple[int, str, st
     """``(seq, status, previous status)`` of each change of one cell, newest first (lazily)."""
     newer: tuple[int, str] | None = None
     for seq, status, _reason in index.cell_runs(path):
+        if status == RUNNING:
+            continue  # a step, not a result
         shown = _shown(status)
         if newer is not None and newer[1] != shown:
             yield newer[0], newer[1], shown
@@ -91,17 +98,16 @@ def status_changes(index: StatusIndex, project: str | None = None, limit: int = 
 
 # -- rendering -------------------------------------------------------------------------------------------------
 def _atom_time(value: datetime) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return iso(value)
 
 
 def _updated(entry: Entry) -> str:
-    """When the result happened (its finish, else its start), else when it was committed."""
+    """When the result happened (the one clock's ``result_time``: its finish, else its start), else when it was
+    committed."""
     for value in (entry.finished_at, entry.started_at):
-        if value:
-            try:
-                return _atom_time(datetime.fromisoformat(value.replace("Z", "+00:00")))
-            except ValueError:
-                continue
+        when = when_of(value)
+        if when is not None:
+            return iso(when)
     return _atom_time(datetime.fromtimestamp(entry.committed_at, UTC))
 
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from crosscloud.cell_rules import CellView, environment
@@ -21,6 +21,7 @@ from crosscloud.config import Cloud, Project
 from crosscloud.errors import CrossCloudError
 from crosscloud.insight import CellInsight, RunRef
 from crosscloud.records import CellKey
+from crosscloud.result_history import cell_results
 from crosscloud.status_repo.reader import Entry, StatusIndex
 from crosscloud.vocabulary import ARCHES, RELEASES, STAGES
 from crosscloud_app.web.http_errors import HttpError
@@ -59,7 +60,8 @@ class Story:
 
 
 def story(index: StatusIndex, snapshot: Snapshot, key: CellKey, label: str) -> Story:
-    history = index.cell_history(key, limit=STRIP)
+    """A cell's story: its results, not its steps (``crosscloud.result_history``)."""
+    history = cell_results(index, key, STRIP)
     return Story(key, label, snapshot.cell(key), history, snapshot.insight.get(key))
 
 
@@ -75,6 +77,62 @@ def known_project(snapshot: Snapshot, name: str) -> Project:
     if project is None:
         raise HttpError(404, f"no project {name!r} in the configuration")
     return project
+
+
+@dataclass(frozen=True)
+class Snippet:
+    """A badge people paste into a README, in the three markups READMEs use."""
+
+    title: str
+    badge: str
+    page: str
+    preview: str
+    """The badge's path on this site, for the page's own ``<img>`` (no absolute URL of this host in a page)."""
+
+    @property
+    def markdown(self) -> str:
+        return f"[![{self.title}]({self.badge})]({self.page})"
+
+    @property
+    def html(self) -> str:
+        return f'<a href="{self.page}"><img src="{self.badge}" alt="{self.title}"></a>'
+
+    @property
+    def rst(self) -> str:
+        return f".. image:: {self.badge}\n   :target: {self.page}\n   :alt: {self.title}"
+
+
+def badge_snippets(project: Project, clouds: Sequence[Cloud]) -> list[Snippet]:
+    """The project's badge, each release's, and the stable release's on the first active cloud (as an example
+    of a cloud's badge), with absolute links (``url_for`` with ``_external``)."""
+    page = url_for("projects.project_page", project=project.name, _external=True)
+
+    def snippet(title: str, endpoint: str, there: str, **values: Any) -> Snippet:
+        badge = url_for(endpoint, **values, _external=True)
+        return Snippet(title, badge, there, url_for(endpoint, **values))
+
+    out = [snippet("cross-cloud", "badges.project_badge", page, name=f"{project.name}.svg")]
+    for release in project.releases:
+        name = f"{release}.svg"
+        there = f"{page}#release-{release}"
+        out.append(snippet(f"cross-cloud {release}", "badges.release_badge", there, project=project.name, name=name))
+    if clouds:
+        release, cloud = project.releases[0], clouds[0]
+        there = url_for("projects.cell_page", project=project.name, release=release, cloud=cloud.name, _external=True)
+        values = {"project": project.name, "release": release, "name": f"{cloud.name}.svg"}
+        out.append(snippet(f"{cloud.name} {release}", "badges.cloud_badge", there, **values))
+    return out
+
+
+@bp.get("/projects")
+def project_list() -> ResponseReturnValue:
+    """Every project of the configuration, by section, with its releases and badges' page; inactive ones too
+    (marked), so a link to one still leads somewhere."""
+    snapshot = get_state().snapshot()
+    config = snapshot.config
+    listed = {p.name for _, projects in config.sections() for p in projects}
+    inactive = [p for p in config.projects.values() if p.name not in listed]
+    return render_template("projects.html", snapshot=snapshot, sections=config.sections(), inactive=inactive)
 
 
 @bp.get("/projects/<project>")
@@ -111,6 +169,7 @@ def project_page(project: str) -> ResponseReturnValue:
         arch=arch,
         all_releases=RELEASES,
         arches=ARCHES,
+        snippets=badge_snippets(proj, clouds),
     )
 
 
@@ -144,6 +203,12 @@ def cell_page(project: str, release: str, cloud: str) -> ResponseReturnValue:
                 except CrossCloudError as exc:
                     problem = str(exc)
             stages.append({"story": told, "record": record, "problem": problem})
+    # Every stage carries the artifacts its build pinned: shown once, from the latest stage that has them.
+    pinned = next(
+        ((item["story"].key.stage, item["record"]["artifacts"]) for item in reversed(stages)
+         if item["record"] and item["record"].get("artifacts")),
+        (None, None),
+    )  # fmt: skip
     return render_template(
         "cell.html",
         snapshot=snapshot,
@@ -154,4 +219,6 @@ def cell_page(project: str, release: str, cloud: str) -> ResponseReturnValue:
         kubernetes=kubernetes,
         arch=arch,
         stages=stages,
+        artifacts_stage=pinned[0],
+        artifacts=pinned[1],
     )

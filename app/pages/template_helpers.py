@@ -1,15 +1,16 @@
 """What the page templates call (Jinja globals), in one place: how a status looks (its word and CSS class,
 from ``crosscloud.presentation``, the table every face uses), whose fault a failure is in words, and times
-("3 minutes ago", ISO 8601)."""
+(``time_tag``: "3 minutes ago" with the exact time on hover, from ``crosscloud.clock``, the one clock)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
-from crosscloud import presentation
+from markupsafe import Markup, escape
+
+from crosscloud import clock, presentation
 from crosscloud.failure_kind import INFRASTRUCTURE, PROJECT, UNKNOWN
-from crosscloud.records import parse_time
 
 FAILURE_KIND_TEXT: Final = {INFRASTRUCTURE: "infra", PROJECT: "project", UNKNOWN: "unknown cause"}
 FAILURE_KIND_TITLE: Final = {
@@ -19,24 +20,21 @@ FAILURE_KIND_TITLE: Final = {
 }
 
 
-def relative(when: datetime, now: datetime | None = None) -> str:
-    """ "3 minutes ago", as the original's "Last updated"."""
-    seconds = int(((now or datetime.now(UTC)) - when).total_seconds())
-    if seconds < 45:
-        return "just now"
-    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
-        if seconds >= size:
-            count = round(seconds / size)
-            return f"{count} {unit}{'' if count == 1 else 's'} ago"
-    return "just now"
+def time_tag(value: str | datetime | None, now: datetime | None = None, *, missing: str = "—") -> Markup:
+    """A time as every page shows it (the one clock, ``crosscloud.clock``): the relative time, kept current
+    by ``static/relative-time.js``, with the exact UTC time on hover and the machine form in ``datetime``."""
+    when = value if isinstance(value, datetime) else clock.when_of(value)
+    if when is None:
+        return Markup(escape(value or missing))  # noqa: S704 - escaped
+    return Markup(  # noqa: S704 - every interpolated value is escaped
+        f'<time datetime="{clock.iso(when)}" title="{escape(clock.exact(when))}" data-relative>'
+        f"{escape(clock.relative(when, now))}</time>"
+    )
 
 
-def iso(when: datetime) -> str:
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def when_of(value: str | None) -> datetime | None:
-    return parse_time(value) if value else None
+def result_time(entry: Any, now: datetime | None = None) -> Markup:
+    """The time a result shows (``clock.result_time``: its finish, else its start) as a ``time_tag``."""
+    return time_tag(clock.result_time_text(entry), now, missing="?")
 
 
 def failure_kind_text(kind: str) -> str:
@@ -54,9 +52,13 @@ def safe_logo(url: str | None) -> str | None:
 
 
 GLOBALS: Final[dict[str, Any]] = {
-    "relative": relative,
-    "iso": iso,
-    "when_of": when_of,
+    "relative": clock.relative,
+    "iso": clock.iso,
+    "exact": clock.exact,
+    "when_of": clock.when_of,
+    "time_tag": time_tag,
+    "result_time": result_time,
+    "cloud_heading": presentation.cloud_heading,
     "status_class": presentation.css_class,
     "status_text": presentation.word,
     "failure_kind_text": failure_kind_text,

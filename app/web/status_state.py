@@ -32,7 +32,7 @@ from flask import current_app
 from crosscloud.cell_rules import CellView, Grid, build_grid, view
 from crosscloud.config import Config
 from crosscloud.errors import CrossCloudError, StatusRepoError
-from crosscloud.insight import CellInsight, InsightCache
+from crosscloud.insight import CellInsight, InsightCache, self_provisioning
 from crosscloud.records import CellKey
 from crosscloud.status_repo.git import Remote
 from crosscloud.status_repo.mirror import Mirror
@@ -74,21 +74,22 @@ class Snapshot:
     """Why the last refresh failed, when it did (then this is the last good state)."""
     insight: Mapping[CellKey, CellInsight] = field(default_factory=lambda: _NO_INSIGHT)
     """The insight of every cell with a result at ``commit`` (a read-only copy: it never changes)."""
-    _grids: dict[tuple[str, str | None], tuple[datetime, Grid]] = field(
+    _grids: dict[tuple[str, str | None, str], tuple[datetime, Grid]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
-    def grid(self, kubernetes: str = "stable", arch: str | None = None) -> Grid:
-        """The dashboard grid for a test environment, cached (for ``GRID_TTL``, as staleness moves with time)."""
+    def grid(self, kubernetes: str = "stable", arch: str | None = None, stage: str = "deploy") -> Grid:
+        """The dashboard grid for a test environment and a view (``cell_rules.VIEW_STAGES``), cached (for
+        ``GRID_TTL``, as staleness moves with time)."""
         now = datetime.now(UTC)
         with self._lock:
-            cached = self._grids.get((kubernetes, arch))
+            cached = self._grids.get((kubernetes, arch, stage))
             if cached is not None and now - cached[0] < GRID_TTL:
                 return cached[1]
-        grid = build_grid(self.config, self.current, now=now, kubernetes=kubernetes, arch=arch)
+        grid = build_grid(self.config, self.current, now=now, kubernetes=kubernetes, arch=arch, stage=stage)
         with self._lock:
-            self._grids[(kubernetes, arch)] = (now, grid)
+            self._grids[(kubernetes, arch, stage)] = (now, grid)
         return grid
 
     def cell(self, key: CellKey) -> CellView:
@@ -232,11 +233,14 @@ class StatusState:
     def _update_insight(self, index: StatusIndex, config: Config) -> Mapping[CellKey, CellInsight]:
         """Bring the insight cache up to the index (under the index lock) and return a frozen copy of it.
 
-        A new ``settings.flakiness_window`` changes every answer, so the cache starts again then."""
-        if self._insight is None or self._insight.window != config.flakiness_window:
-            self._insight = InsightCache(config.flakiness_window)
-        self._insight.update(index)
-        return MappingProxyType(dict(self._insight.cells))
+        A new ``settings.flakiness_window`` (or a project changing ``app_layer``) changes every answer, so the
+        cache starts again then."""
+        provisioning = self_provisioning(config)
+        cache = self._insight
+        if cache is None or cache.window != config.flakiness_window or cache.provisioning != provisioning:
+            cache = self._insight = InsightCache(config.flakiness_window, provisioning)
+        cache.update(index)
+        return MappingProxyType(dict(cache.cells))
 
     def request_refresh(self, reason: str) -> None:
         """Ask the worker for a refresh and return at once; requests made meanwhile make one refresh."""

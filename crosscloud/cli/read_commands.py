@@ -13,6 +13,7 @@ import sys
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
+from crosscloud.cell_rules import VIEW_STAGES
 from crosscloud.cli.cell_options import add_cell_options, cell_from_args
 from crosscloud.cli.repo_options import add_repo_options, index_from_args
 from crosscloud.errors import BadInputError
@@ -31,11 +32,16 @@ def register(commands: Commands) -> None:
     add_repo_options(p)
     p.add_argument("--kubernetes", choices=RELEASES, default="stable", help="test environment (default stable)")
     p.add_argument("--arch", choices=ARCHES, help="default: each project's first arch")
+    p.add_argument(
+        "--stage", choices=VIEW_STAGES, default="deploy",
+        help="what the cloud columns show, as the dashboard's views (default deploy; build has no cloud columns)",
+    )  # fmt: skip
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_status)
 
     p = commands.add_parser("history", help="print a cell's history", description="Print the results of the "
-                            "matching cells, newest first.")  # fmt: skip
+                            "matching cells, newest first: finished results, and a run in progress while it "
+                            "runs.")  # fmt: skip
     add_repo_options(p)
     p.add_argument("--project", required=True)
     p.add_argument("--release", choices=RELEASES)
@@ -72,7 +78,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
     index = index_from_args(args)
     config = index.config()
-    grid = build_grid(config, index.current(), now=datetime.now(UTC), kubernetes=args.kubernetes, arch=args.arch)
+    now = datetime.now(UTC)
+    grid = build_grid(config, index.current(), now=now, kubernetes=args.kubernetes, arch=args.arch, stage=args.stage)
     if args.json:
         print(json.dumps(grid_text.grid_json(grid, index.commit), indent=2))
     else:
@@ -82,7 +89,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 def cmd_history(args: argparse.Namespace) -> int:
     from crosscloud import grid_text
+    from crosscloud.insight import self_provisioning
     from crosscloud.insight_text import insight_lines
+    from crosscloud.result_history import results
 
     if args.limit < 1:
         raise BadInputError("--limit must be at least 1")
@@ -91,35 +100,38 @@ def cmd_history(args: argparse.Namespace) -> int:
     config.project(check_name("project", args.project))
     if args.cloud is not None:
         config.cloud(check_name("cloud", args.cloud))
-    entries = index.history(
+    entries = results(
+        index,
+        index.current(),
+        args.limit,
         project=args.project,
         release=args.release,
         cloud=args.cloud,
         stage=args.stage,
         arch=args.arch,
         environment=args.kubernetes,
-        limit=args.limit,
     )
     if args.json:
         print(json.dumps([e.as_dict() for e in entries], indent=2))
         return 0
     print(grid_text.history_table(entries))
-    lines = insight_lines(index, [e.key for e in entries], config.flakiness_window)
+    lines = insight_lines(index, [e.key for e in entries], config.flakiness_window, self_provisioning(config))
     if lines:  # per cell: since when it fails, the last green release, flakiness
         print("\n" + "\n".join(lines))
     return 0
 
 
 def cmd_rollback_target(args: argparse.Namespace) -> int:
-    from crosscloud.insight import DEFAULT_WINDOW, insight_of
+    from crosscloud.insight import DEFAULT_WINDOW, insight_of, self_provisioning
     from crosscloud.insight_text import nothing_to_roll_back_to, rollback_lines
 
     window = DEFAULT_WINDOW if args.window is None else args.window
     if window < 1:
         raise BadInputError("--window must be at least 1")
     index = index_from_args(args)
-    _, key, _ = cell_from_args(index.config(), args, args.stage)
-    found = insight_of(index, key, window)
+    config = index.config()
+    _, key, _ = cell_from_args(config, args, args.stage)
+    found = insight_of(index, key, window, self_provisioning(config))
     if args.json:
         print(json.dumps(found.as_dict() if found else {**key.as_dict(), "last_success": None}, indent=2))
     elif found and found.last_success:

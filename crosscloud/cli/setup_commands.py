@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -68,9 +69,11 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from crosscloud.config import load_config
+    from crosscloud.config import load_config, relation_warnings
 
     config = load_config(args.file)
+    for warning in relation_warnings(config):
+        print(f"crosscloud: warning: {warning}", file=sys.stderr)
     projects, clouds = config.projects.values(), config.clouds.values()
     print(
         f"{args.file}: valid: {len(projects)} projects ({sum(p.active for p in projects)} active), "

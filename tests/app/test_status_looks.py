@@ -69,7 +69,7 @@ def test_cancelled_looks_the_same_on_every_face(
     assert f"square {look.css}" in project and "status-failed" in project  # the older failure keeps its red
 
     badge = client.get("/badge/etcd/stable/local.svg?stage=deploy")
-    assert badge.get_data(as_text=True) == render_svg("etcd", "cancelled", "lightgrey")
+    assert badge.get_data(as_text=True) == render_svg("local stable deploy", "cancelled", "lightgrey")
     assert client.get("/badge/etcd/stable/local.json?stage=deploy").get_json()["color"] == "lightgrey"
 
     cells = client.get("/api/v1/cells?project=etcd&stage=deploy").get_json()["cells"]

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from crosscloud.cell_rules import aggregate, build_grid, view
+from crosscloud.cell_rules import aggregate, build_grid, summary, view
 from crosscloud.config import load_config
 from crosscloud.records import CellKey
 from crosscloud.status_repo.reader import Entry
@@ -45,15 +45,28 @@ def test_a_failed_build_makes_the_later_cells_n_a_not_failed() -> None:
 def test_a_failed_provisioning_cascades_to_deploy_and_e2e() -> None:
     cells = [entry(BUILD, "success", "2018-12-04T08:00:00Z"), entry(PROVISION, "infra_failed", "2018-12-04T08:05:00Z"),
              entry(DEPLOY, "success", "2018-12-03T08:10:00Z")]  # fmt: skip
-    assert show(DEPLOY, *cells) == ("n/a", "provision infra_failed")
-    assert show(E2E, *cells) == ("n/a", "provision infra_failed")
+    assert show(DEPLOY, *cells) == ("n/a", "provision infra failed")  # the word, never the raw status
+    assert show(E2E, *cells) == ("n/a", "provision infra failed")
 
 
-def test_a_new_build_resets_deploys_until_they_report() -> None:
-    cells = [entry(BUILD, "running", "2018-12-04T08:00:00Z"), entry(DEPLOY, "failed", "2018-12-03T08:10:00Z")]
-    assert show(DEPLOY, *cells) == ("n/a", "build is running")
+def test_an_old_result_is_not_n_a_but_stale_with_its_age() -> None:
+    """A cloud not run again since a newer build keeps its last result, marked stale, saying how old it is; a
+    four-day-old success and a never-run cell no longer look the same."""
+    old_deploy = entry(DEPLOY, "failed", "2018-12-03T08:10:00Z")
+    cells = [entry(BUILD, "running", "2018-12-04T08:00:00Z"), old_deploy]
+    cell = view(DEPLOY, {e.key: e for e in cells}, now=NOW, stale_after=DAY, timeout=timedelta(seconds=350))
+    assert (cell.status, cell.stale) == ("failed", True)
+    assert cell.note == "build is running again; this result is from 1 day ago (2018-12-03 08:10 UTC)"
     cells[0] = entry(BUILD, "success", "2018-12-04T08:00:00Z")
-    assert show(DEPLOY, *cells) == ("n/a", "waiting for deploy after a newer build")
+    assert show(DEPLOY, *cells) == (
+        "failed", "not run since the newer build; this result is from 1 day ago (2018-12-03 08:10 UTC)"
+    )  # fmt: skip
+    four_days = entry(DEPLOY, "success", "2018-11-30T08:10:00Z", "2018-11-30T08:20:00Z")
+    assert show(DEPLOY, cells[0], four_days) == (
+        "success", "not run since the newer build; this result is from 4 days ago (2018-11-30 08:20 UTC)"
+    )  # fmt: skip
+    assert show(DEPLOY, cells[0]) == ("n/a", "no result yet")  # nothing ran: that is N/A
+    assert show(DEPLOY, entry(BUILD, "running", "2018-12-04T08:00:00Z")) == ("n/a", "build is running")
     cells.append(entry(DEPLOY, "failed", "2018-12-04T08:10:00Z"))
     assert show(DEPLOY, *cells) == ("failed", None)
 
@@ -65,7 +78,7 @@ def test_a_result_newer_than_a_failed_upstream_is_shown() -> None:
 
 def test_staleness_and_stuck_running() -> None:
     assert show(BUILD, entry(BUILD, "success", "2018-12-01T08:00:00Z"))[1] == (
-        "last result 2018-12-01T08:00:00Z, older than 48 h"
+        "last result 3 days ago (2018-12-01 08:00 UTC), older than 48 h"
     )
     assert show(BUILD, entry(BUILD, "running", "2018-12-04T11:55:00Z")) == ("running", None)
     status, note = show(BUILD, entry(BUILD, "running", "2018-12-04T08:00:00Z"))
@@ -114,3 +127,44 @@ def test_grid_of_december_2018_kubernetes_rows_show_provisioning() -> None:
     assert rows[0].clouds[0].status == "success" and rows[0].clouds[0].key.stage == "provision"
     assert rows[2].clouds[0].key.stage == "deploy" and rows[2].clouds[0].status == "n/a"
     assert rows[2].release_label == "v2.5.0" and rows[3].release_label == "master"
+
+
+def test_the_summary_never_says_success_while_a_cell_of_its_row_failed_or_runs() -> None:
+    """Fluentd in December 2018: its Azure deploy failed, so Azure's e2e is N/A; the old Test column
+    aggregated the e2e cells only and said success. The summary aggregates every cell of the row."""
+    config = load_config(CNCF_2018)
+    key = CellKey("fluentd", "stable", "amd64", "build")
+    stored = [entry(key, "success", "2018-12-04T08:00:00Z")]
+    for cloud in ("aws", "azure"):
+        at = f"2018-12-04T08:{10 if cloud == 'aws' else 20}:00Z"
+        for stage in ("provision", "deploy", "e2e"):
+            status = "failed" if (cloud, stage) == ("azure", "deploy") else "success"
+            stored.append(entry(CellKey("fluentd", "stable", "amd64", stage, cloud, "stable"), status, at))
+            if status == "failed":
+                break
+    grid = build_grid(config, {e.key: e for e in stored}, now=NOW)
+    row = next(r for _, rows in grid.sections for r in rows if (r.project.name, r.release) == ("fluentd", "stable"))
+    assert [c.status for c in row.e2e[:2]] == ["success", "n/a"]
+    assert aggregate(c.status for c in row.e2e) == "success"  # what the Test column used to say
+    assert row.summary == "failed"
+    assert row.summary_cell is not None and row.summary_cell.key.cloud == "azure"
+    running = [*stored[:-1], entry(stored[-1].key, "running", "2018-12-04T08:20:00Z")]
+    assert build_grid(config, {e.key: e for e in running}, now=NOW).sections[0][1][6].summary == "running"
+    assert summary([]) == "n/a"
+
+
+def test_a_failed_provision_is_the_kubernetes_project_s_own_failure() -> None:
+    """``app_layer: false``: Kubernetes' provisioning is the project under test."""
+    from crosscloud.failure_kind import INFRASTRUCTURE, PROJECT, UNKNOWN, classify_failure
+
+    flag = "terraform apply: kubeadm init: unknown flag: --experimental-upload-certs"
+    assert classify_failure("failed", "provision", flag, provisions_itself=True) == PROJECT
+    assert classify_failure("failed", "provision", "kubeadm exited 1", provisions_itself=True) == PROJECT
+    assert classify_failure("failed", "provision", "terraform apply failed", provisions_itself=True) == PROJECT
+    assert classify_failure("timed_out", "provision", None, provisions_itself=True) == UNKNOWN
+    # unless the reason names the environment
+    quota = "QuotaExceeded: cores quota exceeded"
+    assert classify_failure("failed", "provision", quota, provisions_itself=True) == INFRASTRUCTURE
+    # an application's provisioning is still its environment
+    assert classify_failure("failed", "provision", "terraform apply failed") == INFRASTRUCTURE
+    assert classify_failure("failed", "provision", None) == INFRASTRUCTURE

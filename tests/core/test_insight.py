@@ -394,3 +394,22 @@ def test_insight_lines_for_history(red_repo: Path) -> None:
         "nats stable local e2e: failing since 2026-11-01T06:05:00Z (2 in a row, infrastructure); never succeeded; "
         "flakiness 0.00 over 2 runs",
     ]
+
+
+def test_the_last_finished_result_and_kubernetes_provisioning() -> None:
+    """``last_finished`` is the newest final result (what a badge shows while the cell runs again); a failed
+    provisioning of a project that provisions itself (Kubernetes, ``app_layer: false``) is its own failure."""
+    found = cell_insight(E2E, rows("S F R"), window=30)
+    assert found is not None and found.last_finished is not None
+    assert (found.latest_status, found.last_finished.status, found.last_finished.ref) == ("running", "failed", "v2")
+    assert found.as_dict()["last_finished"]["status"] == "failed"
+    cancelled = cell_insight(E2E, rows("S C R"), window=30)
+    assert (
+        cancelled is not None and cancelled.last_finished is not None and cancelled.last_finished.status == "cancelled"
+    )
+    started = cell_insight(E2E, rows("R"), window=30)
+    assert started is not None and started.last_finished is None
+    provision = CellKey("kubernetes", "stable", "amd64", "provision", "aws", "stable")
+    assert (cell_insight(provision, rows("S F", "provision"), window=30) or found).failure_kind == INFRASTRUCTURE
+    own = cell_insight(provision, rows("S F", "provision"), window=30, provisions_itself=True)
+    assert own is not None and own.failure_kind == PROJECT

@@ -7,6 +7,7 @@ import json
 import subprocess
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from crosscloud_app import create_app
 from crosscloud_app.badges import routes as badges
 from crosscloud_app.badges.shields import render_svg
 from crosscloud_app.web.status_state import EXTENSION
+from tests.helpers import dashboard_scenario
 from tests.helpers.app_results import ALL_GREEN, Writer, pipeline, result
 from tests.helpers.status_repos import git
 
@@ -58,22 +60,28 @@ def said(response: TestResponse) -> str:
 @pytest.mark.parametrize(
     ("path", "text"),
     [
-        ("/badge/prometheus.svg", "Prometheus: success"),
-        ("/badge/etcd.svg", "etcd: failed"),
-        ("/badge/etcd/stable.svg", "etcd: failed"),
-        ("/badge/etcd/stable/local.svg", "etcd: failed"),
-        ("/badge/etcd/stable/local.svg?stage=build", "etcd: success"),
-        ("/badge/etcd/stable/local.svg?stage=provision", "etcd: success"),
-        ("/badge/etcd/stable/local.svg?stage=deploy", "etcd: failed"),
-        ("/badge/etcd/stable/local.svg?stage=e2e", "etcd: N/A"),  # the cascade: deploy failed, e2e never ran
-        ("/badge/nats/stable.svg", "NATS: success (stale)"),
-        ("/badge/nats/head.svg", "NATS: running"),
-        ("/badge/nats.svg", "NATS: running"),  # running beats success; the running build is fresh
-        ("/badge/nats/head/local.svg?stage=e2e", "NATS: N/A"),
-        ("/badge/nats/stable/kind.svg", "NATS: N/A"),  # an inactive cloud with no results: not the build's success
+        ("/badge/prometheus.svg", "cross-cloud: success"),
+        ("/badge/etcd.svg", "cross-cloud: failed"),
+        ("/badge/etcd/stable.svg", "cross-cloud stable: failed"),
+        ("/badge/etcd/stable/local.svg", "local stable: failed"),
+        ("/badge/etcd/stable/local.svg?stage=build", "local stable build: success"),
+        ("/badge/etcd/stable/local.svg?stage=provision", "local stable provision: success"),
+        ("/badge/etcd/stable/local.svg?stage=deploy", "local stable deploy: failed"),
+        (
+            "/badge/etcd/stable/local.svg?stage=e2e",
+            "local stable e2e: N/A",
+        ),  # the cascade: deploy failed, e2e never ran
+        ("/badge/nats/stable.svg", "cross-cloud stable: success (stale)"),
+        ("/badge/nats/head.svg", "cross-cloud head: running"),
+        ("/badge/nats.svg", "cross-cloud: running"),  # running beats success; the running build is fresh
+        ("/badge/nats/head/local.svg?stage=e2e", "local head e2e: N/A"),
+        (
+            "/badge/nats/stable/kind.svg",
+            "kind stable: N/A",
+        ),  # an inactive cloud with no results: not the build's success
         ("/badge/prometheus.svg?label=metrics", "metrics: success"),
         ("/badge/prometheus.svg?label=", "success"),
-        ("/badge/prometheus.svg?kubernetes=head", "Prometheus: success"),  # the local cloud has no Kubernetes
+        ("/badge/prometheus.svg?kubernetes=head", "cross-cloud: success"),  # the local cloud has no Kubernetes
     ],
 )
 def test_badge_says(shared: FlaskClient, path: str, text: str) -> None:
@@ -86,14 +94,14 @@ def test_svg_is_the_shields_badge_with_headers(shared: FlaskClient) -> None:
     response = shared.get("/badge/etcd.svg")
     assert response.headers["Content-Type"] == "image/svg+xml; charset=utf-8"
     assert response.headers["Cache-Control"] == "no-cache"
-    assert response.get_data(as_text=True) == render_svg("etcd", "failed", "red")
+    assert response.get_data(as_text=True) == render_svg("cross-cloud", "failed", "red")
     etag = response.headers["ETag"]
     assert etag.startswith('"') and not etag.startswith('W/"')
 
 
 def test_stale_badge_is_grey(shared: FlaskClient) -> None:
     body = shared.get("/badge/nats/stable.svg").get_data(as_text=True)
-    assert body == render_svg("NATS", "success (stale)", "lightgrey")
+    assert body == render_svg("cross-cloud stable", "success (stale)", "lightgrey")
 
 
 def test_endpoint_json(shared: FlaskClient) -> None:
@@ -103,7 +111,7 @@ def test_endpoint_json(shared: FlaskClient) -> None:
     assert response.headers["Cache-Control"] == "no-cache"
     assert json.loads(response.data) == {
         "schemaVersion": 1,
-        "label": "etcd",
+        "label": "cross-cloud stable",
         "message": "failed",
         "color": "red",
         "cacheSeconds": badges.ENDPOINT_CACHE_SECONDS,
@@ -135,7 +143,7 @@ def test_a_new_commit_changes_the_etag_and_the_badge(
     app.extensions[EXTENSION].refresh_now("test")
     second = client.get("/badge/etcd.svg", headers={"If-None-Match": first.headers["ETag"]})
     assert second.status_code == 200
-    assert said(second) == "etcd: success"
+    assert said(second) == "cross-cloud: success"
     assert second.headers["ETag"] != first.headers["ETag"]
 
 
@@ -153,9 +161,9 @@ def test_the_etag_moves_with_the_clock(shared: FlaskClient, monkeypatch: pytest.
     [
         ("/badge/nope.svg", "cross-cloud"),
         ("/badge/nope/stable.svg", "cross-cloud"),
-        ("/badge/prometheus/head.svg", "Prometheus"),  # prometheus tests its stable release only
-        ("/badge/etcd/stable/aws.svg", "etcd"),
-        ("/badge/etcd/nightly/local.svg", "etcd"),
+        ("/badge/prometheus/head.svg", "cross-cloud head"),  # prometheus tests its stable release only
+        ("/badge/etcd/stable/aws.svg", "aws stable"),
+        ("/badge/etcd/nightly/local.svg", "local nightly"),
         ("/badge/etcd.png", "cross-cloud"),
         ("/badge/.svg", "cross-cloud"),
     ],
@@ -181,7 +189,7 @@ def test_unknown_is_a_grey_404_badge(shared: FlaskClient, path: str, label: str)
 def test_bad_parameter_is_a_red_400_badge(shared: FlaskClient, query: str, message: str) -> None:
     response = shared.get(f"/badge/etcd/stable/local.svg?{query}")
     assert response.status_code == 400
-    assert response.get_data(as_text=True) == render_svg("etcd", message, "red")
+    assert response.get_data(as_text=True) == render_svg("local stable", message, "red")
 
 
 def test_label_override_is_escaped_cleaned_and_limited(shared: FlaskClient) -> None:
@@ -195,9 +203,9 @@ def test_kubernetes_has_no_deploy_stage(make_app: Callable[..., Flask], cncf_rep
     client = make_app(cncf_repo).test_client()
     response = client.get("/badge/kubernetes/stable/aws.svg?stage=deploy")
     assert response.status_code == 400
-    assert said(response) == "Kubernetes: bad stage"
+    assert said(response) == "aws stable deploy: bad stage"
     ok = client.get("/badge/kubernetes/stable/aws.svg?stage=provision")
-    assert ok.status_code == 200 and said(ok) == "Kubernetes: N/A"
+    assert ok.status_code == 200 and said(ok) == "aws stable provision: N/A"
 
 
 def test_a_broken_cell_file_makes_an_error_badge(
@@ -218,11 +226,11 @@ def test_a_broken_cell_file_makes_an_error_badge(
     client = make_app(seeded_repo).test_client()
     broken = client.get("/badge/prometheus.svg")
     assert broken.status_code == 200
-    assert said(broken) == "Prometheus: error"
-    assert broken.get_data(as_text=True) == render_svg("Prometheus", "error", "red")
+    assert said(broken) == "cross-cloud: error"
+    assert broken.get_data(as_text=True) == render_svg("cross-cloud", "error", "red")
     assert json.loads(client.get("/badge/prometheus.json").data)["isError"] is True
-    assert said(client.get("/badge/prometheus.svg?stage=e2e")) == "Prometheus: success"
-    assert said(client.get("/badge/etcd.svg")) == "etcd: failed"
+    assert said(client.get("/badge/prometheus.svg?stage=e2e")) == "cross-cloud e2e: success"
+    assert said(client.get("/badge/etcd.svg")) == "cross-cloud: failed"
 
 
 @pytest.mark.parametrize(
@@ -266,11 +274,11 @@ def test_overall_badges_can_leave_out_infrastructure_failures(
         writer.update_config(text.encode(), "cross-cloud.yml")
     client = make_app(seeded_repo).test_client()
     expected = {
-        "/badge/prometheus.svg": "Prometheus: success" if ignore else "Prometheus: failed",
-        "/badge/prometheus/stable.svg": "Prometheus: success" if ignore else "Prometheus: failed",
-        "/badge/prometheus/stable.svg?stage=deploy": "Prometheus: N/A" if ignore else "Prometheus: failed",
-        "/badge/prometheus/stable/local.svg": "Prometheus: failed",  # the cloud's own badge names the cloud
-        "/badge/etcd.svg": "etcd: failed",  # the project's own failure counts either way
+        "/badge/prometheus.svg": "cross-cloud: success" if ignore else "cross-cloud: failed",
+        "/badge/prometheus/stable.svg": "cross-cloud stable: success" if ignore else "cross-cloud stable: failed",
+        "/badge/prometheus/stable.svg?stage=deploy": f"cross-cloud stable deploy: {'N/A' if ignore else 'failed'}",
+        "/badge/prometheus/stable/local.svg": "local stable: failed",  # the cloud's own badge names the cloud
+        "/badge/etcd.svg": "cross-cloud: failed",  # the project's own failure counts either way
     }
     for path, text in expected.items():
         response = client.get(path)
@@ -287,3 +295,34 @@ def test_anything_else_under_badge_is_still_a_badge(shared: FlaskClient, path: s
     else:
         assert response.headers["Content-Type"] == "image/svg+xml; charset=utf-8"
         assert 'aria-label="cross-cloud: unknown"' in response.get_data(as_text=True)
+
+
+def test_badges_people_paste_over_the_december_2018_grid(
+    make_app: Callable[..., Flask], cncf_repo: Path, writer_for: Writer
+) -> None:
+    """The 8 clouds of December 2018 with the scenario of ``tests/helpers/dashboard_scenario.py``: labels say
+    what a badge measures, a partial result says how many clouds pass, a run in progress does not hide the last
+    finished result."""
+    writer = writer_for(cncf_repo)
+    dashboard_scenario.seed(writer)
+    again = dashboard_scenario.Night(datetime.now(UTC))
+    again.add("prometheus", "stable", "deploy", "running", cloud="aws", hours=0.1)  # running again after a success
+    again.write(writer)
+    client = make_app(cncf_repo).test_client()
+    expected = {
+        "/badge/fluentd/stable.svg": ("cross-cloud stable: 7/8 clouds", "yellow"),  # Azure's deploy failed
+        "/badge/coredns/stable.svg": ("cross-cloud stable: 6/8 clouds", "yellow"),  # infra failed, timed out
+        "/badge/kubernetes/stable.svg": ("cross-cloud stable: 7/8 clouds", "yellow"),  # kubeadm on Packet
+        "/badge/prometheus/head.svg": ("cross-cloud head: failed", "red"),  # the build failed: no cloud counts
+        "/badge/prometheus/stable/aws.svg": ("aws stable: success", "brightgreen"),  # not "running"
+        "/badge/prometheus/stable.svg": ("cross-cloud stable: success", "brightgreen"),
+        "/badge/fluentd/stable/azure.svg": ("azure stable: failed", "red"),
+        "/badge/fluentd/stable/azure.svg?label=Fluentd%20on%20Azure": ("Fluentd on Azure: failed", "red"),
+        "/badge/envoy.svg": ("cross-cloud: success", "brightgreen"),
+    }
+    for path, (text, colour) in expected.items():
+        response = client.get(path)
+        label, message = text.split(": ")
+        assert (path, said(response)) == (path, text)
+        assert response.get_data(as_text=True) == render_svg(label, message, colour), path
+    assert said(client.get("/badge/prometheus/stable/aws.svg?stage=deploy")) == "aws stable deploy: success"

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import Flask
 from flask.testing import FlaskClient
 
+from crosscloud import clock
 from crosscloud.status_repo.git import Git
 from crosscloud.status_repo.seed import default_config_text
 from crosscloud.status_repo.writer import DEFAULT_EMAIL, DEFAULT_NAME
@@ -30,29 +32,35 @@ def state_of(app: Flask) -> StatusState:
     return state
 
 
-def test_every_cell_carries_its_key_status_and_job_link(client: FlaskClient) -> None:
+def test_every_cell_opens_its_deployment_page_which_links_the_job(client: FlaskClient) -> None:
     cells = Cells(page(client))
     green = cells[("prometheus", "stable", "deploy", "local")]
     assert green["data-status"] == "success"
-    assert green["href"] == "https://github.com/example/prometheus/actions/runs/100/job/1006"
+    assert green["href"] == "/projects/prometheus/stable/local"
     assert green["aria-label"] == "Prometheus stable deploy on Local: success"
-    assert cells[("prometheus", "stable", "build", "")]["href"].endswith("/runs/100/job/1005")
-    assert cells[("prometheus", "stable", "e2e", "")]["data-status"] == "success"  # the Test column
+    assert re.fullmatch(r"success; finished \d+ minutes ago \(\d{4}-\d\d-\d\d \d\d:\d\d UTC\)", green["title"])
+    deployment = page(client, green["href"])
+    assert 'href="https://github.com/example/prometheus/actions/runs/100/job/1006"' in deployment
+    assert cells[("prometheus", "stable", "build", "")]["href"] == "/projects/prometheus#release-stable"
+    assert cells[("prometheus", "stable", "summary", "")]["data-status"] == "success"
     assert cells[("etcd", "stable", "deploy", "local")]["data-status"] == "failed"
-    assert cells[("etcd", "stable", "e2e", "")]["data-status"] == "n/a"  # never ran after the failed deploy
-    assert cells[("etcd", "stable", "e2e", "")]["href"] is None
+    assert cells[("etcd", "stable", "deploy", "local")]["title"].startswith("failed; reason: deploy failed in the test")
+    # the summary says failed (the e2e never ran after the failed deploy: the old Test column said N/A)
+    summary = cells[("etcd", "stable", "summary", "")]
+    assert summary["data-status"] == "failed" and summary["title"].startswith("failed; decided by deploy on local")
     assert cells[("nats", "head", "build", "")]["data-status"] == "running"
     head_deploy = cells[("nats", "head", "deploy", "local")]
     assert head_deploy["data-status"] == "n/a"
-    assert head_deploy["title"] == "build is running"
-    assert head_deploy["href"] is None
-    assert len(cells.cells) == 4 * 3  # four rows (nats has two releases): build, one cloud, test
+    assert head_deploy["title"] == "N/A; build is running"
+    assert head_deploy["href"] == "/projects/nats/head/local"  # every cell opens its page, N/A included
+    assert cells[("nats", "head", "summary", "")]["data-status"] == "running"
+    assert len(cells.cells) == 4 * 3  # four rows (nats has two releases): build, one cloud, summary
 
 
 def test_sections_follow_cncf_relations_and_releases_link_to_their_commit(client: FlaskClient) -> None:
     html = page(client)
     headings = re.findall(r"<h2[^>]*>([^<]+)</h2>", html)
-    assert headings == ["Graduated", "Incubating"]
+    assert headings == ["Graduated", "Incubating", "Legend"]
     graduated, incubating = html.split("<h2")[1:3]
     assert 'data-project="etcd"' in graduated and 'data-project="nats"' not in graduated
     assert 'data-project="nats"' in incubating
@@ -87,18 +95,22 @@ def test_infrastructure_failures_look_different_in_words_too_and_say_since_when(
     with state.query() as index:
         first = next(e for e in index.history(project="prometheus", stage="deploy") if "/runs/201/" in (e.url or ""))
         green = next(e for e in index.history(project="prometheus", stage="deploy", status="success"))
-    cells = Cells(page(client))
+    html, now = page(client), datetime.now(UTC)  # the same minute: the ages read the same
+    cells = Cells(html)
     infra = cells[("prometheus", "stable", "deploy", "local")]
     assert infra["data-status"] == "failed" and infra["data-failure-kind"] == "infrastructure"
     assert "failure-infrastructure" in infra["class"].split()
     assert infra["text"] == "failed infra"  # in words, not colour only
     assert infra["aria-label"].endswith("(the cloud or the test environment failed, not the project)")
-    assert f"failing since {first.finished_at} (2 runs in a row, infra)" in infra["title"]
-    assert infra["title"].endswith(f"last green v2.42.0 (aaaaaaa) at {green.finished_at}")
+    title = infra["title"]
+    assert title.startswith("failed; reason: CPU quota exceeded; finished ")
+    assert f"failing since {clock.age(first.finished_at, now)} (2 runs in a row, infra)" in title
+    assert title.endswith(f"last green v2.42.0 (aaaaaaa) {clock.age(green.finished_at, now)}")
     project = cells[("etcd", "stable", "deploy", "local")]
     assert project["data-failure-kind"] == "project" and "failure-project" in project["class"].split()
     assert project["text"] == "failed" and project["title"].endswith("(1 run, project); never green")
-    for key in [("prometheus", "stable", "build", ""), ("etcd", "stable", "e2e", ""), ("nats", "head", "build", "")]:
+    assert cells[("etcd", "stable", "summary", "")]["data-failure-kind"] == "project"  # decided by that deploy
+    for key in [("prometheus", "stable", "build", ""), ("nats", "head", "summary", ""), ("nats", "head", "build", "")]:
         assert "data-failure-kind" not in cells[key] and "failing since" not in (cells[key]["title"] or "")
     # the other stages' views say the same
     build_view = Cells(page(client, "/?stage=provision"))
@@ -162,10 +174,10 @@ def test_a_configuration_change_changes_the_page_without_code(
     state_of(app).refresh_now()
     html = page(client)
     assert "Prometheus TSDB" in html
-    assert '<th scope="col">kind</th>' in html
+    assert '<abbr title="kind">KIND</abbr>' in html  # the short heading, the full name on hover
     cells = Cells(html)
     assert cells[("etcd", "stable", "deploy", "kind")]["data-status"] == "n/a"
-    assert '<img class="logo" src="https://example.org/p.svg" alt="Prometheus TSDB logo"' in html
+    assert '<img class="logo" src="https://example.org/p.svg" alt="" width="28" height="28" loading="lazy"' in html
     assert "http://example.org/e.svg" not in html  # not https: the text fallback instead
 
 
@@ -174,7 +186,8 @@ def test_stage_views_and_the_test_environment_selector(client: FlaskClient) -> N
     assert provision[("etcd", "stable", "provision", "local")]["data-status"] == "success"
     assert ("etcd", "stable", "deploy", "local") not in provision.cells
     build = page(client, "/?stage=build")
-    assert all(key[2] in ("build", "e2e") for key in Cells(build).cells)
+    assert {key[2] for key in Cells(build).cells} == {"build", "summary"}  # no cloud columns
+    assert "Build view: one build per project and release" in build and "cloud columns show" not in build
     assert '<th scope="col">Built</th>' in build
     head = page(client, "/?kubernetes=head&arch=amd64")
     assert '<option value="head" selected>' in head

@@ -16,6 +16,7 @@ from crosscloud.status_repo.writer import StatusRepoWriter
 from crosscloud_app.pages.feed import status_changes
 from crosscloud_app.web.status_state import EXTENSION, StatusState
 from tests.helpers.app_results import night
+from tests.helpers.status_repos import make_record
 
 A = "{http://www.w3.org/2005/Atom}"
 DEFAULT_CONFIG = Path(__file__).resolve().parents[3] / "status-data" / "cross-cloud.yml"
@@ -142,3 +143,28 @@ def test_hostile_display_name_renders_as_text(
     root = parse(body)
     assert root.findtext(f"{A}title") == f"Cross-Cloud CI: status changes of {HOSTILE}"
     assert entries(body)[0]["title"] == f"{HOSTILE} stable deploy on Local: failed (first result)"
+
+
+def test_the_feed_shows_results_not_steps(
+    make_app: Callable[..., Flask], status_repo: Path, writer_for: Callable[..., StatusRepoWriter]
+) -> None:
+    """Every stage writes ``running`` and then its result: the feed never announces "running", and a result is
+    compared with the result before it ("success (was failed)"), never with its own start."""
+    writer = writer_for(status_repo)
+
+    def step(n: int, status: str) -> None:
+        started = f"2026-11-{n:02d}T03:00:00Z"
+        done = None if status == "running" else f"2026-11-{n:02d}T03:05:00Z"
+        reason = "deploy failed" if status == "failed" else None
+        writer.write([make_record(status=status, started_at=started, finished_at=done, reason=reason)])
+
+    for n, status in ((1, "success"), (2, "failed"), (3, "success")):
+        step(n, "running")
+        step(n, status)
+    step(4, "running")  # a run in progress: no result yet
+    titles = [e["title"] for e in entries(make_app(status_repo).test_client().get("/feed.xml").data)]
+    assert titles == [
+        "etcd stable deploy on Local: success (was failed)",
+        "etcd stable deploy on Local: failed (was success)",
+        "etcd stable deploy on Local: success (first result)",
+    ]

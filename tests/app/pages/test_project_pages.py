@@ -4,6 +4,7 @@ target), flakiness and failure kind from the insight, cell detail."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from flask import Flask
@@ -81,11 +82,13 @@ def test_the_cell_page_shows_every_stage_with_times_links_and_pinned_artifacts(
     ]
     assert "binary <code>prometheus</code> 2.42.0+ds-5" in html
     assert "https://github.com/example/prometheus/actions/runs/103" in html  # the run of the new build
-    # the deploy happened before the newer build: the cell waits for a deploy of that build
+    # the deploy happened before the newer build: it keeps its result, marked stale, saying how old it is
     deploy = html.split('<section class="stage" data-stage="deploy">')[1].split("</section>")[0]
-    assert 'data-status="n/a"' in deploy
-    assert "waiting for deploy after a newer build" in deploy
+    assert 'data-status="success"' in deploy and "stale" in deploy
+    assert re.search(r"not run since the newer build; this result is from \d+ minutes ago \(\d{4}-", deploy)
     assert "results/prometheus/stable/amd64/local/host/deploy.json" in deploy
+    # the pinned artifacts are listed once, not once per stage
+    assert html.count("Pinned artifacts") == 1 and html.count("binary <code>prometheus</code>") == 1
 
 
 def test_unknown_names_answer_404_pages(client: FlaskClient) -> None:
@@ -122,3 +125,52 @@ def test_the_insight_of_a_history_whose_answers_are_known(
     deploy_section = cell.split('<section class="stage" data-stage="deploy">')[1].split("</section>")[0]
     assert "<dt>failing since</dt>" in deploy_section and "3 in a row" in deploy_section
     assert "/runs/100/job/1006" in deploy_section.split("<dt>last success</dt>")[1]
+
+
+def test_projects_lists_every_project_and_pages_carry_the_footer(client: FlaskClient) -> None:
+    html = html_of(client, "/projects")
+    assert re.findall(r'<li data-project="([\w-]+)"><a href="/projects/\1">', html) == ["prometheus", "etcd", "nats"]
+    footer = html.split('<footer class="site">')[1]
+    for link in ('href="/"', 'href="/projects"', 'href="/feed.xml"', 'href="/api/v1/"',
+                 'href="https://github.com/crosscloudci/cross-cloud-ci"'):  # fmt: skip
+        assert link in footer
+    assert "git -C &lt;status repository&gt; log --stat -- results/" in footer  # a local path is not shown
+    for path in ("/", "/projects/etcd", "/projects/etcd/stable/local", "/api/v1/"):
+        assert '<footer class="site">' in html_of(client, path), path
+    assert '<footer class="site">' in html_of(client, "/projects/nope", 404)
+
+
+def test_the_footer_links_a_status_repository_on_github(make_app: Callable[..., Flask], seeded_repo: Path) -> None:
+    client = make_app(seeded_repo, STATUS_REPOSITORY="cncf/cross-cloud-status").test_client()
+    footer = html_of(client, "/").split('<footer class="site">')[1]
+    assert 'href="https://github.com/cncf/cross-cloud-status"' in footer
+    assert "git clone https://github.com/cncf/cross-cloud-status.git status &amp;&amp; git -C status log" in footer
+
+
+def test_the_api_index_is_generated_from_the_openapi_document(client: FlaskClient) -> None:
+    from crosscloud_app.api.openapi import document
+
+    html = html_of(client, "/api/v1/")
+    assert 'href="/api/v1/openapi.json"' in html
+    operations = [(method, path) for path, ops in document()["paths"].items() for method in ops]
+    shown = re.findall(r'<span class="method method-(\w+)">\w+</span> (?:<a href="[^"]+">)?<code>([^<]+)</code>', html)
+    assert shown == operations
+    assert '<a href="/api/v1/cells"><code>/api/v1/cells</code></a>' in html  # a read without parameters links
+    assert "<script" not in html.split("</head>")[1]  # no third-party assets (Swagger UI)
+    assert 'src="https://' not in html and 'href="https://cdn' not in html
+
+
+def test_the_project_page_offers_badge_snippets(client: FlaskClient) -> None:
+    html = html_of(client, "/projects/nats")
+    base = "http://localhost"
+    markdown = re.findall(r"<dt>Markdown</dt><dd><pre><code>([^<]+)</code>", html)
+    assert markdown == [
+        f"[![cross-cloud]({base}/badge/nats.svg)]({base}/projects/nats)",
+        f"[![cross-cloud stable]({base}/badge/nats/stable.svg)]({base}/projects/nats#release-stable)",
+        f"[![cross-cloud head]({base}/badge/nats/head.svg)]({base}/projects/nats#release-head)",
+        f"[![local stable]({base}/badge/nats/stable/local.svg)]({base}/projects/nats/stable/local)",
+    ]
+    assert f"&lt;a href=&#34;{base}/projects/nats&#34;&gt;&lt;img src=&#34;{base}/badge/nats.svg&#34;" in html
+    assert f".. image:: {base}/badge/nats.svg\n   :target: {base}/projects/nats\n   :alt: cross-cloud" in html
+    assert 'id="release-stable"' in html and 'id="release-head"' in html  # the anchors the snippets link
+    assert client.get("/badge/nats/stable/local.svg").status_code == 200

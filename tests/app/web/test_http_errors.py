@@ -49,7 +49,7 @@ def test_machine_errors_are_json_with_what_is_at_fault_and_never_cached(client: 
 
 def test_a_badge_error_stays_a_badge(client: FlaskClient) -> None:
     bad = client.get("/badge/etcd.svg?kubernetes=nightly")
-    assert bad.status_code == 400 and bad.get_data(as_text=True) == render_svg("etcd", "bad kubernetes", "red")
+    assert bad.status_code == 400 and bad.get_data(as_text=True) == render_svg("cross-cloud", "bad kubernetes", "red")
     unknown = client.get("/badge/nope/stable.json")
     assert unknown.status_code == 404
     assert unknown.get_json() == {

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from crosscloud.records import Record
-from tests.helpers.paths import CNCF_2018
+from tests.helpers.paths import CNCF_2018, CNCF_2020
 from tests.helpers.status_repos import git, record_data
 
 
@@ -67,7 +67,7 @@ def test_record_status_and_history_round_trip(tmp_path: Path) -> None:
     status = crosscloud("status", "--repo", repo)
     assert status.returncode == 0, status.stderr
     nats_head = next(line for line in status.stdout.splitlines() if line.split()[:2] == ["nats", "head"])
-    assert nats_head.split() == ["nats", "head", "0123456", "success", "failed", "N/A"]  # the presentation words
+    assert nats_head.split() == ["nats", "head", "0123456", "success", "failed", "failed"]  # words; the summary
     grid = json.loads(crosscloud("status", "--repo", repo, "--json").stdout)
     rows = {(r["project"], r["release"]): r for s in grid["sections"] for r in s["rows"]}
     assert rows["nats", "head"]["clouds"][0]["status"] == "failed"
@@ -119,3 +119,20 @@ def test_init_update_config_commits_a_changed_configuration_once(tmp_path: Path)
     bad = crosscloud("init", "--repo", str(repo), "--exist-ok", "--update-config", "--config", str(broken))
     assert bad.returncode == 2 and "broken.yml" in bad.stderr
     assert git(repo, "rev-list", "--count", "main") == "2"
+
+
+def test_validate_warns_about_a_cncf_relation_outside_the_known_set(tmp_path: Path) -> None:
+    """``Graduted`` used to make a dashboard section of its own, silently; a listed relation ("Linux Foundation"
+    in the 2020 file) and the CNCF's levels are fine."""
+    plain = crosscloud("validate", str(CNCF_2020))
+    assert plain.returncode == 0 and "warning" not in plain.stderr, plain.stderr
+    no_list = tmp_path / "no-list.yml"
+    no_list.write_text(
+        CNCF_2018.read_text().replace(
+            "    app_layer: true\n", '    app_layer: true\n    cncf_relation: "Graduted"\n', 1
+        )
+    )
+    out = crosscloud("validate", str(no_list))
+    assert out.returncode == 0, out.stderr
+    assert f"crosscloud: warning: {no_list}: projects.prometheus.cncf_relation: 'Graduted' is not one of" in out.stderr
+    assert "did you mean 'Graduated'?" in out.stderr

@@ -1,0 +1,50 @@
+"""``/api/v1/``: the API's index for people, an HTML page generated from the OpenAPI document (the same table,
+``openapi.OPERATIONS``): every operation with its method, path, summary, description and query parameters,
+linking the JSON document. No third-party assets (no Swagger UI): the site's own stylesheet."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import render_template, url_for
+from flask.typing import ResponseReturnValue
+
+from crosscloud_app.api.openapi import document
+
+
+def operations(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    """The document's operations in its order, flattened for the template."""
+    out = []
+    for path, methods in doc["paths"].items():
+        for method, op in methods.items():
+            parameters = [
+                {
+                    "name": p["name"],
+                    "in": p["in"],
+                    "required": bool(p.get("required")),
+                    "description": p.get("description", ""),
+                }
+                for p in op.get("parameters", [])
+            ]
+            out.append(
+                {
+                    "method": method.upper(),
+                    "path": path,
+                    "id": op.get("operationId", ""),
+                    "summary": op.get("summary", ""),
+                    "description": op.get("description", ""),
+                    "parameters": parameters,
+                    "readable": method == "get" and "{" not in path,
+                }
+            )
+    return out
+
+
+def index_page() -> ResponseReturnValue:
+    doc = document()
+    return render_template(
+        "api_index.html",
+        info=doc["info"],
+        operations=operations(doc),
+        document_url=url_for("api.openapi_document"),
+    )
