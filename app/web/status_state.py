@@ -49,6 +49,9 @@ metrics.describe("crosscloud_refresh_failures_total", "Refreshes of the status r
 metrics.describe("crosscloud_refreshes_total", "Refreshes of the status repository mirror, by trigger.")
 metrics.describe("crosscloud_refresh_duration_seconds", "How long the last refresh took.")
 metrics.describe("crosscloud_listener_failures_total", "Snapshot listeners that raised, by listener.")
+metrics.describe(
+    "crosscloud_ignored_paths_total", "Changed files under results/ whose path is not a cell's, ignored by refreshes."
+)
 
 Listener = Callable[["Snapshot"], None]
 """Called with each snapshot of a new status repository commit (see ``StatusState.add_listener``)."""
@@ -216,6 +219,16 @@ class StatusState:
         now = datetime.now(UTC)
         with self._index_lock:
             stats = index.refresh()
+            if stats.ignored:
+                metrics.inc("crosscloud_ignored_paths_total", amount=stats.ignored)
+                shown = ", ".join(repr(p) for p in stats.ignored_paths)
+                more = (
+                    f" and {stats.ignored - len(stats.ignored_paths)} more"
+                    if stats.ignored > len(stats.ignored_paths)
+                    else ""
+                )
+                log.warning("refresh of %s ignored %d files under results/ that are not cells: %s%s",
+                            self.remote, stats.ignored, shown, more)  # fmt: skip
             old = self._snapshot
             if old is not None and old.commit == stats.commit:
                 self._snapshot = replace(old, refreshed_at=now, error=None)

@@ -80,12 +80,20 @@ class Entry:
         }
 
 
+_IGNORED_SHOWN = 10
+"""How many ignored paths a refresh names (it counts them all)."""
+
+
 @dataclass(frozen=True)
 class RefreshStats:
     commit: str
     commits: int
     entries: int
     rebuilt: bool
+    ignored: int = 0
+    """Changed files under ``results/`` whose path is not a cell's (not indexed, not an error)."""
+    ignored_paths: tuple[str, ...] = ()
+    """The first few of them, for a log line."""
 
 
 def _summarise(path: str, key: CellKey, content: bytes | None) -> dict[str, Any]:
@@ -152,21 +160,23 @@ class StatusIndex:
             if rebuilt:
                 self.db.execute("DELETE FROM entries")
                 self.db.execute("DELETE FROM current")
-            commits, changes = self._changes(tip if rebuilt else f"{known}..{tip}")
+            commits, changes, ignored = self._changes(tip if rebuilt else f"{known}..{tip}")
             count = self._ingest(changes)
             self.db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('commit', ?)", (tip,))
-        return RefreshStats(tip, commits, count, rebuilt)
+        return RefreshStats(tip, commits, count, rebuilt, len(ignored), tuple(ignored[:_IGNORED_SHOWN]))
 
     def _is_ancestor(self, old: str, new: str) -> bool:
         return self.git.run("merge-base", "--is-ancestor", old, new, check=False).returncode == 0
 
-    def _changes(self, revisions: str) -> tuple[int, list[tuple[str, int, str, CellKey, str | None]]]:
-        """(commit, time, path, cell, new blob or None when deleted) for every cell file change, oldest first."""
+    def _changes(self, revisions: str) -> tuple[int, list[tuple[str, int, str, CellKey, str | None]], list[str]]:
+        """(commit, time, path, cell, new blob or None when deleted) for every cell file change, oldest first;
+        and the changed paths under ``results/`` that are not cells' (ignored)."""
         out = self.git.run(
             "log", "--reverse", "--first-parent", "-m", "--raw", "--no-renames", "--no-abbrev", "-z",
             "--format=%x01%H%x00%ct", revisions, "--", f"{layout.RESULTS_DIR}/",
         ).stdout.decode("utf-8", errors="surrogateescape")  # fmt: skip
         changes: list[tuple[str, int, str, CellKey, str | None]] = []
+        ignored: list[str] = []
         commits = 0
         for chunk in out.split("\x01")[1:]:
             tokens = chunk.split("\x00")
@@ -178,10 +188,11 @@ class StatusIndex:
                     continue
                 key = layout.parse_cell_path(path)
                 if key is None:
+                    ignored.append(path)
                     continue
                 blob = None if fields[4].startswith("D") else fields[3]
                 changes.append((commit, when, path, key, blob))
-        return commits, changes
+        return commits, changes, ignored
 
     def _ingest(self, changes: Sequence[tuple[str, int, str, CellKey, str | None]]) -> int:
         """Insert one entry per change (sequence numbers assigned here, in order) and move ``current``."""
