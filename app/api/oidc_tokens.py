@@ -22,6 +22,7 @@ input must match it)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
@@ -185,6 +186,19 @@ def _text_claim(payload: Mapping[str, Any], name: str, pattern: re.Pattern[str])
     return value
 
 
+def _header(token: str) -> dict[str, Any]:
+    """The token's header, unverified, as a JSON object; ``TokenError`` for anything that is not one. (Read
+    here, not by PyJWT alone: its checks of ``kid`` and ``crit`` raise errors that say nothing of the claim.)"""
+    segment = token.split(".", 1)[0]
+    try:
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, RecursionError):  # binascii.Error and UnicodeDecodeError are ValueErrors
+        raise TokenError("not a JSON Web Token (its header is not base64url JSON)", "token") from None
+    if not isinstance(header, dict) or token.count(".") != 2:
+        raise TokenError("not a JSON Web Token", "token")
+    return header
+
+
 class TokenVerifier:
     """Checks tokens of one issuer for one audience (see the module doc)."""
 
@@ -199,16 +213,15 @@ class TokenVerifier:
         the keys cannot be fetched."""
         if not token or len(token) > MAX_TOKEN_BYTES:
             raise TokenError("no token, or one too large to be a GitHub Actions OIDC token", "token")
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.DecodeError:
-            raise TokenError("not a JSON Web Token", "token") from None
+        header = _header(token)
         alg = header.get("alg")
         if alg != ALGORITHM:
             raise TokenError(f"algorithm {alg!r} is not accepted: tokens must be signed with {ALGORITHM}", "alg")
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
-            raise TokenError("the token's header names no key id", "kid")
+            raise TokenError("the token's header names no key id (a non-empty string)", "kid")
+        if "crit" in header:  # RFC 7515 4.1.11: extensions a recipient does not understand must be refused
+            raise TokenError("the token's header has a 'crit' member: no critical extension is accepted", "crit")
         key = self.keys.key(kid)
         if key is None:
             raise TokenError(f"the issuer publishes no key {kid!r}", "kid")

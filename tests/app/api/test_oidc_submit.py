@@ -180,6 +180,18 @@ def _tampered(issuer: LocalIssuer) -> str:
     return f"{header}.{payload}.{signature}"
 
 
+def _with_header(issuer: LocalIssuer, **header: Any) -> str:
+    """A token signed with the issuer's key whose header carries ``header`` as given (PyJWT would refuse to
+    write some of these: a number or a list as the key id, a ``crit`` member)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    head = _b64(json.dumps({"alg": "RS256", "typ": "JWT", **header}).encode())
+    payload = _b64(json.dumps(issuer.claims()).encode())
+    signature = issuer.keys["key-1"].sign(f"{head}.{payload}".encode(), padding.PKCS1v15(), hashes.SHA256())
+    return f"{head}.{payload}.{_b64(signature)}"
+
+
 REFUSED: dict[str, tuple[Callable[[LocalIssuer], str | None], str]] = {
     "no header": (lambda i: None, "token"),
     "not a JWT": (lambda i: "not.a.token", "token"),
@@ -194,6 +206,13 @@ REFUSED: dict[str, tuple[Callable[[LocalIssuer], str | None], str]] = {
     "tampered payload": (_tampered, "signature"),
     "no repository_id claim": (lambda i: i.token(repository_id=None), "repository_id"),
     "no expiry": (lambda i: i.token(exp=None), "exp"),
+    "kid a number": (lambda i: _with_header(i, kid=5), "kid"),
+    "kid a list": (lambda i: _with_header(i, kid=["a"]), "kid"),
+    "kid an object": (lambda i: _with_header(i, kid={"a": 1}), "kid"),
+    "crit member": (lambda i: _with_header(i, kid="key-1", crit=["exp"]), "crit"),
+    "crit not a list": (lambda i: _with_header(i, kid="key-1", crit="b64"), "crit"),
+    "header not an object": (lambda i: _b64(b"[1]") + "." + _b64(b"{}") + ".c2ln", "token"),
+    "alg a list": (lambda i: _with_header(i, alg=["RS256"], kid="key-1"), "alg"),
 }
 
 
