@@ -175,7 +175,7 @@ def _submit() -> Response:
     authorise(records, claims, config)
     stamped = [with_provenance(record, claims) for record in records]
     try:
-        result = status_writes.write(stamped, reason="results submitted")
+        result = status_writes.write(stamped, reason="results")
     except BadInputError as exc:  # a cloud or arch the configuration does not have
         raise HttpError(400, str(exc)) from None
     except StatusRepoError as exc:

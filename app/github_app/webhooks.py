@@ -222,7 +222,7 @@ def _push(payload: Mapping[str, Any]) -> Answered:
         return ignored(f"push to {repository or 'an unnamed repository'}, not the status repository")
     if payload.get("ref") != f"refs/heads/{layout.BRANCH}":
         return ignored(f"push to {payload.get('ref')}, not {layout.BRANCH}")
-    get_state().request_refresh(f"push {payload.get('after', '')}")
+    get_state().request_refresh("push", str(payload.get("after", "")))
     return accepted(f"refresh requested for {repository} {payload.get('after', '')}")
 
 
@@ -281,7 +281,7 @@ def _workflow_run(payload: Mapping[str, Any]) -> Job | Answered:
         return ignored(built)
 
     def record() -> str:
-        result = status_writes.write([built.record], reason=f"workflow_run {built.record.run.get('id')}")
+        result = status_writes.write([built.record], reason="workflow_run", detail=str(built.record.run.get("id")))
         verb = "recorded" if result.written else "unchanged" if result.unchanged else "superseded"
         return f"{verb} {built.record.summary()} ({result.commit})"
 

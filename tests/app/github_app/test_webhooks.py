@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import http.client
 import json
+import re
 import threading
 import time
 import uuid
@@ -29,7 +30,7 @@ from crosscloud_app.github_app.delivery_store import DeliveryStore
 from crosscloud_app.github_app.stable_ref_bump import branch_name, bump_stable_ref
 from crosscloud_app.github_app.webhooks import EXTENSION, MAX_PAYLOAD_BYTES, WorkerPool, signature_ok
 from crosscloud_app.web.status_state import EXTENSION as STATE
-from crosscloud_app.web.status_state import StatusState
+from crosscloud_app.web.status_state import REFRESH_REASONS, StatusState
 from tests.helpers.app_results import hours_ago, result
 from tests.helpers.github_keys import make_key
 from tests.helpers.github_replay import replaying
@@ -284,6 +285,19 @@ def test_push_to_the_status_repository_refreshes(
     response = deliver(hooks, "push", pushed)
     assert response.status_code == 202
     assert wait_for(lambda: state.snapshot().commit == landed)
+
+
+def test_refresh_metrics_take_a_small_fixed_set_of_labels(hooks: FlaskClient, hook_app: Flask) -> None:
+    """Each push names its own commit; the refresh counter must not gain a series per delivery."""
+    state: StatusState = hook_app.extensions[STATE]
+    for n in range(5):
+        pushed = payload("push", full_name=STATUS_REPOSITORY) | {"ref": "refs/heads/main", "after": f"{n:040x}"}
+        assert deliver(hooks, "push", pushed).status_code == 202
+        state.refresh_now("push", f"{n:040x}")
+    text = hooks.get("/metrics").get_data(as_text=True)
+    reasons = set(re.findall(r'^crosscloud_refreshes_total\{reason="([^"]*)"\}', text, re.M))
+    assert reasons <= set(REFRESH_REASONS) | {"other"}, reasons
+    assert "push" in reasons
 
 
 # -- release: the stable_ref bump -----------------------------------------------------------------------
