@@ -11,6 +11,9 @@ import hmac
 import http.client
 import json
 import re
+import sqlite3
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -26,7 +29,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from crosscloud.errors import ConfigError
 from crosscloud.records import CellKey
-from crosscloud_app.github_app.delivery_store import DeliveryStore
+from crosscloud_app.github_app.delivery_store import CLAIM_TIMEOUT, DeliveryStore
 from crosscloud_app.github_app.stable_ref_bump import branch_name, bump_stable_ref
 from crosscloud_app.github_app.webhooks import EXTENSION, MAX_PAYLOAD_BYTES, WorkerPool, signature_ok
 from crosscloud_app.web.status_state import EXTENSION as STATE
@@ -224,6 +227,54 @@ def test_duplicate_delivery_is_handled_once_also_after_a_restart(
     other = deliver(restarted.test_client(), "installation", data)
     assert other.status_code == 200 and "duplicate" not in other.json
     assert len(store(restarted).installations()) == 2
+
+
+def test_a_delivery_claimed_by_a_process_that_died_is_handled_on_redelivery(
+    make_app: Callable[..., Flask], status_repo: Path, app_settings: dict[str, Any]
+) -> None:
+    """The app died with the delivery queued: its claim stays ``claimed``. The redelivery must be handled,
+    not answered "already handled". The dead app is a real process that claimed and exited."""
+    app = make_app(status_repo, **app_settings)
+    delivery = str(uuid.uuid4())
+    claimer = f"from pathlib import Path; from crosscloud_app.github_app.delivery_store import DeliveryStore; " \
+              f"assert DeliveryStore(Path({str(store(app).path)!r})).claim({delivery!r}, 'installation')"  # fmt: skip
+    subprocess.run([sys.executable, "-c", claimer], check=True, timeout=60)
+    assert store(app).get(delivery).state == "claimed"  # type: ignore[union-attr]
+    redelivered = deliver(app.test_client(), "installation", payload("installation", "created.payload"), delivery)
+    assert redelivered.status_code == 200 and "duplicate" not in redelivered.json, redelivered.json
+    assert store(app).get(delivery).state == "done"  # type: ignore[union-attr]
+    assert len(store(app).installations()) == 1
+    again = deliver(app.test_client(), "installation", payload("installation", "created.payload"), delivery)
+    assert again.json["duplicate"] is True  # finished now: only a finished delivery is a duplicate
+
+
+def test_a_claim_is_a_duplicate_while_it_runs_and_claimable_again_after_the_timeout(tmp_path: Path) -> None:
+    now = [1_000_000.0]
+    deliveries = DeliveryStore(tmp_path / "d.sqlite3", clock=lambda: now[0])
+    assert deliveries.claim("d-1", "push")
+    assert not deliveries.claim("d-1", "push")  # being handled, by this very process
+    now[0] += CLAIM_TIMEOUT - 1
+    assert not deliveries.claim("d-1", "push")
+    now[0] += 2
+    assert deliveries.claim("d-1", "push")  # lost: older than the timeout
+    deliveries.finish("d-1", "done")
+    now[0] += CLAIM_TIMEOUT * 10
+    assert not deliveries.claim("d-1", "push")  # finished: a duplicate for ever
+
+
+def test_claims_of_a_database_made_before_claims_had_owners_can_be_taken(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE deliveries (id TEXT PRIMARY KEY, event TEXT NOT NULL, state TEXT NOT NULL, outcome TEXT, "
+        "received_at TEXT NOT NULL, finished_at TEXT);"
+        "INSERT INTO deliveries VALUES ('left', 'push', 'claimed', NULL, '2026-01-01T00:00:00+00:00', NULL);"
+        "INSERT INTO deliveries VALUES ('over', 'push', 'done', 'ok', '2026-01-01T00:00:00+00:00', NULL);"
+    )
+    old.commit()
+    old.close()
+    deliveries = DeliveryStore(path)
+    assert deliveries.claim("left", "push") and not deliveries.claim("over", "push")
 
 
 def test_installation_events_are_recorded(hooks: FlaskClient, hook_app: Flask) -> None:
