@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -49,6 +50,7 @@ DEFAULT_QUEUE: Final = 16
 EXTENSION: Final = "crosscloud.webhooks"
 
 bp = Blueprint("webhooks", __name__)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -150,6 +152,7 @@ def receive() -> Response:
         raise
     if isinstance(decided, Answered):
         workers.store.finish(delivery, decided.message)
+        log.info("%s delivery %s: %s", event, delivery, decided.message)
         return _reply(decided.status, decided.message)
     if not workers.submit(delivery, decided):
         workers.store.release(delivery)

@@ -408,6 +408,9 @@ def ci_run(run_id: int = 289782451, conclusion: str = "failure", **run: Any) -> 
             "updated_at": hours_ago(0.1),
             "conclusion": conclusion,
             "head_branch": "v3.4.23",
+            "event": "push",
+            "head_repository": {**data["workflow_run"]["head_repository"], "full_name": "etcd-io/etcd"},
+            "repository": {**data["workflow_run"]["repository"], "full_name": "etcd-io/etcd"},
             "path": ".github/workflows/release.yml",
             "html_url": f"https://github.com/etcd-io/etcd/actions/runs/{run_id}",
             **run,
@@ -445,13 +448,35 @@ def test_workflow_run_records_the_build(hooks: FlaskClient, hook_app: Flask, sta
         ({"path": ".github/workflows/other.yml"}, "no project builds"),
         ({"head_branch": "feature/x", "head_sha": "1" * 40}, "no project builds"),
         ({"conclusion": "action_required"}, "not a result"),
+        (
+            {"event": "pull_request", "head_repository": {"full_name": "mallory/etcd-fork"}},
+            "ran on 'pull_request'",
+        ),
+        ({"event": "pull_request"}, "ran on 'pull_request'"),
+        ({"event": "pull_request_target"}, "ran on 'pull_request_target'"),
+        ({"event": "repository_dispatch"}, "ran on 'repository_dispatch'"),
+        ({"head_repository": {"full_name": "mallory/etcd-fork"}}, "ran on the code of mallory/etcd-fork"),
+        ({"head_repository": None}, "ran on the code of an unnamed repository"),
+        ({"head_repository": "etcd-io/etcd"}, "ran on the code of an unnamed repository"),
+        ({"head_branch": "feature/x", "head_sha": "v3.4.23"}, "no project builds"),
     ],
-    ids=["other-workflow", "not-a-release-ref", "no-result"],
-)
-def test_workflow_runs_that_are_not_builds(hooks: FlaskClient, run: dict[str, Any], why: str) -> None:
+    ids=[
+        "other-workflow", "not-a-release-ref", "no-result", "fork-pull-request", "own-pull-request",
+        "pull-request-target", "repository-dispatch", "fork-head", "no-head-repository", "head-repository-a-string",
+        "sha-named-like-the-tag",
+    ],
+)  # fmt: skip
+def test_workflow_runs_that_are_not_builds(
+    hooks: FlaskClient, hook_app: Flask, status_repo: Path, run: dict[str, Any], why: str
+) -> None:
+    """A signed ``workflow_run`` of the project's repository that is not its own release build (a fork's pull
+    request on a branch named like ``stable_ref``, ...) is acknowledged and ignored, and writes nothing."""
+    tip = git(status_repo, "rev-parse", "main")
     response = deliver(hooks, "workflow_run", ci_run(**run))
     assert response.status_code == 202
-    assert why in response.json["message"]
+    assert why in response.json["message"], response.json
+    assert workers(hook_app).drain(10)
+    assert git(status_repo, "rev-parse", "main") == tip
 
 
 # -- a burst ---------------------------------------------------------------------------------------------
