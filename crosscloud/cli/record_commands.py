@@ -72,7 +72,7 @@ def register(commands: Commands) -> None:
 
 
 def cmd_record(args: argparse.Namespace) -> int:
-    from crosscloud.records import Record
+    from crosscloud.records import Record, check_not_ahead
     from crosscloud.status_repo.writer import StatusRepoWriter
 
     given = [name for name in CELL_OPTIONS if getattr(args, name) is not None]
@@ -81,11 +81,15 @@ def cmd_record(args: argparse.Namespace) -> int:
         if given:
             raise BadInputError(f"give record FILEs or --{given[0].replace('_', '-')} and friends, not both")
         records = [Record.from_json(_read_record_file(path), source=str(path)) for path in args.files]
+        now = datetime.now(UTC)
+        for path, record in zip(args.files, records, strict=True):
+            check_not_ahead(record, now, source=str(path))
     else:
         missing = [f"--{n}" for n in ("project", "release", "stage", "status") if getattr(args, n) is None]
         if missing:
             raise BadInputError(f"record needs {', '.join(missing)} (or record FILEs)")
         records = [Record.from_dict(_record_from_options(args, writer), source="command line")]
+        check_not_ahead(records[0], datetime.now(UTC), source="command line")
     print_write_result(writer.write(records), writer.remote)
     return 0
 

@@ -12,13 +12,14 @@ import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from crosscloud import layout
 from crosscloud.config import Config, parse_config
 from crosscloud.errors import BadInputError, StatusRepoError
-from crosscloud.records import CellKey, Record
+from crosscloud.records import CellKey, Record, time_ahead
 from crosscloud.status_repo.git import Git
 from crosscloud.vocabulary import STATUSES
 
@@ -228,12 +229,15 @@ class StatusIndex:
         return len(changes)
 
     # -- queries -----------------------------------------------------------------------------
-    def current(self) -> dict[CellKey, Entry]:
-        """The stored result of every cell at the indexed commit, each validated in full."""
+    def current(self, now: datetime | None = None) -> dict[CellKey, Entry]:
+        """The stored result of every cell at the indexed commit, each validated in full. A record dated
+        ahead of ``now`` (default: the clock; see ``records.CLOCK_AHEAD``) is an error: it must not pin its
+        cell, and the writer replaces it with the next genuine result."""
         rows = self.db.execute("SELECT e.* FROM current c JOIN entries e ON e.seq = c.seq ORDER BY e.path").fetchall()
         entries = [_entry(row) for row in rows]
         self._validate_blobs([e for e in entries if e.error is None and e.blob and e.blob not in self._valid])
-        return {entry.key: self._validated(entry) for entry in entries}
+        moment = now or datetime.now(UTC)
+        return {entry.key: self._validated(entry, moment) for entry in entries}
 
     def history(
         self,
@@ -334,8 +338,11 @@ class StatusIndex:
             except (BadInputError, StatusRepoError) as exc:
                 self._valid[entry.blob] = str(exc)
 
-    def _validated(self, entry: Entry) -> Entry:
+    def _validated(self, entry: Entry, now: datetime) -> Entry:
         error = None if entry.error or entry.blob is None else self._valid.get(entry.blob)
+        if error is None and entry.error is None:
+            ahead = time_ahead({"started_at": entry.started_at, "finished_at": entry.finished_at}, now)
+            error = f"{entry.path}: {ahead}" if ahead else None
         if error is None:
             return entry
         return Entry(**{**entry.__dict__, "status": None, "error": error})

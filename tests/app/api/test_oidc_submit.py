@@ -275,6 +275,19 @@ def test_expired_keys_keep_verifying_while_the_issuer_is_down(issuer: LocalIssue
 # -- bodies that are refused ---------------------------------------------------------------------------------
 
 
+def test_a_record_dated_ahead_of_the_clock_is_400_naming_its_index_and_field(
+    client: FlaskClient, issuer: LocalIssuer, status_repo: Path
+) -> None:
+    tip = snapshot(status_repo)
+    future = record_data(started_at="2099-01-01T00:00:00Z", finished_at="2099-01-01T00:05:00Z")
+    answer = post(client, [record_data(), future], issuer.token())
+    assert answer.status_code == 400, answer.get_json()
+    error = answer.get_json()["error"]
+    assert (error["record"], error["field"]) == (1, "started_at")
+    assert "ahead of the clock" in error["message"]
+    assert snapshot(status_repo) == tip
+
+
 def test_a_bad_record_is_400_naming_its_index_and_field(
     client: FlaskClient, issuer: LocalIssuer, status_repo: Path
 ) -> None:
