@@ -19,7 +19,7 @@ from typing import Any
 from crosscloud import layout
 from crosscloud.config import Config, parse_config
 from crosscloud.errors import BadInputError, StatusRepoError
-from crosscloud.records import CellKey, Record, time_ahead
+from crosscloud.records import MAX_RECORD_BYTES, CellKey, Record, time_ahead
 from crosscloud.status_repo.git import Git
 from crosscloud.vocabulary import STATUSES
 
@@ -95,6 +95,12 @@ class RefreshStats:
     """Changed files under ``results/`` whose path is not a cell's (not indexed, not an error)."""
     ignored_paths: tuple[str, ...] = ()
     """The first few of them, for a log line."""
+
+
+def _too_large(path: str, size: int) -> dict[str, Any]:
+    """The entry of a file larger than any record: an error, and the blob is never read (a 150 MB file must
+    not cost a refresh its memory, nor reach a history answer or a page)."""
+    return {"error": f"{path}: too large to be a record ({size} bytes, at most {MAX_RECORD_BYTES})"}
 
 
 def _summarise(path: str, key: CellKey, content: bytes | None) -> dict[str, Any]:
@@ -202,7 +208,9 @@ class StatusIndex:
         current: dict[str, int | None] = {}  # path -> newest seq, None when deleted
         for start in range(0, len(changes), _BLOB_BATCH):
             part = changes[start : start + _BLOB_BATCH]
-            blobs = self.git.read_blobs(sorted({b for *_, b in part if b is not None}))
+            blobs, too_large = self.git.read_small_blobs(
+                sorted({b for *_, b in part if b is not None}), MAX_RECORD_BYTES
+            )
             rows = []
             for commit, when, path, key, blob in part:
                 if blob is None:
@@ -210,7 +218,9 @@ class StatusIndex:
                     continue
                 seq += 1
                 current[path] = seq
-                fields = _summarise(path, key, blobs.get(blob))
+                fields = (
+                    _too_large(path, too_large[blob]) if blob in too_large else _summarise(path, key, blobs.get(blob))
+                )
                 rows.append(
                     (seq, path, commit, when, blob, key.project, key.release, key.arch, key.stage, key.cloud,
                      key.environment, *(fields.get(name) for name in _FIELDS), fields.get("error"))
@@ -315,7 +325,10 @@ class StatusIndex:
         """The full record behind an entry (read from git on demand)."""
         if entry.blob is None:
             raise StatusRepoError(f"{entry.path} at {entry.commit[:12]} has no content")
-        content = self.git.read_blobs([entry.blob])[entry.blob]
+        contents, too_large = self.git.read_small_blobs([entry.blob], MAX_RECORD_BYTES)
+        if entry.blob in too_large:
+            raise StatusRepoError(_too_large(f"{entry.path} at {entry.commit[:12]}", too_large[entry.blob])["error"])
+        content = contents[entry.blob]
         if content is None:
             raise StatusRepoError(f"blob {entry.blob} of {entry.path} is missing")
         return Record.from_json(content, source=f"{entry.path} at {entry.commit[:12]}")
@@ -325,11 +338,13 @@ class StatusIndex:
 
     def _validate_blobs(self, entries: Sequence[Entry]) -> None:
         """Full schema validation of the files behind ``entries``, read in one batch, remembered by blob."""
-        contents = self.git.read_blobs(sorted({e.blob for e in entries if e.blob}))
+        contents, too_large = self.git.read_small_blobs(sorted({e.blob for e in entries if e.blob}), MAX_RECORD_BYTES)
         for entry in entries:
             assert entry.blob is not None
             content = contents.get(entry.blob)
             try:
+                if entry.blob in too_large:
+                    raise StatusRepoError(_too_large(entry.path, too_large[entry.blob])["error"])
                 if content is None:
                     raise StatusRepoError(f"blob {entry.blob} of {entry.path} is missing")
                 record = Record.from_json(content, source=entry.path)

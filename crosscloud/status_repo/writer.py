@@ -45,7 +45,7 @@ from crosscloud.errors import (
     StatusRepoError,
     UnknownNameError,
 )
-from crosscloud.records import Record, check_not_ahead
+from crosscloud.records import MAX_RECORD_BYTES, Record, check_not_ahead
 from crosscloud.status_repo.git import Git, Remote, is_transient
 from crosscloud.status_repo.proposals import (
     COMBINER,
@@ -509,7 +509,7 @@ class StatusRepoWriter:
         ``result.superseded``). False, with ``result`` untouched, while any is still missing."""
         records = result.written
         paths = {f"{tip}:{layout.cell_path(r.key)}": r for r in records}
-        stored = git.read_blobs(list(paths))
+        stored, _ = git.read_small_blobs(list(paths), MAX_RECORD_BYTES)  # a huge stored file is never read
         lost: list[Record] = []
         for spec, record in paths.items():
             held = stored[spec]
@@ -725,11 +725,11 @@ class StatusRepoWriter:
         if check:
             check_names(batch, self._config(git, tip))
         paths = [layout.cell_path(r.key) for r in batch]
-        stored = git.read_blobs([f"{tip}:{p}" for p in paths])
+        stored, _ = git.read_small_blobs([f"{tip}:{p}" for p in paths], MAX_RECORD_BYTES)
         result = WriteResult(commit=None)
         for record, path in zip(batch, paths, strict=True):
             held = stored[f"{tip}:{path}"]
-            if held is None:
+            if held is None:  # no file, or one too large to be a record (never read): any record repairs it
                 result.written.append(record)
                 continue
             text = record.to_json().encode()

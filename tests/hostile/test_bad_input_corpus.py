@@ -296,6 +296,59 @@ def test_a_hostile_file_in_the_status_repository(
         state.close()
 
 
+def test_a_huge_file_is_an_error_cell_never_read_nor_echoed(
+    status_repo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A record file far over ``MAX_RECORD_BYTES`` (here 4 MiB, mostly ``reason``; ``bench/bench_hostile.py``
+    measures 150 MB): its size is checked with ``cat-file --batch-check`` and its content is never read by
+    the reader, the writer or the app, so no answer (history, cell history, pages, feed) carries it."""
+    from crosscloud.records import MAX_RECORD_BYTES
+    from crosscloud.status_repo.git import Git
+
+    batches: list[bytes] = []
+    real_run = Git.run
+
+    def watched(self: Git, *args: str, input: bytes | None = None, check: bool = True) -> Any:
+        if args[:2] == ("cat-file", "--batch"):
+            batches.append(input or b"")
+        return real_run(self, *args, input=input, check=check)
+
+    monkeypatch.setattr(Git, "run", watched)
+    writer = StatusRepoWriter(Remote.parse(str(status_repo)), backoff=Backoff(attempts=5, base=0.01, cap=0.1))
+    writer.write(pipeline("nats", "stable", {"build": "success"}, run=100))
+    huge = json.dumps(record_data(status="failed", reason="x" * (4 << 20))).encode()
+    path = "results/etcd/stable/amd64/local/host/deploy.json"
+    commit_by_hand(status_repo, tmp_path / "work", {path: huge})
+    blob = subprocess.run(["git", "--git-dir", str(status_repo), "rev-parse", f"main:{path}"],
+                          check=True, capture_output=True, text=True).stdout.strip()  # fmt: skip
+    app = create_app({"TESTING": True, "STATUS_REPO": str(status_repo), "MIRROR_DIR": str(tmp_path / "m")})
+    try:
+        client = app.test_client()
+        answers = {
+            target: client.get(target)
+            for target in (
+                "/", "/projects/etcd", "/projects/etcd/stable/local", "/feed.xml", "/feed.xml?project=etcd",
+                "/api/v1/history", "/api/v1/history?project=etcd", "/api/v1/history/etcd/stable/local/deploy",
+                "/api/v1/cells", "/badge/etcd/stable/local.svg",
+            )
+        }  # fmt: skip
+        for target, answer in answers.items():
+            assert answer.status_code == 200, target
+            assert len(answer.data) < MAX_RECORD_BYTES and b"xxxxxxxxxxxxxxxx" not in answer.data, target
+        cells = answers["/api/v1/cells"].get_json()
+        assert "too large" in json.dumps(cells)
+        history = answers["/api/v1/history/etcd/stable/local/deploy"].get_json()
+        assert "too large" in json.dumps(history)
+        assert b"too large" in answers["/projects/etcd/stable/local"].data
+        assert batches and not any(blob.encode() in batch or f":{path}".encode() in batch for batch in batches)
+        # the next genuine result repairs the cell, and the writer never read the huge file either
+        genuine = writer.write(pipeline("etcd", "stable", {"deploy": "success"}, run=200))
+        assert genuine.written and not genuine.superseded
+    finally:
+        app.extensions[EXTENSION].close()
+    assert not any(blob.encode() in batch for batch in batches)
+
+
 def test_a_file_nested_too_deeply_breaks_only_its_own_cell(status_repo: Path, tmp_path: Path) -> None:
     """40 kB of nested arrays exhaust Python's stack in ``json.loads``: the reader must index it as one
     broken cell instead of failing the whole refresh (which would freeze every page on the old state)."""
