@@ -25,11 +25,14 @@ class LocalIssuer:
     def __init__(self) -> None:
         self.keys: dict[str, rsa.RSAPrivateKey] = {}
         self.paths: list[str] = []
+        self.delay = 0.0
+        """Seconds each answer waits (a slow issuer)."""
         issuer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 issuer.paths.append(self.path)
+                time.sleep(issuer.delay)
                 if self.path == "/.well-known/openid-configuration":
                     body: Any = {"issuer": issuer.url, "jwks_uri": f"{issuer.url}/.well-known/jwks"}
                 elif self.path == "/.well-known/jwks":
