@@ -247,6 +247,8 @@ class StatusIndex:
         entries = [_entry(row) for row in rows]
         self._validate_blobs([e for e in entries if e.error is None and e.blob and e.blob not in self._valid])
         moment = now or datetime.now(UTC)
+        # Only the blobs of the current cells are remembered: the memo stays as large as the grid.
+        self._valid = {e.blob: self._valid[e.blob] for e in entries if e.blob in self._valid}
         return {entry.key: self._validated(entry, moment) for entry in entries}
 
     def history(

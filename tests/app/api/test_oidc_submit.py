@@ -319,7 +319,7 @@ def test_forged_tokens_against_a_slow_issuer_never_hold_up_a_badge(
     port = free_port()
     env = {**os.environ, "CROSSCLOUD_STATUS_REPO": str(status_repo), "CROSSCLOUD_MIRROR_DIR": str(tmp_path / "m"),
            "CROSSCLOUD_OIDC_ISSUER": issuer.url, "CROSSCLOUD_OIDC_AUDIENCE": AUDIENCE,
-           "CROSSCLOUD_REFRESH_SECONDS": "0"}  # fmt: skip
+           "CROSSCLOUD_REFRESH_SECONDS": "0", "CROSSCLOUD_PUBLIC_URL": "https://ci.example.org"}  # fmt: skip
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--workers", "1", "--threads", "4", "--worker-class", "gthread",
          "--bind", f"127.0.0.1:{port}", "crosscloud_app:create_app()"],
