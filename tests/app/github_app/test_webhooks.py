@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+import tracemalloc
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +27,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.test import EnvironBuilder
 
 from crosscloud.errors import ConfigError
 from crosscloud.records import CellKey
@@ -177,10 +179,12 @@ def test_too_large_by_content_length_is_refused_before_reading(served: str) -> N
 
 
 def test_too_large_by_streamed_size_is_refused(served: str) -> None:
-    """Chunked, so no Content-Length: the read itself stops one byte past the limit."""
+    """Chunked, so no Content-Length: the read itself stops one byte past the limit. (Signed, wrongly: a body
+    without any signature is refused before it is read.)"""
     connection = http.client.HTTPConnection(served, timeout=30)
     connection.putrequest("POST", "/webhooks/github")
     connection.putheader("Transfer-Encoding", "chunked")
+    connection.putheader("X-Hub-Signature-256", "sha256=" + "0" * 64)
     connection.putheader("X-GitHub-Event", "push")
     connection.putheader("X-GitHub-Delivery", str(uuid.uuid4()))
     connection.endheaders()
@@ -194,6 +198,25 @@ def test_too_large_by_streamed_size_is_refused(served: str) -> None:
     response = connection.getresponse()
     assert response.status == 413
     connection.close()
+
+
+@pytest.mark.parametrize("signature", ["sha256=" + "0" * 64, None], ids=["wrongly-signed", "unsigned"])
+def test_an_unverified_body_is_never_held_whole_in_memory(hooks: FlaskClient, signature: str | None) -> None:
+    """An 8 MiB body whose signature is wrong (or missing) is spooled and hashed as it arrives: the request
+    allocates a small fraction of it (``bench/bench_hostile.py`` measures 16 concurrent 25 MiB bodies)."""
+    body = b" " * (8 << 20)
+    sent = {"X-GitHub-Event": "push", "X-GitHub-Delivery": str(uuid.uuid4()), "Content-Type": "application/json"}
+    if signature:
+        sent["X-Hub-Signature-256"] = signature
+    environ = EnvironBuilder(path="/webhooks/github", method="POST", data=body, headers=sent).get_environ()
+    tracemalloc.start()
+    try:
+        response = hooks.open(environ)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert response.status_code == 401
+    assert peak < 2 << 20, f"{peak} bytes allocated for an unverified 8 MiB body"
 
 
 def test_chunked_delivery_within_the_limit_is_read(served: str) -> None:
