@@ -107,11 +107,14 @@ class Server:
             full.update(CROSSCLOUD_STATUS_REPO=str(repo), CROSSCLOUD_MIRROR_DIR=str(mirror))
             command = [sys.executable, "-m", "gunicorn", "--workers", "1", "--threads", "4", "--worker-class",
                        "gthread", "--bind", f"127.0.0.1:{self.port}", "crosscloud_app:create_app()"]  # fmt: skip
-            self.process = subprocess.Popen(command, env=full, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            self.process = subprocess.Popen(command, env=full, cwd=source, stdout=subprocess.DEVNULL,
+                                            stderr=subprocess.DEVNULL)  # fmt: skip
         else:
             command = [sys.executable, "-m", "crosscloud", "serve", "--repo", str(repo), "--port", "0",
                        "--mirror-dir", str(mirror)]  # fmt: skip
-            self.process = subprocess.Popen(command, env=full, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            # cwd: ``python -m`` puts it first on the path, before PYTHONPATH
+            self.process = subprocess.Popen(command, env=full, cwd=source, stdout=subprocess.PIPE,
+                                            stderr=subprocess.DEVNULL)  # fmt: skip
             assert self.process.stdout is not None
             banner = self.process.stdout.readline().decode()
             self.port = int(banner.rsplit(":", 1)[1].strip().rstrip("/"))
