@@ -39,7 +39,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from crosscloud.status_repo.git import Remote
     from crosscloud_app import api, badges, pages
     from crosscloud_app.github_app import check_runs, failure_issues, webhooks
-    from crosscloud_app.web import http_errors, monitoring, response_headers, settings
+    from crosscloud_app.web import http_errors, monitoring, public_url, response_headers, settings
     from crosscloud_app.web.status_state import EXTENSION, NotReadyError, StatusState
 
     app = Flask(__name__)
@@ -49,6 +49,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     settings.apply_defaults(app)
 
     remote = Remote.parse(settings.status_repo(app), app.config.get("TOKEN") or None)
+    public_url.check(app)
     state = StatusState(remote, settings.mirror_dir(app), refresh_seconds=settings.refresh_seconds(app))
     app.extensions[EXTENSION] = state
     with contextlib.suppress(NotReadyError):  # served as 503 (/healthz says why) until a refresh succeeds

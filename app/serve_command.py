@@ -58,7 +58,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise BadInputError(f"--port {args.port}: use 0 to 65535")
     if args.stop_after is not None and args.stop_after <= 0:
         raise BadInputError(f"--stop-after {args.stop_after:g}: use a number of seconds above 0")
-    config: dict[str, Any] = {"STATUS_REPO": args.repo}
+    # On a loopback address the feed may take its links from the request (see crosscloud_app.web.public_url).
+    config: dict[str, Any] = {"STATUS_REPO": args.repo, "LOCAL": args.host in ("127.0.0.1", "localhost", "::1")}
     token = token_from_args(args)
     if token:
         config["TOKEN"] = token

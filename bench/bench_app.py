@@ -98,7 +98,7 @@ def child(repo: Path, mirror: Path, requests: int, seed: int) -> dict[str, Any]:
 
     rss_at_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     began = time.perf_counter()
-    app = create_app({"STATUS_REPO": str(repo), "MIRROR_DIR": str(mirror), "REFRESH_SECONDS": 0})
+    app = create_app({"STATUS_REPO": str(repo), "MIRROR_DIR": str(mirror), "REFRESH_SECONDS": 0, "LOCAL": True})
     startup_s = time.perf_counter() - began
     client = app.test_client()
     snapshot = app.extensions["crosscloud"].snapshot()
@@ -314,6 +314,7 @@ def throughput(
 
     port = free_port()
     env = {**os.environ, "CROSSCLOUD_STATUS_REPO": str(repo), "CROSSCLOUD_MIRROR_DIR": str(mirror)}
+    env["CROSSCLOUD_PUBLIC_URL"] = f"http://127.0.0.1:{port}"  # production needs it (crosscloud_app.web.public_url)
     env["CROSSCLOUD_REFRESH_SECONDS"] = "5"  # a worker whose first refresh lost a race retries soon
     app_log = (scratch / "gunicorn.log").open("wb")
     server = subprocess.Popen(

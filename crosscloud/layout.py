@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from crosscloud.errors import BadInputError
 from crosscloud.records import CellKey, Record
 from crosscloud.vocabulary import ARCHES, NO_KUBERNETES, RELEASES, STAGES, check_name
 
@@ -45,7 +46,10 @@ def cell_path(key: CellKey) -> str:
 
 
 def parse_cell_path(path: str) -> CellKey | None:
-    """The cell a file of ``results/`` stands for, or None for any other file."""
+    """The cell a file of ``results/`` stands for, or None for any other file.
+
+    Never raises: a file whose path is not a cell's (an upper-case or non-ASCII name, a trailing space, a
+    newline, a segment too long) is simply not a cell, so one misnamed file cannot stop a reader."""
     parts = path.split("/")
     if len(parts) < 5 or parts[0] != RESULTS_DIR or not parts[-1].endswith(".json"):
         return None
@@ -60,7 +64,7 @@ def parse_cell_path(path: str) -> CellKey | None:
         return None
     try:
         return key if cell_path(key) == path else None
-    except ValueError:
+    except (ValueError, BadInputError):  # check_name refuses the name: not a cell
         return None
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from crosscloud import schemas
@@ -19,6 +19,12 @@ from crosscloud.vocabulary import NO_KUBERNETES
 
 SCHEMA_VERSION = 1
 MAX_RECORD_BYTES = 64 * 1024
+"""The largest record file (the schema's longest fields fit many times over). A larger file is refused by
+``Record.from_json`` and, in the status repository, is an error cell whose blob is never read."""
+CLOCK_AHEAD: Final = timedelta(minutes=5)
+"""How far a record's times may lie ahead of the clock of whoever judges it (the writer, the reader). A
+runner whose clock is a little fast is fine; a time further ahead would pin its cell: no genuine later
+result could replace it, as it would sort before the record from the future."""
 _KEY_ORDER = tuple(schemas.load(schemas.RESULT)["properties"])
 
 
@@ -62,6 +68,32 @@ def parse_time(value: str) -> datetime:
         return parsed.astimezone(UTC)
     except OverflowError:  # 0001-01-01T00:00:00+05:00 is before the first moment datetime can hold in UTC
         raise ValueError("out of the range of years 1 to 9999 in UTC") from None
+
+
+def time_ahead(data: Mapping[str, Any], now: datetime) -> str | None:
+    """Why ``data`` (a record's fields, or an index entry's) has a time more than ``CLOCK_AHEAD`` after
+    ``now``: ``"<field>: ..."``; None when it has none. A time that does not parse is not judged here."""
+    for name in ("started_at", "finished_at"):
+        value = data.get(name)
+        if not isinstance(value, str):
+            continue
+        try:
+            when = parse_time(value)
+        except ValueError:
+            continue
+        if when > now + CLOCK_AHEAD:
+            limit = int(CLOCK_AHEAD.total_seconds() // 60)
+            return f"{name}: {value} is more than {limit} minutes ahead of the clock ({format_time(now)})"
+    return None
+
+
+def check_not_ahead(record: Record, now: datetime, source: str) -> None:
+    """``RecordError`` naming ``source`` and the field when ``record`` is dated ahead of ``now`` (see
+    ``CLOCK_AHEAD``): refused before it is written, by every way in."""
+    problem = time_ahead(record.data, now)
+    if problem is not None:
+        field, _, message = problem.partition(": ")
+        raise RecordError(message, source=source, field=field)
 
 
 def format_time(value: datetime) -> str:

@@ -16,12 +16,14 @@ from flask import current_app, jsonify
 from werkzeug.wrappers import Response
 
 from crosscloud import layout
-from crosscloud.errors import BadInputError, CrossCloudError
+from crosscloud.errors import BadInputError, CrossCloudError, RecordError
 from crosscloud.junit import MAX_JUNIT_BYTES, junit_record, parse_junit
+from crosscloud.records import check_not_ahead
 from crosscloud.vocabulary import ARCHES, RELEASES
 from crosscloud_app.api.cells import cell_link
 from crosscloud_app.api.query import api_error, choice, known, query_args, required
 from crosscloud_app.web import metrics, settings, status_writes
+from crosscloud_app.web.http_errors import HttpError
 from crosscloud_app.web.request_input import check_bearer, read_body
 from crosscloud_app.web.status_state import get_state
 
@@ -76,10 +78,16 @@ def submit_junit() -> Response:
             [report], config, project=project, release=release, cloud=cloud, arch=arch, kubernetes=kubernetes,
             ref=args.get("ref"), sha=args.get("sha"), url=args.get("url"), now=datetime.now(UTC),
         )  # fmt: skip
-    except BadInputError as exc:  # a ref, sha or url the record schema refuses
+        check_not_ahead(record, datetime.now(UTC), source=BODY_SOURCE)  # a suite timestamp from the future
+    except RecordError as exc:  # a ref, sha or url the record schema refuses, a time ahead of the clock
+        raise HttpError(400, str(exc), parameter=None, field=exc.field) from None
+    except BadInputError as exc:
         raise api_error(400, str(exc)) from None
     try:
         result = status_writes.write([record], reason="junit")
+    except BadInputError as exc:
+        metrics.inc("crosscloud_junit_submissions_total", {"outcome": "bad"})
+        raise api_error(400, str(exc)) from None
     except CrossCloudError as exc:
         metrics.inc("crosscloud_junit_submissions_total", {"outcome": "error"})
         raise api_error(502, f"could not write to the status repository: {exc}") from None

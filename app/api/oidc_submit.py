@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any, Final
 
 from flask import current_app, jsonify
@@ -39,7 +40,7 @@ from werkzeug.wrappers import Response
 from crosscloud import layout
 from crosscloud.config import Config
 from crosscloud.errors import BadInputError, RecordError, StatusRepoError
-from crosscloud.records import Record
+from crosscloud.records import Record, check_not_ahead
 from crosscloud_app.api.oidc_tokens import (
     Claims,
     IssuerUnavailableError,
@@ -96,9 +97,12 @@ def _body() -> list[Any]:
 
 def _records(items: Sequence[Any]) -> list[Record]:
     records = []
+    now = datetime.now(UTC)
     for index, item in enumerate(items):
         try:
-            records.append(Record.from_dict(item, source=f"records[{index}]"))
+            record = Record.from_dict(item, source=f"records[{index}]")
+            check_not_ahead(record, now, source=f"records[{index}]")
+            records.append(record)
         except RecordError as exc:
             raise HttpError(400, str(exc), record=index, field=exc.field) from None
     return records
@@ -174,7 +178,7 @@ def _submit() -> Response:
     authorise(records, claims, config)
     stamped = [with_provenance(record, claims) for record in records]
     try:
-        result = status_writes.write(stamped, reason="results submitted")
+        result = status_writes.write(stamped, reason="results")
     except BadInputError as exc:  # a cloud or arch the configuration does not have
         raise HttpError(400, str(exc)) from None
     except StatusRepoError as exc:

@@ -9,8 +9,9 @@ app trusts exactly what that signature covers, so the checks are strict and all 
 - the signature is checked against the issuer's published keys (JWKS), found through
   ``<issuer>/.well-known/openid-configuration`` (or a configured JWKS URL), cached for ``JWKS_TTL``
   seconds and refetched once when a token names a key id the cache does not know (key rotation);
-  repeated unknown key ids refetch at most every ``UNKNOWN_KID_REFETCH`` seconds, so a stream of forged
-  tokens cannot make the app hammer the issuer;
+  repeated unknown key ids refetch at most every ``UNKNOWN_KID_REFETCH`` seconds, a failed fetch is not
+  retried for ``FAILED_RETRY`` seconds, and only one fetch runs at a time, outside any lock, so a stream
+  of forged tokens can neither hammer the issuer nor queue requests behind a slow one;
 - ``iss`` must be the configured issuer, ``aud`` the configured audience, and ``exp``/``nbf``/``iat``
   hold with ``LEEWAY`` seconds of clock skew;
 - the claims the app acts on (``repository``, ``repository_id``, ``run_id``, ``run_attempt``) must be
@@ -22,6 +23,7 @@ input must match it)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import re
@@ -44,6 +46,8 @@ LEEWAY: Final = 60
 """Seconds of clock skew allowed on ``exp``, ``nbf`` and ``iat``."""
 JWKS_TTL: Final = 3600.0
 UNKNOWN_KID_REFETCH: Final = 30.0
+FAILED_RETRY: Final = 30.0
+"""Seconds after a failed fetch before the next is tried, whatever the tokens ask for."""
 STALE_RETRY: Final = 60.0
 """Seconds between attempts to refresh expired keys while the issuer is unreachable (the old ones serve)."""
 FETCH_TIMEOUT: Final = 10.0
@@ -111,6 +115,7 @@ class JwksCache:
         *,
         ttl: float = JWKS_TTL,
         unknown_kid_refetch: float = UNKNOWN_KID_REFETCH,
+        failed_retry: float = FAILED_RETRY,
         fetch: Callable[[str], Any] = fetch_json,
         clock: Callable[[], float] = time.monotonic,
     ):
@@ -125,29 +130,64 @@ class JwksCache:
         self._keys: dict[str, jwt.PyJWK] = {}
         self._fetched_at: float | None = None
         self._unknown_refetch_at: float | None = None
+        self.failed_retry = failed_retry
+        self._failed_at: float | None = None
+        self._last_error: str | None = None
+        self._fetching = False
+        self.attempts = 0
+        """Fetches tried, failed ones included (``fetches`` counts those that succeeded)."""
 
     def key(self, kid: str) -> jwt.PyJWK | None:
         """The key ``kid``, refetching when the cache is old or does not know it; None when the issuer
-        does not publish it."""
+        does not publish it.
+
+        Fetches are rate-limited in every state: at most one at a time (single flight), none within
+        ``failed_retry`` seconds of a failed one, unknown key ids at most every ``unknown_kid_refetch``
+        seconds. The lock guards only the cache, never the network: a caller that may not fetch answers at
+        once from the keys held (``IssuerUnavailableError`` when there are none), so a stream of forged
+        tokens against a slow or failing issuer holds at most one request thread and one connection."""
         with self._lock:
             now = self._clock()
-            if self._fetched_at is None or now - self._fetched_at >= self.ttl:
-                try:
-                    self._refresh(now)
-                except IssuerUnavailableError as exc:
-                    if not self._keys:
-                        raise
-                    # Keys do not change often: keep verifying with the ones held, try again in a minute.
-                    log.warning("keeping the issuer's cached keys: %s", exc)
-                    self._fetched_at = now - self.ttl + min(STALE_RETRY, self.ttl)
-            elif kid not in self._keys and (
+            due = self._fetched_at is None or now - self._fetched_at >= self.ttl
+            unknown = kid not in self._keys and (
                 self._unknown_refetch_at is None or now - self._unknown_refetch_at >= self.unknown_kid_refetch
-            ):
+            )
+            resting = self._failed_at is not None and now - self._failed_at < self.failed_retry
+            fetch = (due or unknown) and not self._fetching and not resting
+            if not fetch:
+                if not self._keys and self._fetched_at is None:
+                    why = "the issuer's keys are being fetched" if self._fetching else self._last_error
+                    raise IssuerUnavailableError(why or "the issuer's keys are not available yet")
+                return self._keys.get(kid)
+            self._fetching = True
+            self.attempts += 1
+            if not due:
                 self._unknown_refetch_at = now
-                self._refresh(now)
+            held = bool(self._keys)
+        try:
+            found = self._download()  # outside the lock: other requests go on meanwhile
+        except IssuerUnavailableError as exc:
+            with self._lock:
+                self._fetching = False
+                self._failed_at = self._clock()
+                self._last_error = str(exc)
+                if self._fetched_at is not None and due:  # keys do not change often: keep the ones held
+                    self._fetched_at = now - self.ttl + min(STALE_RETRY, self.ttl)
+            if not held:
+                raise
+            log.warning("keeping the issuer's cached keys: %s", exc)
+            return self._keys.get(kid)
+        with self._lock:
+            self._keys = found
+            self._fetched_at = now
+            self._failed_at = None
+            self._last_error = None
+            self._fetching = False
+            self.fetches += 1
             return self._keys.get(kid)
 
-    def _refresh(self, now: float) -> None:
+    def _download(self) -> dict[str, jwt.PyJWK]:
+        """The issuer's current signing keys (network I/O: never called under the lock)."""
         url = self.jwks_url or self._discover()
         document = self._fetch(url)
         keys = document.get("keys") if isinstance(document, dict) else None
@@ -163,9 +203,7 @@ class JwksCache:
                 found[entry["kid"]] = jwt.PyJWK(entry, algorithm=ALGORITHM)
             except (jwt.PyJWKError, ValueError, TypeError, KeyError):
                 continue  # one malformed key does not take the others down
-        self._keys = found
-        self._fetched_at = now
-        self.fetches += 1
+        return found
 
     def _discover(self) -> str:
         url = f"{self.issuer}/.well-known/openid-configuration"
@@ -185,6 +223,19 @@ def _text_claim(payload: Mapping[str, Any], name: str, pattern: re.Pattern[str])
     return value
 
 
+def _header(token: str) -> dict[str, Any]:
+    """The token's header, unverified, as a JSON object; ``TokenError`` for anything that is not one. (Read
+    here, not by PyJWT alone: its checks of ``kid`` and ``crit`` raise errors that say nothing of the claim.)"""
+    segment = token.split(".", 1)[0]
+    try:
+        header = json.loads(base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4)))
+    except (ValueError, RecursionError):  # binascii.Error and UnicodeDecodeError are ValueErrors
+        raise TokenError("not a JSON Web Token (its header is not base64url JSON)", "token") from None
+    if not isinstance(header, dict) or token.count(".") != 2:
+        raise TokenError("not a JSON Web Token", "token")
+    return header
+
+
 class TokenVerifier:
     """Checks tokens of one issuer for one audience (see the module doc)."""
 
@@ -199,16 +250,15 @@ class TokenVerifier:
         the keys cannot be fetched."""
         if not token or len(token) > MAX_TOKEN_BYTES:
             raise TokenError("no token, or one too large to be a GitHub Actions OIDC token", "token")
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.DecodeError:
-            raise TokenError("not a JSON Web Token", "token") from None
+        header = _header(token)
         alg = header.get("alg")
         if alg != ALGORITHM:
             raise TokenError(f"algorithm {alg!r} is not accepted: tokens must be signed with {ALGORITHM}", "alg")
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
-            raise TokenError("the token's header names no key id", "kid")
+            raise TokenError("the token's header names no key id (a non-empty string)", "kid")
+        if "crit" in header:  # RFC 7515 4.1.11: extensions a recipient does not understand must be refused
+            raise TokenError("the token's header has a 'crit' member: no critical extension is accepted", "crit")
         key = self.keys.key(kid)
         if key is None:
             raise TokenError(f"the issuer publishes no key {kid!r}", "kid")

@@ -14,6 +14,8 @@ active project with a ``repository``, on an active cloud, is looked at through i
   do not need every night repeated);
 - green again (or a new streak began, so it was green in between): a closing comment, and the issue is
   closed. An issue somebody closed by hand while the cell still failed is left closed for that streak.
+- the cell is no longer followed (its project or cloud was removed or deactivated, or lost its
+  repository; its results were deleted): a comment saying why, and the issue is closed.
 
 What was done is kept in ``failure_issue_store`` (beside the mirror), so a restart, the same commit seen
 twice or a redelivered webhook does nothing new. A GitHub error is logged and the cell is left as it was in
@@ -207,6 +209,27 @@ def green_comment(key: CellKey, config: Config, found: CellInsight) -> str:
     return words + " Closing."
 
 
+def untracked_reason(snapshot: Snapshot, cell_path: str) -> str:
+    """Why the alerts no longer follow the cell of ``cell_path``, in words for a closing comment."""
+    key = layout.parse_cell_path(cell_path)
+    if key is None:
+        return f"`{cell_path}` is not a cell's file any more"
+    project = snapshot.config.projects.get(key.project)
+    if project is None:
+        return f"project {key.project} was removed from cross-cloud.yml"
+    if not project.active:
+        return f"project {key.project} was deactivated in cross-cloud.yml"
+    if not project.repository:
+        return f"project {key.project} names no repository in cross-cloud.yml any more"
+    if key.cloud is not None:
+        cloud = snapshot.config.clouds.get(key.cloud)
+        if cloud is None:
+            return f"cloud {key.cloud} was removed from cross-cloud.yml"
+        if not cloud.active:
+            return f"cloud {key.cloud} was deactivated in cross-cloud.yml"
+    return f"the results of `{cell_path}` were deleted from the status repository"
+
+
 # -- one pass ------------------------------------------------------------------------------------------------
 class _Repo:
     """One repository during one pass: its PyGithub object and its open alert issues by marker (listed once)."""
@@ -257,7 +280,9 @@ class Alerter:
             now = self.clock()
             repos: dict[str, _Repo] = {}
             actions: list[Action] = []
+            tracked: set[str] = set()
             for key, found in self._cells(snapshot):
+                tracked.add(layout.cell_path(key))
                 project = snapshot.config.projects[key.project]
                 assert project.repository is not None
                 path = layout.cell_path(key)
@@ -269,7 +294,30 @@ class Alerter:
                     metrics.inc("crosscloud_alerts_total", {"action": action.kind})
                     (log.warning if action.kind == "failed" else log.info)("alerts: %s", action)
                 actions += done
+            for alert in self.store.all():
+                if alert.state != "open" or alert.cell in tracked:
+                    continue
+                try:
+                    gone = self._close_untracked(snapshot, alert, repos, now)
+                except app_client.github_errors() as exc:
+                    gone = Action("failed", alert.cell, alert.repository, alert.issue, detail=str(exc)[:500])
+                metrics.inc("crosscloud_alerts_total", {"action": gone.kind})
+                (log.warning if gone.kind == "failed" else log.info)("alerts: %s", gone)
+                actions.append(gone)
             return actions
+
+    def _close_untracked(self, snapshot: Snapshot, alert: Alert, repos: dict[str, _Repo], now: datetime) -> Action:
+        """Close the open issue of a cell the alerts no longer look at (its project or cloud was removed or
+        deactivated, its results deleted), with a comment saying why: otherwise it stays open for ever."""
+        why = untracked_reason(snapshot, alert.cell)
+        issue = self._repo(repos, alert.repository).repo.get_issue(alert.issue)
+        if issue.state == "closed":
+            self.store.closed(alert, now)
+            return Action("closed", alert.cell, alert.repository, alert.issue, "already closed on GitHub")
+        issue.create_comment(f"Closing: {why}, so Cross-Cloud CI no longer follows this cell.")
+        issue.edit(state="closed", state_reason="not_planned")
+        self.store.closed(alert, now)
+        return Action("closed", alert.cell, alert.repository, alert.issue, why)
 
     def _cells(self, snapshot: Snapshot) -> Iterator[tuple[CellKey, CellInsight]]:
         config = snapshot.config

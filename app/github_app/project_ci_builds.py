@@ -5,10 +5,17 @@ only repeat that work. A project opts in by naming that workflow file, either in
 (``build: {mode: ci, workflow: release.yml}``, once the configuration schema has that mode) or, until
 then, in the app setting ``CI_WORKFLOWS`` (``{"etcd": "release.yml"}``). A completed run of that workflow
 in the project's ``repository`` on its stable or head ref is recorded as the build of that release, with
-the run as provenance, through the same writer the action uses."""
+the run as provenance, through the same writer the action uses.
+
+Only the project's own runs of its own code count: the run's head repository must be the project's (a
+fork's pull request runs in the project's repository, on a branch that may be named like ``stable_ref``),
+its event one of ``BUILD_EVENTS`` (never ``pull_request``), and its head the release's ref (the branch or tag
+it ran on is the ref's name, or its head sha is the ref when the ref is a commit). Anything else is
+acknowledged and ignored with the reason."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -27,6 +34,9 @@ STATUS_OF_CONCLUSION: Final[Mapping[str, str]] = {
     "neutral": "n/a",
 }
 """GitHub's run conclusions as record statuses; the others (``action_required``, ``stale``) are not results."""
+BUILD_EVENTS: Final = ("push", "schedule", "workflow_dispatch")
+"""The events of a run that may be a release build: runs the project's maintainers started on its own refs."""
+_SHA = re.compile(r"[0-9a-f]{40}")
 
 
 @dataclass(frozen=True)
@@ -52,11 +62,26 @@ def _same_workflow(path: str, workflow: str) -> bool:
 def release_of(project: Project, run: Mapping[str, Any]) -> str | None:
     """``stable`` or ``head`` when the run built the project's stable or head ref (a branch or tag name,
     or the commit sha itself), else None: a run on a pull request branch is not a release build."""
-    names = {run.get("head_branch"), run.get("head_sha")}
     for release in project.releases:
         ref = project.ref(release)
-        if ref and ref in names:
+        if ref and ref == run.get("head_sha" if _SHA.fullmatch(ref) else "head_branch"):
             return release
+    return None
+
+
+def _full_name(value: Any) -> str:
+    return str(value.get("full_name") or "") if isinstance(value, Mapping) else ""
+
+
+def not_own_run(run: Mapping[str, Any], repository: str) -> str | None:
+    """Why a run of ``repository`` cannot be a build of it (a fork's head, an event a stranger can cause),
+    or None when it can."""
+    event = run.get("event")
+    if event not in BUILD_EVENTS:
+        return f"workflow_run {run.get('id')} of {repository} ran on {event!r}, not on {', '.join(BUILD_EVENTS)}"
+    head = _full_name(run.get("head_repository"))
+    if head.lower() != repository.lower():
+        return f"workflow_run {run.get('id')} of {repository} ran on the code of {head or 'an unnamed repository'}"
     return None
 
 
@@ -68,6 +93,9 @@ def build_from_run(config: Config, payload: Mapping[str, Any], workflows: Mappin
     status = STATUS_OF_CONCLUSION.get(str(conclusion))
     if payload.get("action") != "completed" or status is None:
         return f"not a result: action {payload.get('action')!r}, conclusion {conclusion!r}"
+    stranger = not_own_run(run, str(repository))
+    if stranger is not None:
+        return stranger
     for project in config.active_projects():
         if not project.repository or project.repository.lower() != str(repository).lower():
             continue

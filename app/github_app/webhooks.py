@@ -3,7 +3,8 @@
 Every delivery is checked here, in one place, before anything else reads it: its size (GitHub sends at
 most 25 MB; a larger one is refused from ``Content-Length`` before reading, and the read itself is capped
 for bodies without a length) and its ``X-Hub-Signature-256`` (HMAC-SHA256 of the raw body with the
-webhook secret, compared in constant time). Then the ``X-GitHub-Delivery`` id is claimed in the
+webhook secret, compared in constant time; the body is spooled and hashed as it arrives, so an unsigned
+body never sits whole in memory). Then the ``X-GitHub-Delivery`` id is claimed in the
 deliveries store, so a redelivery is handled once (see ``delivery_store``).
 
 GitHub gives up on a delivery after 10 s and never retries by itself, so the request only decides what
@@ -23,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
@@ -39,7 +41,7 @@ from crosscloud_app.github_app.stable_ref_bump import open_bump
 from crosscloud_app.github_app.worker_pool import Job, WorkerPool
 from crosscloud_app.web import settings, status_writes
 from crosscloud_app.web.http_errors import HttpError
-from crosscloud_app.web.request_input import read_body
+from crosscloud_app.web.request_input import spool_body
 from crosscloud_app.web.status_state import get_state
 
 MAX_PAYLOAD_BYTES: Final = 25 * 1024 * 1024
@@ -49,6 +51,7 @@ DEFAULT_QUEUE: Final = 16
 EXTENSION: Final = "crosscloud.webhooks"
 
 bp = Blueprint("webhooks", __name__)
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -121,9 +124,7 @@ def receive() -> Response:
     secret = current_app.config.get("WEBHOOK_SECRET")
     if not secret:
         raise HttpError(503, f"webhooks are not configured: set {settings.ENV_PREFIX}_WEBHOOK_SECRET")
-    body = read_body(MAX_PAYLOAD_BYTES, what="the payload")
-    if not signature_ok(str(secret), body, request.headers.get("X-Hub-Signature-256")):
-        raise HttpError(401, "missing or wrong X-Hub-Signature-256")
+    body = _signed_body(str(secret))
     event = request.headers.get("X-GitHub-Event", "")
     delivery = request.headers.get("X-GitHub-Delivery", "")
     if not event or not delivery or len(delivery) > 100:
@@ -150,11 +151,29 @@ def receive() -> Response:
         raise
     if isinstance(decided, Answered):
         workers.store.finish(delivery, decided.message)
+        log.info("%s delivery %s: %s", event, delivery, decided.message)
         return _reply(decided.status, decided.message)
     if not workers.submit(delivery, decided):
         workers.store.release(delivery)
         raise HttpError(503, f"busy: delivery {delivery} not queued, redeliver it later")
     return _reply(202, f"{event} delivery {delivery} queued")
+
+
+def _signed_body(secret: str) -> bytes:
+    """The payload, once its signature is checked: until then it is spooled (``spool_body``), the HMAC
+    computed as it arrives, so unsigned bodies cost little memory however many come at once; 401 when the
+    signature is missing (before anything is read) or wrong."""
+    if (request.content_length or 0) > MAX_PAYLOAD_BYTES:
+        raise HttpError(413, f"the payload is larger than {MAX_PAYLOAD_BYTES} bytes")
+    header = request.headers.get("X-Hub-Signature-256") or ""
+    if not header.startswith("sha256="):
+        raise HttpError(401, "missing or wrong X-Hub-Signature-256")
+    mac = hmac.new(secret.encode("utf-8"), digestmod=hashlib.sha256)
+    with spool_body(MAX_PAYLOAD_BYTES, what="the payload", on_chunk=mac.update) as spooled:
+        expected = "sha256=" + mac.hexdigest()
+        if not hmac.compare_digest(expected.encode("ascii"), header.strip().encode("ascii", "replace")):
+            raise HttpError(401, "missing or wrong X-Hub-Signature-256")
+        return spooled.read()
 
 
 OBJECT_FIELDS: Final = ("repository", "installation", "release", "workflow_run", "sender")
@@ -222,7 +241,7 @@ def _push(payload: Mapping[str, Any]) -> Answered:
         return ignored(f"push to {repository or 'an unnamed repository'}, not the status repository")
     if payload.get("ref") != f"refs/heads/{layout.BRANCH}":
         return ignored(f"push to {payload.get('ref')}, not {layout.BRANCH}")
-    get_state().request_refresh(f"push {payload.get('after', '')}")
+    get_state().request_refresh("push", str(payload.get("after", "")))
     return accepted(f"refresh requested for {repository} {payload.get('after', '')}")
 
 
@@ -281,9 +300,8 @@ def _workflow_run(payload: Mapping[str, Any]) -> Job | Answered:
         return ignored(built)
 
     def record() -> str:
-        result = status_writes.write(
-            [built.record], reason=f"workflow_run {built.record.provenance.id if built.record.provenance else None}"
-        )
+        run_id = built.record.provenance.id if built.record.provenance else None
+        result = status_writes.write([built.record], reason="workflow_run", detail=str(run_id))
         verb = "recorded" if result.written else "unchanged" if result.unchanged else "superseded"
         return f"{verb} {built.record.summary()} ({result.commit})"
 

@@ -38,6 +38,7 @@ from crosscloud.records import CellKey
 from crosscloud.result_history import RUNNING
 from crosscloud.status_repo.reader import Entry, StatusIndex
 from crosscloud.vocabulary import NO_KUBERNETES
+from crosscloud_app.web import public_url
 from crosscloud_app.web.http_errors import HttpError
 from crosscloud_app.web.status_state import get_state
 
@@ -182,8 +183,13 @@ def render(changes: list[Change], config: Config, *, base: str, self_url: str, t
 
 
 # -- the route -------------------------------------------------------------------------------------------------
+FEED_CACHE_SIZE: Final = 256
+"""Rendered feeds kept at most (one per project and link base; the bases are few, see ``public_url``)."""
+
+
 class _Cache:
-    """Rendered feeds of the newest commit, by filter (an older commit's answers are dropped)."""
+    """Rendered feeds of the newest commit, by filter (an older commit's answers are dropped), at most
+    ``FEED_CACHE_SIZE``."""
 
     def __init__(self) -> None:
         self.commit: str | None = None
@@ -196,18 +202,13 @@ class _Cache:
 
     def put(self, commit: str, key: tuple[str | None, str], body: bytes) -> None:
         with self.lock:
-            if self.commit != commit:
+            if self.commit != commit or len(self.bodies) >= FEED_CACHE_SIZE:
                 self.commit, self.bodies = commit, {}
             self.bodies[key] = body
 
 
 def etag(commit: str, project: str | None, base: str) -> str:
     return hashlib.sha256(f"feed\0{commit}\0{project or ''}\0{base}".encode()).hexdigest()[:32]
-
-
-def _base() -> str:
-    public = current_app.config.get("PUBLIC_URL")
-    return str(public).rstrip("/") if public else request.url_root.rstrip("/")
 
 
 @bp.get("/feed.xml")
@@ -220,7 +221,7 @@ def feed() -> Response:
     config = snapshot.config
     if project is not None and project not in config.projects:
         raise HttpError(404, f"no project {project!r} in the configuration")
-    base = _base()
+    base = public_url.base_url()
     tag = etag(snapshot.commit, project, base)
     if request.if_none_match.contains(tag):  # strong comparison: the body is the same byte for byte
         response = Response(status=304)

@@ -31,8 +31,12 @@ DEFAULTS: Final[dict[str, Any]] = {
     # Bearer token that authorises POST /api/v1/results/junit (results from other CI systems); unset, the
     # route answers 503.
     "SUBMIT_TOKEN": None,
-    # The dashboard's public address, for links in alert issues and the feed (default: the request's host).
+    # The dashboard's public address, for links in alert issues, check runs and the feed. Required in
+    # production unless ALLOWED_HOSTS names the hosts whose requests may supply the feed's links (see
+    # crosscloud_app.web.public_url); LOCAL is set by `crosscloud serve` on a loopback address.
     "PUBLIC_URL": None,
+    "ALLOWED_HOSTS": [],
+    "LOCAL": False,
     # Keyless submission (POST /api/v1/results): the GitHub Actions OIDC issuer (default
     # https://token.actions.githubusercontent.com), its JWKS (default: from the issuer's discovery document) and
     # the audience tokens must carry (default cross-cloud-ci; in production, the app's URL).

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final
 
 from flask import current_app
 
@@ -49,6 +49,14 @@ metrics.describe("crosscloud_refresh_failures_total", "Refreshes of the status r
 metrics.describe("crosscloud_refreshes_total", "Refreshes of the status repository mirror, by trigger.")
 metrics.describe("crosscloud_refresh_duration_seconds", "How long the last refresh took.")
 metrics.describe("crosscloud_listener_failures_total", "Snapshot listeners that raised, by listener.")
+metrics.describe(
+    "crosscloud_ignored_paths_total", "Changed files under results/ whose path is not a cell's, ignored by refreshes."
+)
+
+REFRESH_REASONS: Final = ("startup", "timer", "request", "direct", "push", "workflow_run", "junit", "results")
+"""What may ask for a refresh: the values of the ``reason`` label of ``crosscloud_refreshes_total`` (any other
+reason is counted as ``other``). What varies (a commit, a run id) is a refresh's ``detail``, logged, never a
+label: a label that takes a new value per delivery grows a series per delivery."""
 
 Listener = Callable[["Snapshot"], None]
 """Called with each snapshot of a new status repository commit (see ``StatusState.add_listener``)."""
@@ -118,7 +126,7 @@ class StatusState:
         self._snapshot: Snapshot | None = None
         self._last_error: str | None = None
         self._wake = threading.Event()
-        self._pending: str | None = None
+        self._pending: tuple[str, str | None] | None = None
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._insight: InsightCache | None = None  # made with the window of the first configuration read
@@ -178,12 +186,14 @@ class StatusState:
                 log.exception("listener %s failed on status commit %s", name, snap.commit)
 
     # -- refreshing --------------------------------------------------------------------------
-    def refresh_now(self, reason: str = "direct") -> Snapshot:
+    def refresh_now(self, reason: str = "direct", detail: str | None = None) -> Snapshot:
         """Fetch, index new commits and publish a new snapshot; on failure keep the last good one with
-        ``error`` set (and raise ``NotReadyError`` when there is none)."""
+        ``error`` set (and raise ``NotReadyError`` when there is none). ``reason`` is one of
+        ``REFRESH_REASONS``; ``detail`` (a commit, a run id) only reaches the log."""
         with self._refresh_lock:
             started = time.monotonic()
-            metrics.inc("crosscloud_refreshes_total", {"reason": reason})
+            metrics.inc("crosscloud_refreshes_total", {"reason": reason if reason in REFRESH_REASONS else "other"})
+            log.debug("refresh of %s: %s %s", self.remote, reason, detail or "")
             fresh: Snapshot | None = None
             try:
                 fresh = self._refresh()
@@ -217,6 +227,16 @@ class StatusState:
         now = datetime.now(UTC)
         with self._index_lock:
             stats = index.refresh()
+            if stats.ignored:
+                metrics.inc("crosscloud_ignored_paths_total", amount=stats.ignored)
+                shown = ", ".join(repr(p) for p in stats.ignored_paths)
+                more = (
+                    f" and {stats.ignored - len(stats.ignored_paths)} more"
+                    if stats.ignored > len(stats.ignored_paths)
+                    else ""
+                )
+                log.warning("refresh of %s ignored %d files under results/ that are not cells: %s%s",
+                            self.remote, stats.ignored, shown, more)  # fmt: skip
             old = self._snapshot
             if old is not None and old.commit == stats.commit:
                 self._snapshot = replace(old, refreshed_at=now, error=None)
@@ -242,9 +262,10 @@ class StatusState:
         cache.update(index)
         return MappingProxyType(dict(cache.cells))
 
-    def request_refresh(self, reason: str) -> None:
-        """Ask the worker for a refresh and return at once; requests made meanwhile make one refresh."""
-        self._pending = reason
+    def request_refresh(self, reason: str, detail: str | None = None) -> None:
+        """Ask the worker for a refresh and return at once; requests made meanwhile make one refresh (see
+        ``refresh_now`` for ``reason`` and ``detail``)."""
+        self._pending = (reason, detail)
         self._wake.set()
 
     def start(self) -> None:
@@ -272,9 +293,9 @@ class StatusState:
             if self._stopping.is_set():
                 return
             self._wake.clear()
-            reason, self._pending = (self._pending or "request", None) if woken else ("timer", None)
+            (reason, detail), self._pending = (self._pending or ("request", None)) if woken else ("timer", None), None
             try:
-                self.refresh_now(reason)
+                self.refresh_now(reason, detail)
             except NotReadyError:
                 pass  # recorded in last_error; the next tick tries again
             except Exception:  # the worker must survive anything a refresh throws

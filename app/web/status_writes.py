@@ -22,10 +22,11 @@ def tip_configuration() -> Config:
     return StatusRepoWriter(get_state().remote).config()
 
 
-def write(records: Sequence[Record], *, reason: str) -> WriteResult:
-    """Commit ``records``; when something new landed, request a refresh for ``reason`` (logged and counted)."""
+def write(records: Sequence[Record], *, reason: str, detail: str | None = None) -> WriteResult:
+    """Commit ``records``; when something new landed, request a refresh for ``reason`` (one of
+    ``status_state.REFRESH_REASONS``, counted) and ``detail`` (logged)."""
     state = get_state()
     result = StatusRepoWriter(state.remote).write(records)
     if result.commit is not None:
-        state.request_refresh(reason)
+        state.request_refresh(reason, detail)
     return result

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from crosscloud.cli.cell_options import add_cell_options
 from crosscloud.cli.repo_options import add_repo_options, print_write_result, remote_from_args
-from crosscloud.errors import BadInputError
+from crosscloud.errors import BadInputError, RecordError, UnknownNameError
 from crosscloud.provenance import run_provenance
 from crosscloud.vocabulary import ARCHES, RELEASES, STAGES, STATUSES, check_name
 
@@ -72,8 +72,8 @@ def register(commands: Commands) -> None:
 
 
 def cmd_record(args: argparse.Namespace) -> int:
-    from crosscloud.records import Record
-    from crosscloud.status_repo.writer import StatusRepoWriter
+    from crosscloud.records import Record, check_not_ahead
+    from crosscloud.status_repo.writer import StatusRepoWriter, check_names
 
     given = [name for name in CELL_OPTIONS if getattr(args, name) is not None]
     writer = StatusRepoWriter(remote_from_args(args))
@@ -81,11 +81,22 @@ def cmd_record(args: argparse.Namespace) -> int:
         if given:
             raise BadInputError(f"give record FILEs or --{given[0].replace('_', '-')} and friends, not both")
         records = [Record.from_json(_read_record_file(path), source=str(path)) for path in args.files]
+        now = datetime.now(UTC)
+        config = writer.config()
+        for path, record in zip(args.files, records, strict=True):
+            check_not_ahead(record, now, source=str(path))
+            try:
+                check_names([record], config)
+            except UnknownNameError as exc:  # the file is at fault, judged against the repository's configuration
+                raise RecordError(str(exc), source=str(path), field=exc.kind) from None
+            except BadInputError as exc:
+                raise RecordError(str(exc), source=str(path)) from None
     else:
         missing = [f"--{n}" for n in ("project", "release", "stage", "status") if getattr(args, n) is None]
         if missing:
             raise BadInputError(f"record needs {', '.join(missing)} (or record FILEs)")
         records = [Record.from_dict(_record_from_options(args, writer), source="command line")]
+        check_not_ahead(records[0], datetime.now(UTC), source="command line")
     print_write_result(writer.write(records), writer.remote)
     return 0
 

@@ -179,6 +179,26 @@ class Git:
             spec: found[1] if found and found[0] == "blob" else None for spec, found in self.read_objects(specs).items()
         }
 
+    def object_sizes(self, specs: Sequence[str]) -> dict[str, int | None]:
+        """Size of each object spec in one ``cat-file --batch-check`` call (nothing is read); None where missing."""
+        if not specs:
+            return {}
+        out = self.run("cat-file", "--batch-check", input="".join(f"{s}\n" for s in specs).encode()).stdout
+        sizes: dict[str, int | None] = {}
+        for spec, line in zip(specs, out.decode(errors="replace").splitlines(), strict=True):
+            fields = line.rsplit(" ", 2)
+            sizes[spec] = int(fields[2]) if len(fields) == 3 and fields[2].isdigit() else None
+        return sizes
+
+    def read_small_blobs(self, specs: Sequence[str], limit: int) -> tuple[dict[str, bytes | None], dict[str, int]]:
+        """``read_blobs`` for files that must be small (records): sizes are checked first (``--batch-check``)
+        and a blob larger than ``limit`` bytes is never read. Returns the contents (None where missing or
+        too large) and the size of each spec that was too large."""
+        sizes = self.object_sizes(specs)
+        large = {spec: size for spec, size in sizes.items() if size is not None and size > limit}
+        contents = self.read_blobs([spec for spec in specs if spec not in large])
+        return {spec: contents.get(spec) for spec in specs}, large
+
     def read_objects(self, specs: Sequence[str]) -> dict[str, tuple[str, bytes] | None]:
         """Type and contents of each object spec in one ``cat-file --batch`` call; None where missing."""
         if not specs:

@@ -12,13 +12,14 @@ import json
 import sqlite3
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from crosscloud import layout
 from crosscloud.config import Config, parse_config
 from crosscloud.errors import BadInputError, StatusRepoError
-from crosscloud.records import CellKey, Record
+from crosscloud.records import MAX_RECORD_BYTES, CellKey, Record, time_ahead
 from crosscloud.status_repo.git import Git
 from crosscloud.vocabulary import STATUSES
 
@@ -80,12 +81,26 @@ class Entry:
         }
 
 
+_IGNORED_SHOWN = 10
+"""How many ignored paths a refresh names (it counts them all)."""
+
+
 @dataclass(frozen=True)
 class RefreshStats:
     commit: str
     commits: int
     entries: int
     rebuilt: bool
+    ignored: int = 0
+    """Changed files under ``results/`` whose path is not a cell's (not indexed, not an error)."""
+    ignored_paths: tuple[str, ...] = ()
+    """The first few of them, for a log line."""
+
+
+def _too_large(path: str, size: int) -> dict[str, Any]:
+    """The entry of a file larger than any record: an error, and the blob is never read (a 150 MB file must
+    not cost a refresh its memory, nor reach a history answer or a page)."""
+    return {"error": f"{path}: too large to be a record ({size} bytes, at most {MAX_RECORD_BYTES})"}
 
 
 def _summarise(path: str, key: CellKey, content: bytes | None) -> dict[str, Any]:
@@ -152,21 +167,23 @@ class StatusIndex:
             if rebuilt:
                 self.db.execute("DELETE FROM entries")
                 self.db.execute("DELETE FROM current")
-            commits, changes = self._changes(tip if rebuilt else f"{known}..{tip}")
+            commits, changes, ignored = self._changes(tip if rebuilt else f"{known}..{tip}")
             count = self._ingest(changes)
             self.db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('commit', ?)", (tip,))
-        return RefreshStats(tip, commits, count, rebuilt)
+        return RefreshStats(tip, commits, count, rebuilt, len(ignored), tuple(ignored[:_IGNORED_SHOWN]))
 
     def _is_ancestor(self, old: str, new: str) -> bool:
         return self.git.run("merge-base", "--is-ancestor", old, new, check=False).returncode == 0
 
-    def _changes(self, revisions: str) -> tuple[int, list[tuple[str, int, str, CellKey, str | None]]]:
-        """(commit, time, path, cell, new blob or None when deleted) for every cell file change, oldest first."""
+    def _changes(self, revisions: str) -> tuple[int, list[tuple[str, int, str, CellKey, str | None]], list[str]]:
+        """(commit, time, path, cell, new blob or None when deleted) for every cell file change, oldest first;
+        and the changed paths under ``results/`` that are not cells' (ignored)."""
         out = self.git.run(
             "log", "--reverse", "--first-parent", "-m", "--raw", "--no-renames", "--no-abbrev", "-z",
             "--format=%x01%H%x00%ct", revisions, "--", f"{layout.RESULTS_DIR}/",
         ).stdout.decode("utf-8", errors="surrogateescape")  # fmt: skip
         changes: list[tuple[str, int, str, CellKey, str | None]] = []
+        ignored: list[str] = []
         commits = 0
         for chunk in out.split("\x01")[1:]:
             tokens = chunk.split("\x00")
@@ -178,10 +195,11 @@ class StatusIndex:
                     continue
                 key = layout.parse_cell_path(path)
                 if key is None:
+                    ignored.append(path)
                     continue
                 blob = None if fields[4].startswith("D") else fields[3]
                 changes.append((commit, when, path, key, blob))
-        return commits, changes
+        return commits, changes, ignored
 
     def _ingest(self, changes: Sequence[tuple[str, int, str, CellKey, str | None]]) -> int:
         """Insert one entry per change (sequence numbers assigned here, in order) and move ``current``."""
@@ -190,7 +208,9 @@ class StatusIndex:
         current: dict[str, int | None] = {}  # path -> newest seq, None when deleted
         for start in range(0, len(changes), _BLOB_BATCH):
             part = changes[start : start + _BLOB_BATCH]
-            blobs = self.git.read_blobs(sorted({b for *_, b in part if b is not None}))
+            blobs, too_large = self.git.read_small_blobs(
+                sorted({b for *_, b in part if b is not None}), MAX_RECORD_BYTES
+            )
             rows = []
             for commit, when, path, key, blob in part:
                 if blob is None:
@@ -198,7 +218,9 @@ class StatusIndex:
                     continue
                 seq += 1
                 current[path] = seq
-                fields = _summarise(path, key, blobs.get(blob))
+                fields = (
+                    _too_large(path, too_large[blob]) if blob in too_large else _summarise(path, key, blobs.get(blob))
+                )
                 rows.append(
                     (seq, path, commit, when, blob, key.project, key.release, key.arch, key.stage, key.cloud,
                      key.environment, *(fields.get(name) for name in _FIELDS), fields.get("error"))
@@ -217,12 +239,17 @@ class StatusIndex:
         return len(changes)
 
     # -- queries -----------------------------------------------------------------------------
-    def current(self) -> dict[CellKey, Entry]:
-        """The stored result of every cell at the indexed commit, each validated in full."""
+    def current(self, now: datetime | None = None) -> dict[CellKey, Entry]:
+        """The stored result of every cell at the indexed commit, each validated in full. A record dated
+        ahead of ``now`` (default: the clock; see ``records.CLOCK_AHEAD``) is an error: it must not pin its
+        cell, and the writer replaces it with the next genuine result."""
         rows = self.db.execute("SELECT e.* FROM current c JOIN entries e ON e.seq = c.seq ORDER BY e.path").fetchall()
         entries = [_entry(row) for row in rows]
         self._validate_blobs([e for e in entries if e.error is None and e.blob and e.blob not in self._valid])
-        return {entry.key: self._validated(entry) for entry in entries}
+        moment = now or datetime.now(UTC)
+        # Only the blobs of the current cells are remembered: the memo stays as large as the grid.
+        self._valid = {e.blob: self._valid[e.blob] for e in entries if e.blob in self._valid}
+        return {entry.key: self._validated(entry, moment) for entry in entries}
 
     def history(
         self,
@@ -300,7 +327,10 @@ class StatusIndex:
         """The full record behind an entry (read from git on demand)."""
         if entry.blob is None:
             raise StatusRepoError(f"{entry.path} at {entry.commit[:12]} has no content")
-        content = self.git.read_blobs([entry.blob])[entry.blob]
+        contents, too_large = self.git.read_small_blobs([entry.blob], MAX_RECORD_BYTES)
+        if entry.blob in too_large:
+            raise StatusRepoError(_too_large(f"{entry.path} at {entry.commit[:12]}", too_large[entry.blob])["error"])
+        content = contents[entry.blob]
         if content is None:
             raise StatusRepoError(f"blob {entry.blob} of {entry.path} is missing")
         return Record.from_json(content, source=f"{entry.path} at {entry.commit[:12]}")
@@ -310,11 +340,13 @@ class StatusIndex:
 
     def _validate_blobs(self, entries: Sequence[Entry]) -> None:
         """Full schema validation of the files behind ``entries``, read in one batch, remembered by blob."""
-        contents = self.git.read_blobs(sorted({e.blob for e in entries if e.blob}))
+        contents, too_large = self.git.read_small_blobs(sorted({e.blob for e in entries if e.blob}), MAX_RECORD_BYTES)
         for entry in entries:
             assert entry.blob is not None
             content = contents.get(entry.blob)
             try:
+                if entry.blob in too_large:
+                    raise StatusRepoError(_too_large(entry.path, too_large[entry.blob])["error"])
                 if content is None:
                     raise StatusRepoError(f"blob {entry.blob} of {entry.path} is missing")
                 record = Record.from_json(content, source=entry.path)
@@ -323,8 +355,11 @@ class StatusIndex:
             except (BadInputError, StatusRepoError) as exc:
                 self._valid[entry.blob] = str(exc)
 
-    def _validated(self, entry: Entry) -> Entry:
+    def _validated(self, entry: Entry, now: datetime) -> Entry:
         error = None if entry.error or entry.blob is None else self._valid.get(entry.blob)
+        if error is None and entry.error is None:
+            ahead = time_ahead({"started_at": entry.started_at, "finished_at": entry.finished_at}, now)
+            error = f"{entry.path}: {ahead}" if ahead else None
         if error is None:
             return entry
         return Entry(**{**entry.__dict__, "status": None, "error": error})

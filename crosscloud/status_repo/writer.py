@@ -32,6 +32,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import NoReturn
 
@@ -44,7 +45,7 @@ from crosscloud.errors import (
     StatusRepoError,
     UnknownNameError,
 )
-from crosscloud.records import Record
+from crosscloud.records import MAX_RECORD_BYTES, Record, check_not_ahead
 from crosscloud.status_repo.git import Git, Remote, is_transient
 from crosscloud.status_repo.proposals import (
     COMBINER,
@@ -152,6 +153,14 @@ def check_names(records: Sequence[Record], config: Config) -> None:
                 )
 
 
+def _stored(text: bytes, source: str) -> Record:
+    """A record read back from the repository (a stored cell, a proposal). One dated ahead of the clock is
+    treated as broken (``RecordError``): it must never win over a genuine result."""
+    record = Record.from_json(text, source=source)
+    check_not_ahead(record, datetime.now(UTC), source)
+    return record
+
+
 def _newest_per_cell(records: Sequence[Record]) -> list[Record]:
     """Two records of one cell in one batch: the more recent wins (the later one on a tie)."""
     chosen: dict[object, Record] = {}
@@ -197,9 +206,13 @@ class StatusRepoWriter:
                 self.round_trips += git.round_trips
 
     def write(self, records: Sequence[Record]) -> WriteResult:
-        """Commit ``records`` (already validated ``Record`` objects); see the module doc."""
+        """Commit ``records`` (already validated ``Record`` objects); see the module doc. A record dated
+        ahead of this machine's clock (``records.CLOCK_AHEAD``) is refused: ``RecordError`` naming it."""
         if not records:
             raise BadInputError("no records to write")
+        now = datetime.now(UTC)
+        for record in records:
+            check_not_ahead(record, now, source=record.summary())
         batch = _newest_per_cell(records)
         with tempfile.TemporaryDirectory(prefix="crosscloud-write-") as scratch:
             git = Git(Path(scratch), remote=self.remote, config=SCRATCH_CONFIG)
@@ -496,7 +509,7 @@ class StatusRepoWriter:
         ``result.superseded``). False, with ``result`` untouched, while any is still missing."""
         records = result.written
         paths = {f"{tip}:{layout.cell_path(r.key)}": r for r in records}
-        stored = git.read_blobs(list(paths))
+        stored, _ = git.read_small_blobs(list(paths), MAX_RECORD_BYTES)  # a huge stored file is never read
         lost: list[Record] = []
         for spec, record in paths.items():
             held = stored[spec]
@@ -504,7 +517,7 @@ class StatusRepoWriter:
                 return False
             if held != record.to_json().encode():
                 try:
-                    if Record.from_json(held, source=spec).recency() < record.recency():
+                    if _stored(held, spec).recency() < record.recency():
                         return False
                 except BadInputError:
                     return False
@@ -538,7 +551,7 @@ class StatusRepoWriter:
         candidates: dict[str, Record] = {layout.cell_path(r.key): r for r in own}
         for proposal, path, text in listed:
             try:
-                record = Record.from_json(text, source=f"{path} of proposal {proposal}")
+                record = _stored(text, f"{path} of proposal {proposal}")
                 if layout.cell_path(record.key) != path:
                     raise BadInputError(f"{path} of proposal {proposal} is filed under the wrong path")
                 check_names([record], config)
@@ -712,11 +725,11 @@ class StatusRepoWriter:
         if check:
             check_names(batch, self._config(git, tip))
         paths = [layout.cell_path(r.key) for r in batch]
-        stored = git.read_blobs([f"{tip}:{p}" for p in paths])
+        stored, _ = git.read_small_blobs([f"{tip}:{p}" for p in paths], MAX_RECORD_BYTES)
         result = WriteResult(commit=None)
         for record, path in zip(batch, paths, strict=True):
             held = stored[f"{tip}:{path}"]
-            if held is None:
+            if held is None:  # no file, or one too large to be a record (never read): any record repairs it
                 result.written.append(record)
                 continue
             text = record.to_json().encode()
@@ -724,9 +737,9 @@ class StatusRepoWriter:
                 result.unchanged.append(record)
                 continue
             try:
-                older = Record.from_json(held, source=path).recency() > record.recency()
+                older = _stored(held, path).recency() > record.recency()
             except BadInputError:
-                older = False  # a broken stored file is repaired by any valid record
+                older = False  # a broken (or future-dated) stored file is repaired by any valid record
             (result.superseded if older else result.written).append(record)
         if result.written:
             result.commit = self._commit(git, tip, result.written)

@@ -47,6 +47,20 @@ def test_a_status_repository_is_required(monkeypatch: pytest.MonkeyPatch, tmp_pa
         create_app({"MIRROR_DIR": str(tmp_path)})
 
 
+def test_production_needs_a_public_url_or_allowed_hosts(tmp_path: Path, status_repo: Path) -> None:
+    """Production (neither TESTING nor ``crosscloud serve`` on loopback) must not take links from Host."""
+    base = {"STATUS_REPO": str(status_repo), "MIRROR_DIR": str(tmp_path / "m"), "REFRESH_SECONDS": 0}
+    with pytest.raises(BadInputError, match="CROSSCLOUD_PUBLIC_URL"):
+        create_app(base)
+    with pytest.raises(BadInputError, match="CROSSCLOUD_PUBLIC_URL must be the dashboard's http"):
+        create_app({**base, "PUBLIC_URL": "javascript:alert(1)"})
+    with pytest.raises(BadInputError, match="CROSSCLOUD_ALLOWED_HOSTS must be a list"):
+        create_app({**base, "ALLOWED_HOSTS": 5})
+    for good in ({"PUBLIC_URL": "https://ci.example.org"}, {"ALLOWED_HOSTS": "ci.example.org"}, {"LOCAL": True}):
+        app = create_app({**base, **good})
+        app.extensions[EXTENSION].close()
+
+
 def test_an_app_without_a_good_state_answers_503_until_a_refresh_succeeds(
     make_app: Callable[..., Flask], tmp_path: Path, status_repo: Path
 ) -> None:

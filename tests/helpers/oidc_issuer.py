@@ -24,12 +24,15 @@ class LocalIssuer:
     def __init__(self) -> None:
         self.keys: dict[str, rsa.RSAPrivateKey] = {}
         self.paths: list[str] = []
+        self.delay = 0.0
+        """Seconds each answer waits (a slow issuer)."""
         self.http = JsonServer(self._answer)
         self.url = self.http.url
         self.add_key("key-1")
 
     def _answer(self, path: str, headers: Mapping[str, str]) -> tuple[int, Any]:
         self.paths.append(path)
+        time.sleep(self.delay)
         if path == "/.well-known/openid-configuration":
             return 200, {"issuer": self.url, "jwks_uri": f"{self.url}/.well-known/jwks"}
         if path == "/.well-known/jwks":

@@ -12,8 +12,14 @@ import dataclasses
 import hashlib
 import hmac
 import json
+import os
+import subprocess
+import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -26,9 +32,18 @@ from crosscloud import layout
 from crosscloud.config import load_config
 from crosscloud.records import Record
 from crosscloud_app.api.oidc_submit import MAX_RECORDS, authorise
-from crosscloud_app.api.oidc_tokens import EXTENSION, JWKS_TTL, Claims, JwksCache, TokenVerifier
+from crosscloud_app.api.oidc_tokens import (
+    EXTENSION,
+    FAILED_RETRY,
+    JWKS_TTL,
+    Claims,
+    IssuerUnavailableError,
+    JwksCache,
+    TokenVerifier,
+)
 from crosscloud_app.web.http_errors import HttpError
 from tests.helpers.oidc_issuer import AUDIENCE, ETCD_CELL, LocalIssuer
+from tests.helpers.servers import free_port
 from tests.helpers.status_repos import git, record_data, snapshot
 
 ROUTE = "/api/v1/results"
@@ -179,6 +194,18 @@ def _tampered(issuer: LocalIssuer) -> str:
     return f"{header}.{payload}.{signature}"
 
 
+def _with_header(issuer: LocalIssuer, **header: Any) -> str:
+    """A token signed with the issuer's key whose header carries ``header`` as given (PyJWT would refuse to
+    write some of these: a number or a list as the key id, a ``crit`` member)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    head = _b64(json.dumps({"alg": "RS256", "typ": "JWT", **header}).encode())
+    payload = _b64(json.dumps(issuer.claims()).encode())
+    signature = issuer.keys["key-1"].sign(f"{head}.{payload}".encode(), padding.PKCS1v15(), hashes.SHA256())
+    return f"{head}.{payload}.{_b64(signature)}"
+
+
 REFUSED: dict[str, tuple[Callable[[LocalIssuer], str | None], str]] = {
     "no header": (lambda i: None, "token"),
     "not a JWT": (lambda i: "not.a.token", "token"),
@@ -193,6 +220,13 @@ REFUSED: dict[str, tuple[Callable[[LocalIssuer], str | None], str]] = {
     "tampered payload": (_tampered, "signature"),
     "no repository_id claim": (lambda i: i.token(repository_id=None), "repository_id"),
     "no expiry": (lambda i: i.token(exp=None), "exp"),
+    "kid a number": (lambda i: _with_header(i, kid=5), "kid"),
+    "kid a list": (lambda i: _with_header(i, kid=["a"]), "kid"),
+    "kid an object": (lambda i: _with_header(i, kid={"a": 1}), "kid"),
+    "crit member": (lambda i: _with_header(i, kid="key-1", crit=["exp"]), "crit"),
+    "crit not a list": (lambda i: _with_header(i, kid="key-1", crit="b64"), "crit"),
+    "header not an object": (lambda i: _b64(b"[1]") + "." + _b64(b"{}") + ".c2ln", "token"),
+    "alg a list": (lambda i: _with_header(i, alg=["RS256"], kid="key-1"), "alg"),
 }
 
 
@@ -252,7 +286,99 @@ def test_expired_keys_keep_verifying_while_the_issuer_is_down(issuer: LocalIssue
     assert keys.fetches == 1
 
 
+def test_a_failing_issuer_is_tried_once_per_retry_period_however_many_tokens_come(issuer: LocalIssuer) -> None:
+    """No key ever cached and the issuer failing: forged tokens must not each cause a fetch."""
+    calls: list[str] = []
+
+    def failing(url: str) -> Any:
+        calls.append(url)
+        raise IssuerUnavailableError(f"cannot fetch {url}: connection refused")
+
+    now = [1000.0]
+    keys = JwksCache(issuer.url, fetch=failing, clock=lambda: now[0])
+    verifier = TokenVerifier(issuer.url, AUDIENCE, keys)
+    for n in range(100):
+        with pytest.raises(IssuerUnavailableError, match="cannot fetch"):
+            verifier.verify(issuer.token(kid=f"forged-{n}", signing_kid="key-1"))
+    assert len(calls) == 1
+    now[0] += FAILED_RETRY
+    with pytest.raises(IssuerUnavailableError):
+        verifier.verify(issuer.token())
+    assert len(calls) == 2
+
+
+def test_forged_tokens_against_a_slow_issuer_never_hold_up_a_badge(
+    status_repo: Path, issuer: LocalIssuer, tmp_path: Path
+) -> None:
+    """The app under gunicorn as in production (one worker, four threads) on 127.0.0.1; the issuer stand-in
+    takes 3 s per answer. Eight forged tokens at once: at most one request waits on the issuer, the others
+    are answered at once, and a badge requested meanwhile answers fast."""
+    issuer.add_key("key-other")
+    issuer.delay = 3.0
+    port = free_port()
+    env = {**os.environ, "CROSSCLOUD_STATUS_REPO": str(status_repo), "CROSSCLOUD_MIRROR_DIR": str(tmp_path / "m"),
+           "CROSSCLOUD_OIDC_ISSUER": issuer.url, "CROSSCLOUD_OIDC_AUDIENCE": AUDIENCE,
+           "CROSSCLOUD_REFRESH_SECONDS": "0", "CROSSCLOUD_PUBLIC_URL": "https://ci.example.org"}  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "--workers", "1", "--threads", "4", "--worker-class", "gthread",
+         "--bind", f"127.0.0.1:{port}", "crosscloud_app:create_app()"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/healthz", timeout=5) as ready:  # noqa: S310 - 127.0.0.1
+                    if ready.status == 200:
+                        break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None, "gunicorn did not start"
+                time.sleep(0.2)
+        forged = issuer.token(kid="key-1", signing_kid="key-other")
+        body = json.dumps([record_data()]).encode()
+
+        def submit() -> tuple[int, float]:
+            began = time.monotonic()
+            request = urllib.request.Request(f"{base}{ROUTE}", data=body, method="POST", headers={  # noqa: S310
+                "Authorization": f"Bearer {forged}", "Content-Type": "application/json"})  # fmt: skip
+            try:
+                with urllib.request.urlopen(request, timeout=60) as answer:  # noqa: S310
+                    return answer.status, time.monotonic() - began
+            except urllib.error.HTTPError as refused:
+                return refused.code, time.monotonic() - began
+
+        with ThreadPoolExecutor(8) as pool:
+            submitted = [pool.submit(submit) for _ in range(8)]
+            time.sleep(0.5)
+            began = time.monotonic()
+            with urllib.request.urlopen(f"{base}/badge/etcd/stable/local.svg", timeout=60) as badge:  # noqa: S310
+                assert badge.status == 200
+            badge_seconds = time.monotonic() - began
+            answers = [f.result() for f in submitted]
+        assert badge_seconds < 1.5, (badge_seconds, answers)
+        assert all(status in (401, 503) for status, _ in answers), answers
+        assert sum(1 for _, seconds in answers if seconds < 1.5) >= 7, answers  # only one waited on the issuer
+        assert issuer.paths.count("/.well-known/openid-configuration") == 1
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
+
+
 # -- bodies that are refused ---------------------------------------------------------------------------------
+
+
+def test_a_record_dated_ahead_of_the_clock_is_400_naming_its_index_and_field(
+    client: FlaskClient, issuer: LocalIssuer, status_repo: Path
+) -> None:
+    tip = snapshot(status_repo)
+    future = record_data(started_at="2099-01-01T00:00:00Z", finished_at="2099-01-01T00:05:00Z")
+    answer = post(client, [record_data(), future], issuer.token())
+    assert answer.status_code == 400, answer.get_json()
+    error = answer.get_json()["error"]
+    assert (error["record"], error["field"]) == (1, "started_at")
+    assert "ahead of the clock" in error["message"]
+    assert snapshot(status_repo) == tip
 
 
 def test_a_bad_record_is_400_naming_its_index_and_field(

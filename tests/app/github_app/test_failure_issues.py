@@ -28,6 +28,7 @@ from crosscloud_app.web.status_state import StatusState
 from tests.helpers.app_results import night
 from tests.helpers.github_keys import make_key
 from tests.helpers.github_replay import Seen, replaying
+from tests.helpers.status_repos import git
 
 REPOSITORY = "etcd-io/etcd"
 CELL = "results/etcd/stable/amd64/local/host/deploy.json"
@@ -243,6 +244,74 @@ def test_a_github_5xx_is_retried_on_the_next_snapshot(
     with github(app, "alerts_retry"):
         assert kinds(refresh(app)) == [("opened", CELL, 42)]
     assert alerter(app).store.all()[0].reported_failures == 3
+
+
+def test_an_issue_closed_by_hand_is_not_reopened_for_its_streak(
+    make_app: Callable[..., Flask], status_repo: Path, writer: StatusRepoWriter, settings: dict[str, Any]
+) -> None:
+    clock = Clock("2026-11-04T04:00:00")
+    for n, statuses in enumerate([GREEN, FAILED, FAILED], start=1):
+        night(writer, n, statuses)
+    with replaying("empty"):
+        app = start(make_app, status_repo, settings, clock)
+    night(writer, 4, FAILED)
+    with github(app, "alerts_open"):
+        assert kinds(refresh(app)) == [("opened", CELL, 42)]
+
+    clock.set("2026-11-05T04:30:00")  # somebody closed #42 by hand meanwhile; the cell still fails
+    night(writer, 5, FAILED)
+    with github(app, "alerts_closed_by_hand") as seen:
+        assert kinds(refresh(app)) == [("dismissed", CELL, 42)]
+    assert f"POST /repos/{REPOSITORY}/issues/42/comments" not in seen.paths()
+    assert alerter(app).store.all()[0].state == "dismissed"
+
+    clock.set("2026-11-07T04:30:00")  # the same streak goes on: neither reopened nor opened again
+    night(writer, 6, FAILED)
+    night(writer, 7, FAILED)
+    with replaying("empty"):
+        assert refresh(app) == []
+
+
+@pytest.mark.parametrize(
+    ("change", "cassette", "why"),
+    [
+        (lambda text: text.replace("  etcd:\n    order: 2\n    active: true", "  etcd:\n    order: 2\n"
+                                   "    active: false"), "alerts_close_deactivated", "project etcd was deactivated"),
+        (lambda text: text.replace('    repository: "etcd-io/etcd"\n', ""), "alerts_close_no_repository",
+         "project etcd names no repository"),
+    ],
+    ids=["project-deactivated", "repository-removed"],
+)  # fmt: skip
+def test_the_issue_of_a_cell_no_longer_followed_is_closed_saying_why(
+    make_app: Callable[..., Flask],
+    status_repo: Path,
+    writer: StatusRepoWriter,
+    settings: dict[str, Any],
+    change: Callable[[str], str],
+    cassette: str,
+    why: str,
+) -> None:
+    clock = Clock("2026-11-04T04:00:00")
+    for n, statuses in enumerate([GREEN, FAILED, FAILED], start=1):
+        night(writer, n, statuses)
+    with replaying("empty"):
+        app = start(make_app, status_repo, settings, clock)
+    night(writer, 4, FAILED)
+    with github(app, "alerts_open"):
+        assert kinds(refresh(app)) == [("opened", CELL, 42)]
+
+    text = git(status_repo, "show", "main:cross-cloud.yml") + "\n"
+    changed = change(text)
+    assert changed != text
+    writer.update_config(changed.encode(), "cross-cloud.yml")
+    with github(app, cassette) as seen:
+        actions = refresh(app)
+    assert kinds(actions) == [("closed", CELL, 42)] and why in actions[0].detail
+    assert seen.paths()[-2:] == [f"POST /repos/{REPOSITORY}/issues/42/comments", f"PATCH /repos/{REPOSITORY}/issues/42"]
+    assert alerter(app).store.all()[0].state == CLOSED
+    with replaying("empty"):
+        night(writer, 5, FAILED)
+        assert refresh(app) == []  # closed once: nothing more
 
 
 def test_alerts_are_off_without_the_github_app(make_app: Callable[..., Flask], status_repo: Path) -> None:

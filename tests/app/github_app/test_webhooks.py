@@ -10,8 +10,13 @@ import hashlib
 import hmac
 import http.client
 import json
+import re
+import sqlite3
+import subprocess
+import sys
 import threading
 import time
+import tracemalloc
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,14 +27,15 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.test import EnvironBuilder
 
 from crosscloud.errors import ConfigError
 from crosscloud.records import CellKey
-from crosscloud_app.github_app.delivery_store import DeliveryStore
+from crosscloud_app.github_app.delivery_store import CLAIM_TIMEOUT, DeliveryStore
 from crosscloud_app.github_app.stable_ref_bump import branch_name, bump_stable_ref
 from crosscloud_app.github_app.webhooks import EXTENSION, MAX_PAYLOAD_BYTES, WorkerPool, signature_ok
 from crosscloud_app.web.status_state import EXTENSION as STATE
-from crosscloud_app.web.status_state import StatusState
+from crosscloud_app.web.status_state import REFRESH_REASONS, StatusState
 from tests.helpers.app_results import hours_ago, result
 from tests.helpers.github_keys import make_key
 from tests.helpers.github_replay import replaying
@@ -173,10 +179,12 @@ def test_too_large_by_content_length_is_refused_before_reading(served: str) -> N
 
 
 def test_too_large_by_streamed_size_is_refused(served: str) -> None:
-    """Chunked, so no Content-Length: the read itself stops one byte past the limit."""
+    """Chunked, so no Content-Length: the read itself stops one byte past the limit. (Signed, wrongly: a body
+    without any signature is refused before it is read.)"""
     connection = http.client.HTTPConnection(served, timeout=30)
     connection.putrequest("POST", "/webhooks/github")
     connection.putheader("Transfer-Encoding", "chunked")
+    connection.putheader("X-Hub-Signature-256", "sha256=" + "0" * 64)
     connection.putheader("X-GitHub-Event", "push")
     connection.putheader("X-GitHub-Delivery", str(uuid.uuid4()))
     connection.endheaders()
@@ -190,6 +198,25 @@ def test_too_large_by_streamed_size_is_refused(served: str) -> None:
     response = connection.getresponse()
     assert response.status == 413
     connection.close()
+
+
+@pytest.mark.parametrize("signature", ["sha256=" + "0" * 64, None], ids=["wrongly-signed", "unsigned"])
+def test_an_unverified_body_is_never_held_whole_in_memory(hooks: FlaskClient, signature: str | None) -> None:
+    """An 8 MiB body whose signature is wrong (or missing) is spooled and hashed as it arrives: the request
+    allocates a small fraction of it (``bench/bench_hostile.py`` measures 16 concurrent 25 MiB bodies)."""
+    body = b" " * (8 << 20)
+    sent = {"X-GitHub-Event": "push", "X-GitHub-Delivery": str(uuid.uuid4()), "Content-Type": "application/json"}
+    if signature:
+        sent["X-Hub-Signature-256"] = signature
+    environ = EnvironBuilder(path="/webhooks/github", method="POST", data=body, headers=sent).get_environ()
+    tracemalloc.start()
+    try:
+        response = hooks.open(environ)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert response.status_code == 401
+    assert peak < 2 << 20, f"{peak} bytes allocated for an unverified 8 MiB body"
 
 
 def test_chunked_delivery_within_the_limit_is_read(served: str) -> None:
@@ -223,6 +250,54 @@ def test_duplicate_delivery_is_handled_once_also_after_a_restart(
     other = deliver(restarted.test_client(), "installation", data)
     assert other.status_code == 200 and "duplicate" not in other.json
     assert len(store(restarted).installations()) == 2
+
+
+def test_a_delivery_claimed_by_a_process_that_died_is_handled_on_redelivery(
+    make_app: Callable[..., Flask], status_repo: Path, app_settings: dict[str, Any]
+) -> None:
+    """The app died with the delivery queued: its claim stays ``claimed``. The redelivery must be handled,
+    not answered "already handled". The dead app is a real process that claimed and exited."""
+    app = make_app(status_repo, **app_settings)
+    delivery = str(uuid.uuid4())
+    claimer = f"from pathlib import Path; from crosscloud_app.github_app.delivery_store import DeliveryStore; " \
+              f"assert DeliveryStore(Path({str(store(app).path)!r})).claim({delivery!r}, 'installation')"  # fmt: skip
+    subprocess.run([sys.executable, "-c", claimer], check=True, timeout=60)
+    assert store(app).get(delivery).state == "claimed"  # type: ignore[union-attr]
+    redelivered = deliver(app.test_client(), "installation", payload("installation", "created.payload"), delivery)
+    assert redelivered.status_code == 200 and "duplicate" not in redelivered.json, redelivered.json
+    assert store(app).get(delivery).state == "done"  # type: ignore[union-attr]
+    assert len(store(app).installations()) == 1
+    again = deliver(app.test_client(), "installation", payload("installation", "created.payload"), delivery)
+    assert again.json["duplicate"] is True  # finished now: only a finished delivery is a duplicate
+
+
+def test_a_claim_is_a_duplicate_while_it_runs_and_claimable_again_after_the_timeout(tmp_path: Path) -> None:
+    now = [1_000_000.0]
+    deliveries = DeliveryStore(tmp_path / "d.sqlite3", clock=lambda: now[0])
+    assert deliveries.claim("d-1", "push")
+    assert not deliveries.claim("d-1", "push")  # being handled, by this very process
+    now[0] += CLAIM_TIMEOUT - 1
+    assert not deliveries.claim("d-1", "push")
+    now[0] += 2
+    assert deliveries.claim("d-1", "push")  # lost: older than the timeout
+    deliveries.finish("d-1", "done")
+    now[0] += CLAIM_TIMEOUT * 10
+    assert not deliveries.claim("d-1", "push")  # finished: a duplicate for ever
+
+
+def test_claims_of_a_database_made_before_claims_had_owners_can_be_taken(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE deliveries (id TEXT PRIMARY KEY, event TEXT NOT NULL, state TEXT NOT NULL, outcome TEXT, "
+        "received_at TEXT NOT NULL, finished_at TEXT);"
+        "INSERT INTO deliveries VALUES ('left', 'push', 'claimed', NULL, '2026-01-01T00:00:00+00:00', NULL);"
+        "INSERT INTO deliveries VALUES ('over', 'push', 'done', 'ok', '2026-01-01T00:00:00+00:00', NULL);"
+    )
+    old.commit()
+    old.close()
+    deliveries = DeliveryStore(path)
+    assert deliveries.claim("left", "push") and not deliveries.claim("over", "push")
 
 
 def test_installation_events_are_recorded(hooks: FlaskClient, hook_app: Flask) -> None:
@@ -286,6 +361,19 @@ def test_push_to_the_status_repository_refreshes(
     assert wait_for(lambda: state.snapshot().commit == landed)
 
 
+def test_refresh_metrics_take_a_small_fixed_set_of_labels(hooks: FlaskClient, hook_app: Flask) -> None:
+    """Each push names its own commit; the refresh counter must not gain a series per delivery."""
+    state: StatusState = hook_app.extensions[STATE]
+    for n in range(5):
+        pushed = payload("push", full_name=STATUS_REPOSITORY) | {"ref": "refs/heads/main", "after": f"{n:040x}"}
+        assert deliver(hooks, "push", pushed).status_code == 202
+        state.refresh_now("push", f"{n:040x}")
+    text = hooks.get("/metrics").get_data(as_text=True)
+    reasons = set(re.findall(r'^crosscloud_refreshes_total\{reason="([^"]*)"\}', text, re.M))
+    assert reasons <= set(REFRESH_REASONS) | {"other"}, reasons
+    assert "push" in reasons
+
+
 # -- release: the stable_ref bump -----------------------------------------------------------------------
 
 
@@ -343,6 +431,9 @@ def ci_run(run_id: int = 289782451, conclusion: str = "failure", **run: Any) -> 
             "updated_at": hours_ago(0.1),
             "conclusion": conclusion,
             "head_branch": "v3.4.23",
+            "event": "push",
+            "head_repository": {**data["workflow_run"]["head_repository"], "full_name": "etcd-io/etcd"},
+            "repository": {**data["workflow_run"]["repository"], "full_name": "etcd-io/etcd"},
             "path": ".github/workflows/release.yml",
             "html_url": f"https://github.com/etcd-io/etcd/actions/runs/{run_id}",
             **run,
@@ -380,13 +471,35 @@ def test_workflow_run_records_the_build(hooks: FlaskClient, hook_app: Flask, sta
         ({"path": ".github/workflows/other.yml"}, "no project builds"),
         ({"head_branch": "feature/x", "head_sha": "1" * 40}, "no project builds"),
         ({"conclusion": "action_required"}, "not a result"),
+        (
+            {"event": "pull_request", "head_repository": {"full_name": "mallory/etcd-fork"}},
+            "ran on 'pull_request'",
+        ),
+        ({"event": "pull_request"}, "ran on 'pull_request'"),
+        ({"event": "pull_request_target"}, "ran on 'pull_request_target'"),
+        ({"event": "repository_dispatch"}, "ran on 'repository_dispatch'"),
+        ({"head_repository": {"full_name": "mallory/etcd-fork"}}, "ran on the code of mallory/etcd-fork"),
+        ({"head_repository": None}, "ran on the code of an unnamed repository"),
+        ({"head_repository": "etcd-io/etcd"}, "ran on the code of an unnamed repository"),
+        ({"head_branch": "feature/x", "head_sha": "v3.4.23"}, "no project builds"),
     ],
-    ids=["other-workflow", "not-a-release-ref", "no-result"],
-)
-def test_workflow_runs_that_are_not_builds(hooks: FlaskClient, run: dict[str, Any], why: str) -> None:
+    ids=[
+        "other-workflow", "not-a-release-ref", "no-result", "fork-pull-request", "own-pull-request",
+        "pull-request-target", "repository-dispatch", "fork-head", "no-head-repository", "head-repository-a-string",
+        "sha-named-like-the-tag",
+    ],
+)  # fmt: skip
+def test_workflow_runs_that_are_not_builds(
+    hooks: FlaskClient, hook_app: Flask, status_repo: Path, run: dict[str, Any], why: str
+) -> None:
+    """A signed ``workflow_run`` of the project's repository that is not its own release build (a fork's pull
+    request on a branch named like ``stable_ref``, ...) is acknowledged and ignored, and writes nothing."""
+    tip = git(status_repo, "rev-parse", "main")
     response = deliver(hooks, "workflow_run", ci_run(**run))
     assert response.status_code == 202
-    assert why in response.json["message"]
+    assert why in response.json["message"], response.json
+    assert workers(hook_app).drain(10)
+    assert git(status_repo, "rev-parse", "main") == tip
 
 
 # -- a burst ---------------------------------------------------------------------------------------------

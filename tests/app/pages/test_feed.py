@@ -13,7 +13,7 @@ from flask import Flask
 
 from crosscloud.status_repo.seed import init_status_repo
 from crosscloud.status_repo.writer import StatusRepoWriter
-from crosscloud_app.pages.feed import status_changes
+from crosscloud_app.pages.feed import FEED_CACHE_SIZE, _Cache, status_changes
 from crosscloud_app.web.status_state import EXTENSION, StatusState
 from tests.helpers.app_results import night
 from tests.helpers.status_repos import make_record
@@ -104,6 +104,36 @@ def test_project_filter_and_limit(make_app: Callable[..., Flask], history: Path)
     with state.query() as index:
         assert [c.status for c in status_changes(index, "etcd", limit=2)] == ["success", "failed"]
         assert status_changes(index, "nats") == []
+
+
+def test_links_never_come_from_a_hostile_host_header(make_app: Callable[..., Flask], history: Path) -> None:
+    """``Host: evil.example`` must not reach the feed's links, nor grow its cache."""
+    local = make_app(history).test_client()  # TESTING: loopback names only
+    assert local.get("/feed.xml").status_code == 200
+    refused = local.get("/feed.xml", headers={"Host": "evil.example"})
+    assert refused.status_code == 400 and b"evil.example/" not in refused.data
+
+    public = make_app(history, PUBLIC_URL="https://ci.example.org/").test_client()
+    for n in range(4000):
+        answer = public.get("/feed.xml", headers={"Host": f"h{n}.evil.example"})
+        assert answer.status_code == 200 and b"evil" not in answer.data
+    root = parse(answer.data)
+    assert root.findtext(f"{A}id") == "https://ci.example.org/feed.xml"
+    cache = public.application.extensions["crosscloud.feed"]
+    assert len(cache.bodies) == 1  # one feed, whatever the Host
+
+    listed = make_app(history, ALLOWED_HOSTS=["dash.example"]).test_client()
+    assert parse(listed.get("/feed.xml", headers={"Host": "dash.example"}).data).findtext(f"{A}id") == (
+        "http://dash.example/feed.xml"
+    )
+    assert listed.get("/feed.xml", headers={"Host": "evil.example"}).status_code == 400
+
+
+def test_the_feed_cache_is_bounded() -> None:
+    cache = _Cache()
+    for n in range(FEED_CACHE_SIZE * 3):
+        cache.put("c", (f"p{n}", "https://ci.example.org"), b"x")
+        assert len(cache.bodies) <= FEED_CACHE_SIZE
 
 
 def test_etag_and_304_follow_the_commit(

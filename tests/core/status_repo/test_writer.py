@@ -8,13 +8,14 @@ import stat
 import subprocess
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from crosscloud import layout
-from crosscloud.errors import BadInputError, PushGaveUpError, StatusRepoError, UnknownNameError
-from crosscloud.records import Record
+from crosscloud.errors import BadInputError, PushGaveUpError, RecordError, StatusRepoError, UnknownNameError
+from crosscloud.records import CLOCK_AHEAD, Record, format_time
 from crosscloud.status_repo.git import Git, Remote
 from crosscloud.status_repo.proposals import (
     COMBINER,
@@ -127,6 +128,37 @@ def test_names_are_checked_against_the_repository_config_and_nothing_is_written(
     with pytest.raises(BadInputError, match="runs projects on the host"):
         writer.write([make_record(kubernetes={"release": "stable"})])
     assert snapshot(status_repo) == before
+
+
+def test_a_record_dated_ahead_of_the_clock_is_refused_naming_the_field(status_repo: Path, writer_for: Writer) -> None:
+    before = snapshot(status_repo)
+    soon = format_time(datetime.now(UTC) + CLOCK_AHEAD - timedelta(seconds=30))  # a runner's clock a little fast
+    assert writer_for(status_repo).write([make_record(started_at=soon, finished_at=soon)]).written
+    before = snapshot(status_repo)
+    for field in ("started_at", "finished_at"):
+        late = {"started_at": "2026-11-01T08:00:00Z", "finished_at": "2099-01-01T00:00:00Z"}
+        if field == "started_at":
+            late["started_at"] = "2099-01-01T00:00:00Z"
+        with pytest.raises(RecordError) as refused:
+            writer_for(status_repo).write([make_record(project="nats"), make_record(**late)])
+        assert refused.value.field == field and "ahead of the clock" in str(refused.value)
+    assert snapshot(status_repo) == before  # the good record of the same batch did not land either
+
+
+def test_a_stored_record_dated_in_the_future_is_replaced_by_the_next_genuine_result(
+    status_repo: Path, writer_for: Writer
+) -> None:
+    """A runner with a wrong clock (or a hand edit) stored ``started_at 2099``: it must not pin its cell."""
+    future = make_record(status="failed", reason="clock wrong").to_json().replace("2026-11-01T08", "2099-01-01T08")
+    by_hand = Git(status_repo)
+    by_hand.commit_files("refs/heads/main", {layout.cell_path(make_record().key): future.encode()},
+                         message="by hand\n", identity=("A", "a@b"), when=1_800_000_000,
+                         parent=by_hand.text("rev-parse", "main"))  # fmt: skip
+    genuine = make_record(started_at="2026-11-02T08:00:00Z", finished_at="2026-11-02T08:05:00Z")
+    result = writer_for(status_repo).write([genuine])
+    assert result.written == [genuine] and not result.superseded
+    stored = git(status_repo, "show", f"main:{layout.cell_path(genuine.key)}")
+    assert json.loads(stored)["started_at"] == "2026-11-02T08:00:00Z"
 
 
 def test_a_rejected_push_is_retried_on_the_fresh_tip(status_repo: Path, writer_for: Writer) -> None:
