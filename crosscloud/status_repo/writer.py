@@ -188,11 +188,18 @@ class StatusRepoWriter:
 
     def config(self) -> Config:
         """The configuration at the remote's tip (to fill in defaults before records are made)."""
+        return self.config_file()[1]
+
+    def config_file(self) -> tuple[bytes, Config]:
+        """The configuration at the remote's tip: the file as stored, and parsed (``crosscloud plan`` hands
+        the very file to every job of a night)."""
         with tempfile.TemporaryDirectory(prefix="crosscloud-read-") as scratch:
             git = Git(Path(scratch), remote=self.remote, config=SCRATCH_CONFIG)
             git.run("init", "--quiet", "--bare")
             try:
-                return self._config(git, self._fetch(git))
+                tip = self._fetch(git)
+                config = self._config(git, tip)
+                return git.run("cat-file", "blob", f"{tip}:{layout.CONFIG_PATH}").stdout, config
             finally:
                 self.round_trips += git.round_trips
 
