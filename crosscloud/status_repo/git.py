@@ -7,11 +7,13 @@ remote URL (which git may print) nor on a command line (which ``ps`` shows)."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import re
 import subprocess
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -198,6 +200,49 @@ class Git:
             result[spec] = (kind, out[pos : pos + size])
             pos += size + 1
         return result
+
+    def stream_blobs(self, ids: Sequence[str]) -> Iterator[tuple[str, bytes | None]]:
+        """(id, contents) of each object id in order, None where it is missing or not a blob, from one
+        ``cat-file --batch`` process read as it answers: git unpacks the next objects while the caller
+        works on the last ones (on a second core), and only one object is held at a time. A reader that
+        stops early ends the process."""
+        if not ids:
+            return
+        proc = subprocess.Popen(["git", "cat-file", "--batch"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=self.env)  # fmt: skip
+        assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
+        stdin = proc.stdin
+
+        def feed() -> None:
+            with contextlib.suppress(BrokenPipeError, ValueError):  # the reader stopped early
+                for start in range(0, len(ids), 4096):
+                    stdin.write("".join(f"{i}\n" for i in ids[start : start + 4096]).encode())
+                stdin.close()
+
+        feeder = threading.Thread(target=feed, name="cat-file-feed", daemon=True)
+        feeder.start()
+        finished = False
+        try:
+            for object_id in ids:
+                header = proc.stdout.readline()
+                if not header:
+                    raise GitCommandError(
+                        ["cat-file", "--batch"], proc.wait(), self.redact(proc.stderr.read().decode(errors="replace"))
+                    )
+                fields = header.split()
+                if len(fields) != 3:  # "<id> missing" or "<id> ambiguous"
+                    yield object_id, None
+                    continue
+                content = proc.stdout.read(int(fields[2]) + 1)[:-1]
+                yield object_id, content if fields[1] == b"blob" else None
+            finished = True
+        finally:
+            if not finished:
+                proc.kill()
+            feeder.join()
+            proc.stdout.close()
+            proc.stderr.close()
+            proc.wait()
 
     def commit_files(
         self,

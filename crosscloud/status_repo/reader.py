@@ -8,14 +8,16 @@ current cells are validated in full against the schema, so a broken file breaks 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from crosscloud import layout
+from crosscloud import layout, schemas
 from crosscloud.config import Config, parse_config
 from crosscloud.errors import BadInputError, StatusRepoError
 from crosscloud.records import CellKey, Record
@@ -35,12 +37,15 @@ CREATE TABLE IF NOT EXISTS entries (
     status TEXT, started_at TEXT, finished_at TEXT,
     ref TEXT, sha TEXT, url TEXT, reason TEXT, error TEXT
 );
-CREATE INDEX IF NOT EXISTS entries_by_path ON entries (path, seq);
 CREATE TABLE IF NOT EXISTS current (path TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS validated (blob TEXT PRIMARY KEY, error TEXT);
 """
 _FIELDS = ("status", "started_at", "finished_at", "ref", "sha", "url", "reason")
-_BLOB_BATCH = 32768
-"""Blobs per ``cat-file --batch`` process: few processes, bounded memory (records are ~1 KiB)."""
+_PATH_INDEX = "CREATE INDEX IF NOT EXISTS entries_by_path ON entries (path, seq)"
+_SCHEMA_DIGEST = hashlib.sha256(json.dumps(schemas.load(schemas.RESULT), sort_keys=True).encode()).hexdigest()[:16]
+"""The result schema that full validations were made against (a new schema invalidates them)."""
+_ROWS_PER_INSERT = 16384
+"""Entries per ``executemany``: bounded memory while a cold index of many nights streams in."""
 
 
 @dataclass(frozen=True)
@@ -88,19 +93,25 @@ class RefreshStats:
     rebuilt: bool
 
 
+_decode = json.JSONDecoder().decode
+
+
 def _summarise(path: str, key: CellKey, content: bytes | None) -> dict[str, Any]:
     """The indexed fields of one file version, with light checks only (see the module doc)."""
     if content is None:
         return {"error": "file is not a blob"}
     try:
-        data = json.loads(content)
+        try:
+            data = _decode(content.decode("utf-8-sig"))  # what every writer writes: no encoding to detect
+        except UnicodeDecodeError:
+            data = json.loads(content)  # UTF-16 or -32 with a BOM, as json.loads reads them (or its error)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         return {"error": f"{path}: not JSON ({exc})"}
     except RecursionError:  # arrays nested deeper than Python's stack: one broken cell, not a failed refresh
         return {"error": f"{path}: not JSON (nested too deeply)"}
     if not isinstance(data, dict):
         return {"error": f"{path}: not a JSON object"}
-    out = {name: data.get(name) if isinstance(data.get(name), str) else None for name in _FIELDS}
+    out = {name: value if isinstance(value := data.get(name), str) else None for name in _FIELDS}
     if out["status"] not in STATUSES or out["started_at"] is None:
         return {"error": f"{path}: no valid status or started_at"}
     if (data.get("project"), data.get("release"), data.get("stage"), data.get("cloud")) != (
@@ -118,7 +129,14 @@ class StatusIndex:
         self.git = Git(git_dir)
         self.db = sqlite3.connect(str(db_path), check_same_thread=False)
         self.db.executescript(_SCHEMA)
+        self.db.execute(_PATH_INDEX)
         self._valid: dict[str, str | None] = {}  # blob -> error of full validation (None: valid)
+        with self.db:  # full validations are kept in the index file, for the schema they were made with
+            row = self.db.execute("SELECT value FROM meta WHERE name = 'validated_with'").fetchone()
+            if row is None or row[0] != _SCHEMA_DIGEST:
+                self.db.execute("DELETE FROM validated")
+                self.db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('validated_with', ?)",
+                                (_SCHEMA_DIGEST,))  # fmt: skip
 
     # -- state -------------------------------------------------------------------------------
     @property
@@ -149,11 +167,13 @@ class StatusIndex:
             return RefreshStats(tip, 0, 0, rebuilt=False)
         rebuilt = known is None or not self._is_ancestor(known, tip)
         with self.db:
-            if rebuilt:
+            if rebuilt:  # the path index is made once at the end: cheaper than kept up row by row
+                self.db.execute("DROP INDEX IF EXISTS entries_by_path")
                 self.db.execute("DELETE FROM entries")
                 self.db.execute("DELETE FROM current")
             commits, changes = self._changes(tip if rebuilt else f"{known}..{tip}")
             count = self._ingest(changes)
+            self.db.execute(_PATH_INDEX)
             self.db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('commit', ?)", (tip,))
         return RefreshStats(tip, commits, count, rebuilt)
 
@@ -167,6 +187,7 @@ class StatusIndex:
             "--format=%x01%H%x00%ct", revisions, "--", f"{layout.RESULTS_DIR}/",
         ).stdout.decode("utf-8", errors="surrogateescape")  # fmt: skip
         changes: list[tuple[str, int, str, CellKey, str | None]] = []
+        cells: dict[str, CellKey | None] = {}  # path -> cell: a night changes every cell file again
         commits = 0
         for chunk in out.split("\x01")[1:]:
             tokens = chunk.split("\x00")
@@ -176,7 +197,7 @@ class StatusIndex:
                 fields = meta.strip().split(" ")
                 if len(fields) < 5:
                     continue
-                key = layout.parse_cell_path(path)
+                key = cells[path] if path in cells else cells.setdefault(path, layout.parse_cell_path(path))
                 if key is None:
                     continue
                 blob = None if fields[4].startswith("D") else fields[3]
@@ -184,37 +205,59 @@ class StatusIndex:
         return commits, changes
 
     def _ingest(self, changes: Sequence[tuple[str, int, str, CellKey, str | None]]) -> int:
-        """Insert one entry per change (sequence numbers assigned here, in order) and move ``current``."""
+        """Insert one entry per change (sequence numbers assigned here, in order) and move ``current``.
+
+        The blobs are streamed from one ``cat-file --batch`` in the order the changes first name them, and
+        summarised as they arrive; a blob named again later (the same content at another path or time) is
+        kept until its last use."""
         row = self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM entries").fetchone()
         seq = int(row[0])
         current: dict[str, int | None] = {}  # path -> newest seq, None when deleted
-        for start in range(0, len(changes), _BLOB_BATCH):
-            part = changes[start : start + _BLOB_BATCH]
-            blobs = self.git.read_blobs(sorted({b for *_, b in part if b is not None}))
-            rows = []
-            for commit, when, path, key, blob in part:
-                if blob is None:
-                    current[path] = None
-                    continue
-                seq += 1
-                current[path] = seq
-                fields = _summarise(path, key, blobs.get(blob))
-                rows.append(
-                    (seq, path, commit, when, blob, key.project, key.release, key.arch, key.stage, key.cloud,
-                     key.environment, *(fields.get(name) for name in _FIELDS), fields.get("error"))
-                )  # fmt: skip
-            self.db.executemany(
-                "INSERT INTO entries (seq, path, commit_id, committed_at, blob, project, release, arch, stage, "
-                "cloud, environment, status, started_at, finished_at, ref, sha, url, reason, error) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+        uses = Counter(blob for *_, blob in changes if blob is not None)
+        stream = self.git.stream_blobs(list(uses))  # a Counter keeps the order of first appearance
+        kept: dict[str, bytes | None] = {}
+        rows: list[tuple[Any, ...]] = []
+        for commit, when, path, key, blob in changes:
+            if blob is None:
+                current[path] = None
+                continue
+            if blob in kept:
+                content = kept[blob]
+            else:
+                found, content = next(stream)
+                assert found == blob, (found, blob)
+                if uses[blob] > 1:
+                    kept[blob] = content
+            uses[blob] -= 1
+            if not uses[blob]:
+                kept.pop(blob, None)
+            seq += 1
+            current[path] = seq
+            fields = _summarise(path, key, content)
+            rows.append(
+                (seq, path, commit, when, blob, key.project, key.release, key.arch, key.stage, key.cloud,
+                 key.environment, *(fields.get(name) for name in _FIELDS), fields.get("error"))
+            )  # fmt: skip
+            if len(rows) >= _ROWS_PER_INSERT:
+                self._insert(rows)
+                rows = []
+        self._insert(rows)
+        for _ in stream:  # nothing is left; this ends the process
+            pass
         self.db.executemany("DELETE FROM current WHERE path = ?", [(p,) for p, s in current.items() if s is None])
         self.db.executemany(
             "INSERT OR REPLACE INTO current (path, seq) VALUES (?, ?)",
             [(p, s) for p, s in current.items() if s is not None],
         )
         return len(changes)
+
+    def _insert(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        self.db.executemany(
+            "INSERT INTO entries (seq, path, commit_id, committed_at, blob, project, release, arch, stage, "
+            "cloud, environment, status, started_at, finished_at, ref, sha, url, reason, error) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
 
     # -- queries -----------------------------------------------------------------------------
     def current(self) -> dict[CellKey, Entry]:
@@ -309,7 +352,14 @@ class StatusIndex:
         return int(self.db.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
 
     def _validate_blobs(self, entries: Sequence[Entry]) -> None:
-        """Full schema validation of the files behind ``entries``, read in one batch, remembered by blob."""
+        """Full schema validation of the files behind ``entries``, read in one batch, remembered by blob (in
+        memory and in the index, so a restart with a persisted index validates only what is new)."""
+        blobs = sorted({e.blob for e in entries if e.blob})
+        for start in range(0, len(blobs), 500):
+            part = blobs[start : start + 500]
+            marks = ",".join("?" * len(part))
+            self._valid.update(self.db.execute(f"SELECT blob, error FROM validated WHERE blob IN ({marks})", part))  # noqa: S608 - only placeholders
+        entries = [e for e in entries if e.blob not in self._valid]
         contents = self.git.read_blobs(sorted({e.blob for e in entries if e.blob}))
         for entry in entries:
             assert entry.blob is not None
@@ -322,6 +372,9 @@ class StatusIndex:
                 self._valid[entry.blob] = f"{entry.path}: the record is for {record.key}" if mismatch else None
             except (BadInputError, StatusRepoError) as exc:
                 self._valid[entry.blob] = str(exc)
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO validated (blob, error) VALUES (?, ?)",
+                                [(e.blob, self._valid[e.blob]) for e in entries if e.blob])  # fmt: skip
 
     def _validated(self, entry: Entry) -> Entry:
         error = None if entry.error or entry.blob is None else self._valid.get(entry.blob)
