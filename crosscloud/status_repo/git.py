@@ -214,10 +214,14 @@ class Git:
         stdin = proc.stdin
 
         def feed() -> None:
-            with contextlib.suppress(BrokenPipeError, ValueError):  # the reader stopped early
+            try:
                 for start in range(0, len(ids), 4096):
                     stdin.write("".join(f"{i}\n" for i in ids[start : start + 4096]).encode())
-                stdin.close()
+            except (BrokenPipeError, ValueError):
+                pass  # the reader stopped early and ended the process
+            finally:
+                with contextlib.suppress(OSError, ValueError):
+                    stdin.close()
 
         feeder = threading.Thread(target=feed, name="cat-file-feed", daemon=True)
         feeder.start()
@@ -226,9 +230,8 @@ class Git:
             for object_id in ids:
                 header = proc.stdout.readline()
                 if not header:
-                    raise GitCommandError(
-                        ["cat-file", "--batch"], proc.wait(), self.redact(proc.stderr.read().decode(errors="replace"))
-                    )
+                    stderr = self.redact(proc.stderr.read().decode(errors="replace"))
+                    raise GitCommandError(["cat-file", "--batch"], proc.wait(), stderr)
                 fields = header.split()
                 if len(fields) != 3:  # "<id> missing" or "<id> ambiguous"
                     yield object_id, None

@@ -177,6 +177,15 @@ class StatusIndex:
             self.db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('commit', ?)", (tip,))
         return RefreshStats(tip, commits, count, rebuilt)
 
+    def forget_before(self, when: int) -> int:
+        """Drop the versions committed before ``when`` (Unix time) that no cell shows any more: what a mirror
+        with a history window (``Mirror(history_days=...)``) no longer holds. Returns how many went."""
+        with self.db:
+            gone = self.db.execute(
+                "DELETE FROM entries WHERE committed_at < ? AND seq NOT IN (SELECT seq FROM current)", (when,)
+            ).rowcount
+        return int(gone)
+
     def _is_ancestor(self, old: str, new: str) -> bool:
         return self.git.run("merge-base", "--is-ancestor", old, new, check=False).returncode == 0
 
