@@ -11,8 +11,11 @@ the CLI meet them.
 - **app** (``bench_app.py``'s child, a fresh interpreter): startup (mirror index and insight, the cold
   start of a server), warm dashboard ``GET /`` p50 and page bytes, badge p50 (answer cache emptied before
   each), peak RSS;
-- **window**: the same reader figures on a copy that holds only the last ``--window`` nights (``git clone
-  --shallow-since``), what the app's mirror keeps with ``HISTORY_DAYS``: it does not grow with the year.
+- **window**: the app's mirror with ``HISTORY_DAYS`` set to keep the last ``--window`` nights
+  (``Mirror(history_days=...)``, a shallow fetch), its size, the reader figures on it and the app on it
+  (startup, RSS): what does not grow with the age of the status repository.
+- **recorder**: the nightly template's fan-in recorder, one night's 58,400 record files through one
+  ``crosscloud record --repo REPO DIR`` (one commit, one push): wall time and peak RSS;
 - ``crosscloud publish`` of one night is measured when the command exists (``publish`` in ``crosscloud
   --help``), else reported as not measured.
 
@@ -36,6 +39,8 @@ from typing import Any
 
 from breadth_history import generate_breadth
 from generate_history import exit_on_sigterm, log
+
+from crosscloud import layout
 
 HERE = Path(__file__).resolve().parent
 TARGETS = {
@@ -140,6 +145,30 @@ def measure_app(repo: Path, mirror: Path, requests: int) -> dict[str, Any]:
     return figures
 
 
+def measure_recorder(history: Any, night: int, repo: Path, scratch: Path) -> dict[str, Any]:
+    """The nightly template's recorder: a night's record files (as the shards' fan-in leaves them) written
+    with ONE ``crosscloud record --repo REPO DIR``: one commit, one push; its wall time and peak RSS."""
+    records, _ = history.night(night)
+    results = scratch / "night-results"
+    results.mkdir()
+    for record in records:
+        path = results / layout.cell_path(record.key).removeprefix("results/").replace("/", "__")
+        path.write_text(record.to_json(), encoding="utf-8")
+    crosscloud = Path(sys.executable).with_name("crosscloud")
+    command = [str(crosscloud), "record", "--repo", str(repo), str(results)]
+    began = time.perf_counter()
+    proc = subprocess.run(["/usr/bin/time", "-f", "%M", *command] if Path("/usr/bin/time").exists() else command,
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    seconds = time.perf_counter() - began
+    if proc.returncode != 0:
+        raise RuntimeError(f"crosscloud record failed: {proc.stderr[-2000:]}")
+    rss_kib = proc.stderr.strip().splitlines()[-1] if Path("/usr/bin/time").exists() else None
+    commit_line = next((line for line in proc.stdout.splitlines() if line.startswith("commit ")), "")
+    history.written += len(records)
+    return {"records": len(records), "seconds": round(seconds, 1), "peak_rss_mib": round(int(rss_kib) / 1024, 1)
+            if rss_kib and rss_kib.isdigit() else None, "commit_line": commit_line}  # fmt: skip
+
+
 def measure_publish(repo: Path, scratch: Path) -> dict[str, Any]:
     """``crosscloud publish`` of the repository's state, when the command exists."""
     crosscloud = Path(sys.executable).with_name("crosscloud")
@@ -157,17 +186,22 @@ def measure_publish(repo: Path, scratch: Path) -> dict[str, Any]:
             "site_bytes": size, "site_files": files, "stderr_tail": proc.stderr[-500:]}  # fmt: skip
 
 
-def shallow_copy(repo: Path, target: Path, since: datetime) -> dict[str, Any]:
-    """``git clone --bare --shallow-since`` of ``repo``: the window a mirror with ``HISTORY_DAYS`` keeps."""
+def window_mirror(repo: Path, cache: Path, days: float) -> dict[str, Any]:
+    """The app's mirror with ``HISTORY_DAYS`` = ``days``: ``Mirror(history_days=days).fetch()``, timed."""
+    from crosscloud.status_repo.git import Remote
+    from crosscloud.status_repo.mirror import Mirror
+
+    mirror = Mirror(Remote.parse(str(repo)), cache, history_days=days)
     began = time.perf_counter()
-    subprocess.run(["git", "clone", "--quiet", "--bare", "--no-local", f"--shallow-since={since.isoformat()}",
-                    f"file://{repo}", str(target)], check=True)  # fmt: skip
+    mirror.fetch()
     seconds = time.perf_counter() - began
-    subprocess.run(["git", "--git-dir", str(target), "repack", "-a", "-d", "-q"], check=True)
-    commits = int(subprocess.run(["git", "--git-dir", str(target), "rev-list", "--count", "main"], capture_output=True,
-                                 text=True, check=True).stdout)  # fmt: skip
-    size = sum(f.stat().st_size for f in (target / "objects" / "pack").glob("*.pack"))
-    return {"since": since.isoformat(), "clone_s": round(seconds, 1), "commits": commits, "packed_bytes": size}
+    subprocess.run(["git", "--git-dir", str(mirror.git_dir), "repack", "-a", "-d", "-q"], check=True)
+    commits = int(subprocess.run(["git", "--git-dir", str(mirror.git_dir), "rev-list", "--count", "main"],
+                                 capture_output=True, text=True, check=True).stdout)  # fmt: skip
+    size = sum(f.stat().st_size for f in (mirror.git_dir / "objects" / "pack").glob("*.pack"))
+    return {"history_days": round(days, 3), "window_start": mirror.window_start().isoformat(),
+            "fetch_s": round(seconds, 1), "commits": commits, "packed_bytes": size,
+            "git_dir": str(mirror.git_dir)}  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -218,13 +252,26 @@ def main(argv: list[str] | None = None) -> int:
             result["app"] = measure_app(repo, scratch / "mirror", args.requests)
             result["load_avg_after_app"] = load()
 
+        log("recorder: one night of record files in one crosscloud record")
+        result["recorder"] = measure_recorder(history, args.nights + 1, repo, scratch)
+        result["load_avg_after_recorder"] = load()
+
         log("publish")
         result["publish"] = measure_publish(repo, scratch)
 
-        since = history.first_night + timedelta(days=args.nights + 1 - args.window) - timedelta(hours=12)
-        log(f"window: the last {args.window} nights")
-        window = shallow_copy(repo, scratch / "window.git", since.astimezone(UTC))
-        window["reader"] = measure_reader(scratch / "window.git", scratch / "window.sqlite", None)
+        # the window keeps the last --window nights (the night added for the reader included)
+        since = history.first_night + timedelta(days=args.nights + 1 - args.window, hours=-12)
+        days = (datetime.now(UTC) - since).total_seconds() / 86400
+        log(f"window: the last {args.window} nights (HISTORY_DAYS={days:.2f} on this clock)")
+        window = window_mirror(repo, scratch / "window-cache", days)
+        git_dir = Path(window.pop("git_dir"))
+        window["reader"] = measure_reader(git_dir, scratch / "window.sqlite", None)
+        if not args.no_app:
+            os.environ["CROSSCLOUD_HISTORY_DAYS"] = str(days)
+            try:
+                window["app"] = measure_app(repo, scratch / "window-mirror", args.requests)
+            finally:
+                del os.environ["CROSSCLOUD_HISTORY_DAYS"]
         result["window"] = window
         result["load_avg_after_window"] = load()
         if args.keep:

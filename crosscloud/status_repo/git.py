@@ -201,6 +201,31 @@ class Git:
             pos += size + 1
         return result
 
+    def stream(self, *args: str, block: int = 1 << 20) -> Iterator[bytes]:
+        """The standard output of ``git args`` in blocks as it comes (for outputs too large to hold at once);
+        a failure of the command is a ``GitCommandError`` after the last block. A reader that stops early
+        ends the process."""
+        proc = subprocess.Popen(["git", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env)
+        assert proc.stdout is not None and proc.stderr is not None
+        # stderr is drained on a thread, so a chatty command cannot block on a full pipe
+        errors: list[bytes] = []
+        drain = threading.Thread(target=lambda: errors.append(proc.stderr.read()), daemon=True)  # type: ignore[union-attr]
+        drain.start()
+        finished = False
+        try:
+            while data := proc.stdout.read(block):
+                yield data
+            finished = True
+        finally:
+            if not finished:
+                proc.kill()
+            proc.stdout.close()
+            code = proc.wait()
+            drain.join()
+            proc.stderr.close()
+        if code != 0:
+            raise GitCommandError(list(args), code, self.redact(b"".join(errors).decode(errors="replace")))
+
     def stream_blobs(self, ids: Sequence[str]) -> Iterator[tuple[str, bytes | None]]:
         """(id, contents) of each object id in order, None where it is missing or not a blob, from one
         ``cat-file --batch`` process read as it answers: git unpacks the next objects while the caller

@@ -44,6 +44,8 @@ _FIELDS = ("status", "started_at", "finished_at", "ref", "sha", "url", "reason")
 _PATH_INDEX = "CREATE INDEX IF NOT EXISTS entries_by_path ON entries (path, seq)"
 _SCHEMA_DIGEST = hashlib.sha256(json.dumps(schemas.load(schemas.RESULT), sort_keys=True).encode()).hexdigest()[:16]
 """The result schema that full validations were made against (a new schema invalidates them)."""
+_CHANGES_PER_PART = 65536
+"""Changes read from ``git log`` before they are ingested: a night at the CNCF's breadth is about one part."""
 _ROWS_PER_INSERT = 16384
 """Entries per ``executemany``: bounded memory while a cold index of many nights streams in."""
 
@@ -171,8 +173,10 @@ class StatusIndex:
                 self.db.execute("DROP INDEX IF EXISTS entries_by_path")
                 self.db.execute("DELETE FROM entries")
                 self.db.execute("DELETE FROM current")
-            commits, changes = self._changes(tip if rebuilt else f"{known}..{tip}")
-            count = self._ingest(changes)
+            commits = count = 0
+            for in_part, changes in self._changes(tip if rebuilt else f"{known}..{tip}"):
+                commits += in_part
+                count += self._ingest(changes)
             self.db.execute(_PATH_INDEX)
             self.db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('commit', ?)", (tip,))
         return RefreshStats(tip, commits, count, rebuilt)
@@ -189,29 +193,47 @@ class StatusIndex:
     def _is_ancestor(self, old: str, new: str) -> bool:
         return self.git.run("merge-base", "--is-ancestor", old, new, check=False).returncode == 0
 
-    def _changes(self, revisions: str) -> tuple[int, list[tuple[str, int, str, CellKey, str | None]]]:
-        """(commit, time, path, cell, new blob or None when deleted) for every cell file change, oldest first."""
-        out = self.git.run(
+    def _changes(self, revisions: str) -> Iterator[tuple[int, list[tuple[str, int, str, CellKey, str | None]]]]:
+        """(commits, changes) in parts of about ``_CHANGES_PER_PART`` changes, oldest first; a change is
+        (commit, time, path, cell, new blob or None when deleted) of a cell file. ``git log`` is read as it
+        comes, so a cold index of many nights never holds them all at once."""
+        stream = self.git.stream(
             "log", "--reverse", "--first-parent", "-m", "--raw", "--no-renames", "--no-abbrev", "-z",
             "--format=%x01%H%x00%ct", revisions, "--", f"{layout.RESULTS_DIR}/",
-        ).stdout.decode("utf-8", errors="surrogateescape")  # fmt: skip
-        changes: list[tuple[str, int, str, CellKey, str | None]] = []
+        )  # fmt: skip
         cells: dict[str, CellKey | None] = {}  # path -> cell: a night changes every cell file again
+        changes: list[tuple[str, int, str, CellKey, str | None]] = []
         commits = 0
-        for chunk in out.split("\x01")[1:]:
-            tokens = chunk.split("\x00")
-            commit, when = tokens[0], int(tokens[1])
-            commits += 1
-            for meta, path in zip(tokens[2::2], tokens[3::2], strict=False):
-                fields = meta.strip().split(" ")
-                if len(fields) < 5:
+        pending: list[bytes] = []  # the commit being read, in blocks (one night can be megabytes)
+        for block in _with_end(stream):
+            if block is None:  # the end: what is left is the last commit
+                complete, pending = [b"".join(pending)], []
+            elif b"\x01" not in block:
+                pending.append(block)
+                continue
+            else:
+                *complete, last = b"".join([*pending, block]).split(b"\x01")
+                pending = [last]
+            for raw in complete:
+                if not raw:
                     continue
-                key = cells[path] if path in cells else cells.setdefault(path, layout.parse_cell_path(path))
-                if key is None:
-                    continue
-                blob = None if fields[4].startswith("D") else fields[3]
-                changes.append((commit, when, path, key, blob))
-        return commits, changes
+                tokens = raw.decode("utf-8", errors="surrogateescape").split("\x00")
+                commit, when = tokens[0], int(tokens[1])
+                commits += 1
+                for meta, path in zip(tokens[2::2], tokens[3::2], strict=False):
+                    fields = meta.strip().split(" ")
+                    if len(fields) < 5:
+                        continue
+                    key = cells[path] if path in cells else cells.setdefault(path, layout.parse_cell_path(path))
+                    if key is None:
+                        continue
+                    blob = None if fields[4].startswith("D") else fields[3]
+                    changes.append((commit, when, path, key, blob))
+            if len(changes) >= _CHANGES_PER_PART:
+                yield commits, changes
+                commits, changes = 0, []
+        if commits or changes:
+            yield commits, changes
 
     def _ingest(self, changes: Sequence[tuple[str, int, str, CellKey, str | None]]) -> int:
         """Insert one entry per change (sequence numbers assigned here, in order) and move ``current``.
@@ -393,6 +415,12 @@ class StatusIndex:
 
     def close(self) -> None:
         self.db.close()
+
+
+def _with_end(blocks: Iterator[bytes]) -> Iterator[bytes | None]:
+    """``blocks``, then None."""
+    yield from blocks
+    yield None
 
 
 def _entry(row: Sequence[Any]) -> Entry:
