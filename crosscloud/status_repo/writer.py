@@ -502,8 +502,8 @@ class StatusRepoWriter:
         written), or replaced by a result that wins over it, newer or the winner of a tie (it moves to
         ``result.superseded``). False, with ``result`` untouched, while any is still missing."""
         records = result.written
-        paths = {f"{tip}:{layout.cell_path(r.key)}": r for r in records}
-        stored = git.read_blobs(list(paths))
+        paths = {layout.cell_path(r.key): r for r in records}
+        stored = git.read_paths(tip, list(paths))
         lost: list[Record] = []
         for spec, record in paths.items():
             held = stored[spec]
@@ -628,8 +628,8 @@ class StatusRepoWriter:
         self, git: Git, tip: str, entries: list[tuple[str, str, bytes]], pending: dict[str, str]
     ) -> set[str]:
         """The proposals every record of which ``tip`` holds exactly as proposed."""
-        held = git.read_blobs(sorted({f"{tip}:{path}" for _, path, _ in entries}))
-        short = {p for p, path, text in entries if held[f"{tip}:{path}"] != text}
+        held = git.read_paths(tip, sorted({path for _, path, _ in entries}))
+        short = {p for p, path, text in entries if held[path] != text}
         return {p for p in pending if p not in short}
 
     def update_config(self, text: bytes, source: str) -> WriteResult:
@@ -719,10 +719,10 @@ class StatusRepoWriter:
         if check:
             check_names(batch, self._config(git, tip))
         paths = [layout.cell_path(r.key) for r in batch]
-        stored = git.read_blobs([f"{tip}:{p}" for p in paths])
+        stored = git.read_paths(tip, paths)
         result = WriteResult(commit=None)
         for record, path in zip(batch, paths, strict=True):
-            held = stored[f"{tip}:{path}"]
+            held = stored[path]
             if held is None:
                 result.written.append(record)
                 continue

@@ -116,3 +116,19 @@ def test_full_validations_are_kept_in_the_index_file(status_repo: Path, tmp_path
     validated = again.db.execute("SELECT COUNT(*) FROM validated").fetchone()[0]
     assert validated == len(shown)
     assert again.current() == shown
+
+
+def test_reading_many_paths_at_once_agrees_with_reading_them_one_by_one(status_repo: Path) -> None:
+    """``Git.read_paths``: past 64 paths one ``ls-tree`` finds the blobs (the writer reads a night of 58,400
+    cells this way); missing paths, directories and the configuration answer as they do one by one."""
+    g = Git(status_repo)
+    files = {f"results/p{n:03d}/stable/amd64/build.json": f'{{"n": {n}}}\n'.encode() for n in range(100)}
+    tip = g.commit_files("refs/heads/main", files, message="many\n", identity=("N", "n@example.org"),
+                         when=1_800_000_000, parent=g.text("rev-parse", "main"))  # fmt: skip
+    paths = [*files, "results/nope.json", "results/p001", layout.CONFIG_PATH, "results/p099/stable/amd64/build.json"]
+    many = g.read_paths(tip, paths)
+    one_by_one = {p: g.read_paths(tip, [p])[p] for p in paths}
+    assert many == one_by_one
+    assert many["results/p007/stable/amd64/build.json"] == b'{"n": 7}\n'
+    assert many["results/nope.json"] is None and many["results/p001"] is None
+    assert many[layout.CONFIG_PATH] is not None
