@@ -8,6 +8,7 @@ current cells are validated in full against the schema, so a broken file breaks 
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import json
 import sqlite3
@@ -104,7 +105,8 @@ def _summarise(path: str, key: CellKey, content: bytes | None) -> dict[str, Any]
         return {"error": "file is not a blob"}
     try:
         try:
-            data = _decode(content.decode("utf-8-sig"))  # what every writer writes: no encoding to detect
+            # what every writer writes: UTF-8, no encoding to detect (a byte order mark is let through)
+            data = _decode(content[3:].decode() if content.startswith(codecs.BOM_UTF8) else content.decode())
         except UnicodeDecodeError:
             data = json.loads(content)  # UTF-16 or -32 with a BOM, as json.loads reads them (or its error)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -264,10 +266,11 @@ class StatusIndex:
                 kept.pop(blob, None)
             seq += 1
             current[path] = seq
-            fields = _summarise(path, key, content)
+            get = _summarise(path, key, content).get
             rows.append(
                 (seq, path, commit, when, blob, key.project, key.release, key.arch, key.stage, key.cloud,
-                 key.environment, *(fields.get(name) for name in _FIELDS), fields.get("error"))
+                 key.environment, get("status"), get("started_at"), get("finished_at"), get("ref"), get("sha"),
+                 get("url"), get("reason"), get("error"))
             )  # fmt: skip
             if len(rows) >= _ROWS_PER_INSERT:
                 self._insert(rows)
