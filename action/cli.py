@@ -86,7 +86,7 @@ def register(commands: Commands) -> None:
     )
     add_repo_options(p, default=DEFAULT_REPO)
     _add_filters(p, "every one")
-    p.add_argument("--json", action="store_true", help="print the matrix as one line of JSON")
+    p.add_argument("--json", action="store_true", help="print the matrix as one line of JSON (the table on stderr)")
     p.add_argument("--out", type=Path, metavar="DIR", help=f"write {PLAN_FILE} and {PLAN_CONFIG} into DIR")
     p.set_defaults(func=cmd_plan)
 
@@ -121,7 +121,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         (args.out / PLAN_CONFIG).write_bytes(text)
         (args.out / PLAN_FILE).write_text(sharding.to_json() + "\n", encoding="utf-8")
-    if args.json:
+    if args.json:  # the matrix for a job output on stdout; the table for the log on stderr
+        print(_plan_table(sharding), file=sys.stderr)
         print(json.dumps(sharding.matrix(), separators=(",", ":")))
         return 0
     print(_plan_table(sharding))

@@ -138,6 +138,7 @@ def test_plan_prints_the_matrix_and_writes_what_every_shard_job_plans_from(tmp_p
     assert result.returncode == 0, result.stderr
     matrix = json.loads(result.stdout)
     assert matrix == {"include": [{"shard": i, "of": 4, "arch": "amd64"} for i in range(1, 5)]}
+    assert "16 cells in 8 jobs (4 builds), 4 shard(s)" in result.stderr  # the table, for the job's log
     assert (out / "cross-cloud.yml").read_bytes() == (ROOT / "status-data" / "cross-cloud.yml").read_bytes()
     stored = json.loads((out / "plan.json").read_text())
     assert stored["cells"] == 16 and len(stored["shards"]) == 4 and stored["max_jobs"] == 256
