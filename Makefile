@@ -69,6 +69,7 @@ bench: tools
 	$(PY) bench/bench_app.py
 	$(PY) bench/bench_insight.py
 	$(PY) bench/bench_hostile.py
+	$(PY) bench/bench_breadth.py
 
 clean:
 	rm -rf $(VENV) var build *.egg-info .pytest_cache .mypy_cache .ruff_cache

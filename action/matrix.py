@@ -1,7 +1,7 @@
 """``crosscloud run``: the matrix of a configuration run here, in parallel, through the same pipeline and
-recorder as the action. Builds go first; each release's cloud jobs start as soon as its build is done.
-Ctrl-C (or SIGTERM) cancels: running stages stop and tear down, and every interrupted or unstarted
-cell is recorded ``cancelled``."""
+recorder as the action (``crosscloud_action.planning`` chooses the jobs). Builds go first; each release's
+cloud jobs start as soon as its build is done. Ctrl-C (or SIGTERM) cancels: running stages stop and tear
+down, and every interrupted or unstarted cell is recorded ``cancelled``."""
 
 from __future__ import annotations
 
@@ -11,94 +11,13 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import FrameType
 from typing import IO, Any
 
-from crosscloud.config import Cloud, Config, Project
-from crosscloud.errors import UnknownNameError
 from crosscloud.presentation import word
-from crosscloud.vocabulary import ARCHES, RELEASES, host_arch
 from crosscloud_action.pipeline import JobResult, Pipeline
-
-
-@dataclass(frozen=True, eq=False)
-class BuildJob:
-    """One build; jobs are compared by identity (each is planned once)."""
-
-    project: Project
-    release: str
-    arch: str
-
-    @property
-    def label(self) -> str:
-        return f"{self.project.name} {self.release} build"
-
-
-@dataclass(frozen=True, eq=False)
-class CloudJob:
-    build: BuildJob
-    cloud: Cloud
-
-    @property
-    def label(self) -> str:
-        return f"{self.build.project.name} {self.build.release} {self.cloud.name}"
-
-
-@dataclass
-class Plan:
-    builds: list[BuildJob] = field(default_factory=list)
-    clouds: dict[BuildJob, list[CloudJob]] = field(default_factory=dict)
-
-    @property
-    def size(self) -> int:
-        return len(self.builds) + sum(len(c) for c in self.clouds.values())
-
-
-def _choose(kind: str, wanted: Sequence[str] | None, available: Sequence[str]) -> list[str]:
-    if not wanted:
-        return list(available)
-    for name in wanted:
-        if name not in available:
-            raise UnknownNameError(kind, name, list(available))
-    return [name for name in available if name in wanted]
-
-
-def plan(
-    config: Config,
-    *,
-    projects: Sequence[str] | None = None,
-    clouds: Sequence[str] | None = None,
-    releases: Sequence[str] | None = None,
-    arches: Sequence[str] | None = None,
-) -> Plan:
-    """The jobs to run: active projects x their releases x their architectures, each on every active cloud
-    that offers the architecture. Filters must name active projects and clouds; an unknown name fails
-    before anything runs, listing the allowed ones. ``arches`` defaults to this machine's architecture:
-    what runs here runs on this host's processor. Kubernetes itself (``app_layer: false``) only runs on
-    clouds with Kubernetes: on the host there is no cluster to provision."""
-    chosen_projects = _choose("project", projects, [p.name for p in config.active_projects()])
-    chosen_clouds = _choose("cloud", clouds, [c.name for c in config.active_clouds()])
-    chosen_releases = _choose("release", releases, list(RELEASES))
-    here = host_arch()
-    chosen_arches = _choose("arch", arches or ([here] if here else None), list(ARCHES))
-    result = Plan()
-    for name in chosen_projects:
-        project = config.projects[name]
-        for release in project.releases:
-            if release not in chosen_releases:
-                continue
-            for arch in project.arch:
-                if arch not in chosen_arches:
-                    continue
-                build = BuildJob(project, release, arch)
-                result.builds.append(build)
-                result.clouds[build] = [
-                    CloudJob(build, cloud)
-                    for cloud in (config.clouds[c] for c in chosen_clouds)
-                    if arch in cloud.arch and (project.app_layer or cloud.kubernetes)
-                ]
-    return result
+from crosscloud_action.planning import BuildJob, CloudJob, Plan
 
 
 class Progress:
@@ -144,7 +63,8 @@ def run(pipeline: Pipeline, the_plan: Plan, *, jobs: int = 2, progress: Progress
         else:
             with lock:
                 pinned = outcomes[job.build].result.pinned
-            result = pipeline.cloud(job.build.project, job.build.release, job.build.arch, job.cloud, pinned)
+            result = pipeline.cloud(job.build.project, job.build.release, job.build.arch, job.cloud, pinned,
+                                    kubernetes=job.kubernetes)  # fmt: skip
         seconds = time.monotonic() - begun
         with lock:
             outcomes[job] = Outcome(job, result, seconds)
@@ -204,7 +124,8 @@ def summary_table(outcomes: Sequence[Outcome]) -> str:
         pinned = build.result.pinned if build else None
         ran = (pinned.ref + (f" ({pinned.sha[:7]})" if pinned.sha else "")) if pinned else "-"
         rows.append([
-            outcome.job.build.project.name, outcome.job.build.release, ran, outcome.job.cloud.name,
+            outcome.job.build.project.name, outcome.job.build.release, ran,
+            outcome.job.cloud.name + (f" k8s-{outcome.job.kubernetes}" if outcome.job.cloud.kubernetes else ""),
             word(build.result.status) if build else "-", stages.get("provision", "-"), stages.get("deploy", "-"),
             stages.get("e2e", "-"), f"{outcome.seconds + (build.seconds if build else 0):.1f}",
         ])  # fmt: skip

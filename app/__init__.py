@@ -50,7 +50,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     remote = Remote.parse(settings.status_repo(app), app.config.get("TOKEN") or None)
     public_url.check(app)
-    state = StatusState(remote, settings.mirror_dir(app), refresh_seconds=settings.refresh_seconds(app))
+    state = StatusState(remote, settings.mirror_dir(app), refresh_seconds=settings.refresh_seconds(app),
+                        history_days=settings.history_days(app))  # fmt: skip
     app.extensions[EXTENSION] = state
     with contextlib.suppress(NotReadyError):  # served as 503 (/healthz says why) until a refresh succeeds
         state.refresh_now("startup")

@@ -4,6 +4,10 @@ Importable (``generate(path, nights=..., seed=...)``) and a command line tool::
 
     .venv/bin/python bench/generate_history.py var/history.git          # keep the repository
     .venv/bin/python bench/generate_history.py --nights 30              # into a temporary directory
+    .venv/bin/python bench/generate_history.py --breadth cncf-2026      # 14 nights of today's breadth
+
+``--breadth cncf-2026`` (200 projects, 12 clouds, 4 test environments, a night in one commit) is
+``breadth_history.py``; the rest of this doc is about the 2018 year.
 
 Per night, per active project, per release: a build record and, per active cloud, a deploy (``provision``
 for the project with ``app_layer: false``) and an e2e record, all committed as ONE commit per row
@@ -23,6 +27,7 @@ import argparse
 import hashlib
 import json
 import math
+import os
 import random
 import shutil
 import signal
@@ -514,14 +519,22 @@ def percentile(values: list[float], pct: float) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("path", nargs="?", type=Path, help="the bare repository to create (default: a temporary one)")
-    parser.add_argument("--nights", type=int, default=365)
+    parser.add_argument("--nights", type=int, help="nights to generate (default 365; with --breadth, 14)")
+    parser.add_argument(
+        "--breadth", choices=["cncf-2026"], help="today's CNCF breadth instead of 2018's (see breadth_history.py)"
+    )
+    parser.add_argument("--no-sizes", action="store_true", help="with --breadth: skip the repack after each night")
     parser.add_argument("--seed", type=int, default=2018)
     parser.add_argument("--config", type=Path, default=CONFIG_2018, help="the cross-cloud.yml to seed with")
     parser.add_argument("--answers-out", type=Path, help="also write the known answers (full statuses) here")
     args = parser.parse_args(argv)
+    if args.nights is None:
+        args.nights = 14 if args.breadth else 365
     if args.nights < 1:
         parser.error("--nights must be at least 1")
     exit_on_sigterm()
+    if args.breadth:
+        return _main_breadth(args)
 
     scratch = None if args.path else Path(tempfile.mkdtemp(prefix="bench-history-"))
     try:
@@ -537,6 +550,27 @@ def main(argv: list[str] | None = None) -> int:
         result["path"] = None  # removed
     for answer in result["known_answers"]:  # stdout stays short: a tally instead of every night
         answer["tally"] = dict(Counter(answer.pop("statuses")).most_common())
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+def _main_breadth(args: argparse.Namespace) -> int:
+    from breadth_history import generate_breadth
+
+    scratch = None if args.path else Path(tempfile.mkdtemp(prefix="bench-breadth-"))
+    load_before = os.getloadavg()
+    try:
+        result = generate_breadth(
+            args.path or scratch / "status.git", breadth=args.breadth, nights=args.nights, seed=args.seed,
+            sizes=not args.no_sizes,
+        )  # fmt: skip
+    finally:
+        if scratch:
+            shutil.rmtree(scratch, ignore_errors=True)
+    result.pop("history")
+    if scratch:
+        result["path"] = None  # removed
+    result["load_avg_before"] = [round(x, 2) for x in load_before]
     print(json.dumps(result, indent=2))
     return 0
 

@@ -6,6 +6,7 @@ the same result exactly when their canonical texts are equal."""
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -177,6 +178,12 @@ class Record:
         return cls.from_dict(data, source)
 
     def to_json(self) -> str:
+        return self._json
+
+    @functools.cached_property
+    def _json(self) -> str:
+        """The stored form, made once: an indented ``json.dumps`` is pure Python (about 0.1 ms), and a
+        writer compares and writes each record several times (a night of 58,400 records spent 37 s here)."""
         return json.dumps(self.data, indent=2, ensure_ascii=False) + "\n"
 
     @property

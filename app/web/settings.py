@@ -18,6 +18,8 @@ DEFAULTS: Final[dict[str, Any]] = {
     "STATUS_REPO": None,
     "MIRROR_DIR": None,
     "REFRESH_SECONDS": 300,
+    # Days of history the mirror keeps (a shallow mirror, docs/SCALE.md); unset, all of it.
+    "HISTORY_DAYS": None,
     "WEBHOOK_SECRET": None,
     "APP_ID": None,
     "PRIVATE_KEY": None,
@@ -83,6 +85,20 @@ def refresh_seconds(app: Flask) -> float:
     if seconds < 0:
         raise BadInputError(f"{ENV_PREFIX}_REFRESH_SECONDS must not be negative (0 turns the timer off)")
     return seconds
+
+
+def history_days(app: Flask) -> float | None:
+    """``HISTORY_DAYS``: the mirror's history window in days, or None for the whole history."""
+    value: Any = app.config.get("HISTORY_DAYS")
+    if value is None or value == "":
+        return None
+    try:
+        days = float(value)
+    except (TypeError, ValueError):
+        raise BadInputError(f"{ENV_PREFIX}_HISTORY_DAYS must be a number of days, not {value!r}") from None
+    if days <= 0:
+        raise BadInputError(f"{ENV_PREFIX}_HISTORY_DAYS must be more than 0 (unset it to keep all history)")
+    return days
 
 
 def private_key(app: Flask) -> str | None:

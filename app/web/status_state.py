@@ -1,7 +1,9 @@
 """What the app serves: the last good state of the status repository, refreshed in the background.
 
 A ``StatusState`` owns a mirror of the status repository and its ``StatusIndex`` (persisted beside the
-mirror, so a restart reads only new commits). Requests never wait on git: they read the immutable
+mirror, so a restart reads only new commits). With ``HISTORY_DAYS`` the mirror is shallow and the index
+forgets what fell out of the window, so memory, disk and a cold start stay bounded however old the status
+repository gets (``docs/SCALE.md``). Requests never wait on git: they read the immutable
 ``Snapshot`` of the last successful refresh. A refresh that fails keeps that snapshot and sets its
 ``error``, so the dashboard shows "results as of <time>" under a banner instead of nothing.
 
@@ -114,10 +116,14 @@ class Snapshot:
 class StatusState:
     """The mirror, its index and the current ``Snapshot`` of one status repository (see the module doc)."""
 
-    def __init__(self, remote: Remote, mirror_dir: Path, *, refresh_seconds: float = 300.0):
+    def __init__(
+        self, remote: Remote, mirror_dir: Path, *, refresh_seconds: float = 300.0, history_days: float | None = None
+    ):
         self.remote = remote
         self.mirror_dir = mirror_dir
         self.refresh_seconds = refresh_seconds
+        self.history_days = history_days
+        """The mirror's history window (``HISTORY_DAYS``), None for all history."""
         mirror_dir.mkdir(parents=True, exist_ok=True)
         self._mirror: Mirror | None = None  # made by the first refresh (a local repository may not exist yet)
         self._index: StatusIndex | None = None
@@ -212,10 +218,11 @@ class StatusState:
 
     def _open(self) -> tuple[Mirror, StatusIndex]:
         if self._mirror is None:
-            self._mirror = Mirror(self.remote, cache=self.mirror_dir)
+            self._mirror = Mirror(self.remote, cache=self.mirror_dir, history_days=self.history_days)
         if self._index is None:
             digest = hashlib.sha256(self.remote.url.encode()).hexdigest()[:16]
-            self._index = StatusIndex(self._mirror.git_dir, self.mirror_dir / f"index-{digest}.sqlite3")
+            window = "" if self.history_days is None else f"-{self.history_days:g}d"
+            self._index = StatusIndex(self._mirror.git_dir, self.mirror_dir / f"index-{digest}{window}.sqlite3")
         return self._mirror, self._index
 
     def _refresh(self) -> Snapshot | None:
@@ -237,6 +244,8 @@ class StatusState:
                 )
                 log.warning("refresh of %s ignored %d files under results/ that are not cells: %s%s",
                             self.remote, stats.ignored, shown, more)  # fmt: skip
+            if mirror.history_days is not None and index.forget_before(int(mirror.window_start().timestamp())):
+                self._insight = None  # answers counted versions that are gone: count again
             old = self._snapshot
             if old is not None and old.commit == stats.commit:
                 self._snapshot = replace(old, refreshed_at=now, error=None)

@@ -33,7 +33,14 @@ def register(commands: Commands) -> None:
         description="Record one cell from options, or record JSON record FILEs in one commit.",
     )
     add_repo_options(p)
-    p.add_argument("files", nargs="*", type=Path, metavar="FILE", help="result record files (JSON)")
+    p.add_argument(
+        "files",
+        nargs="*",
+        type=Path,
+        metavar="FILE",
+        help="result record files (JSON); a directory stands for its *.json files (a night of a "
+        "fan-in recorder is more files than a command line holds)",
+    )
     p.add_argument("--project")
     p.add_argument("--release", choices=RELEASES)
     p.add_argument("--stage", choices=STAGES)
@@ -80,10 +87,11 @@ def cmd_record(args: argparse.Namespace) -> int:
     if args.files:
         if given:
             raise BadInputError(f"give record FILEs or --{given[0].replace('_', '-')} and friends, not both")
-        records = [Record.from_json(_read_record_file(path), source=str(path)) for path in args.files]
+        files = [f for path in args.files for f in (_record_files_in(path) if path.is_dir() else [path])]
+        records = [Record.from_json(_read_record_file(path), source=str(path)) for path in files]
         now = datetime.now(UTC)
         config = writer.config()
-        for path, record in zip(args.files, records, strict=True):
+        for path, record in zip(files, records, strict=True):
             check_not_ahead(record, now, source=str(path))
             try:
                 check_names([record], config)
@@ -99,6 +107,14 @@ def cmd_record(args: argparse.Namespace) -> int:
         check_not_ahead(records[0], datetime.now(UTC), source="command line")
     print_write_result(writer.write(records), writer.remote)
     return 0
+
+
+def _record_files_in(directory: Path) -> list[Path]:
+    """The record files (``*.json``) of a directory given as FILE, in name order; none is an error."""
+    files = sorted(directory.glob("*.json"))
+    if not files:
+        raise BadInputError(f"{directory}: cannot read: a directory with no record files (*.json)")
+    return files
 
 
 def _read_record_file(path: Path) -> bytes:

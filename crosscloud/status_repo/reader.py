@@ -8,15 +8,18 @@ current cells are validated in full against the schema, so a broken file breaks 
 
 from __future__ import annotations
 
+import codecs
+import hashlib
 import json
 import sqlite3
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from crosscloud import layout
+from crosscloud import layout, schemas
 from crosscloud.config import Config, parse_config
 from crosscloud.errors import BadInputError, StatusRepoError
 from crosscloud.records import MAX_RECORD_BYTES, CellKey, Record, time_ahead
@@ -36,12 +39,17 @@ CREATE TABLE IF NOT EXISTS entries (
     status TEXT, started_at TEXT, finished_at TEXT,
     ref TEXT, sha TEXT, url TEXT, reason TEXT, error TEXT
 );
-CREATE INDEX IF NOT EXISTS entries_by_path ON entries (path, seq);
 CREATE TABLE IF NOT EXISTS current (path TEXT PRIMARY KEY, seq INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS validated (blob TEXT PRIMARY KEY, error TEXT);
 """
 _FIELDS = ("status", "started_at", "finished_at", "ref", "sha", "url", "reason")
-_BLOB_BATCH = 32768
-"""Blobs per ``cat-file --batch`` process: few processes, bounded memory (records are ~1 KiB)."""
+_PATH_INDEX = "CREATE INDEX IF NOT EXISTS entries_by_path ON entries (path, seq)"
+_SCHEMA_DIGEST = hashlib.sha256(json.dumps(schemas.load(schemas.RESULT), sort_keys=True).encode()).hexdigest()[:16]
+"""The result schema that full validations were made against (a new schema invalidates them)."""
+_CHANGES_PER_PART = 65536
+"""Changes read from ``git log`` before they are ingested: a night at the CNCF's breadth is about one part."""
+_ROWS_PER_INSERT = 16384
+"""Entries per ``executemany``: bounded memory while a cold index of many nights streams in."""
 
 
 @dataclass(frozen=True)
@@ -103,19 +111,26 @@ def _too_large(path: str, size: int) -> dict[str, Any]:
     return {"error": f"{path}: too large to be a record ({size} bytes, at most {MAX_RECORD_BYTES})"}
 
 
+_decode = json.JSONDecoder().decode
+
+
 def _summarise(path: str, key: CellKey, content: bytes | None) -> dict[str, Any]:
     """The indexed fields of one file version, with light checks only (see the module doc)."""
     if content is None:
         return {"error": "file is not a blob"}
     try:
-        data = json.loads(content)
+        try:
+            # what every writer writes: UTF-8, no encoding to detect (a byte order mark is let through)
+            data = _decode(content[3:].decode() if content.startswith(codecs.BOM_UTF8) else content.decode())
+        except UnicodeDecodeError:
+            data = json.loads(content)  # UTF-16 or -32 with a BOM, as json.loads reads them (or its error)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         return {"error": f"{path}: not JSON ({exc})"}
     except RecursionError:  # arrays nested deeper than Python's stack: one broken cell, not a failed refresh
         return {"error": f"{path}: not JSON (nested too deeply)"}
     if not isinstance(data, dict):
         return {"error": f"{path}: not a JSON object"}
-    out = {name: data.get(name) if isinstance(data.get(name), str) else None for name in _FIELDS}
+    out = {name: value if isinstance(value := data.get(name), str) else None for name in _FIELDS}
     if out["status"] not in STATUSES or out["started_at"] is None:
         return {"error": f"{path}: no valid status or started_at"}
     if (data.get("project"), data.get("release"), data.get("stage"), data.get("cloud")) != (
@@ -133,7 +148,14 @@ class StatusIndex:
         self.git = Git(git_dir)
         self.db = sqlite3.connect(str(db_path), check_same_thread=False)
         self.db.executescript(_SCHEMA)
+        self.db.execute(_PATH_INDEX)
         self._valid: dict[str, str | None] = {}  # blob -> error of full validation (None: valid)
+        with self.db:  # full validations are kept in the index file, for the schema they were made with
+            row = self.db.execute("SELECT value FROM meta WHERE name = 'validated_with'").fetchone()
+            if row is None or row[0] != _SCHEMA_DIGEST:
+                self.db.execute("DELETE FROM validated")
+                self.db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('validated_with', ?)",
+                                (_SCHEMA_DIGEST,))  # fmt: skip
 
     # -- state -------------------------------------------------------------------------------
     @property
@@ -164,79 +186,140 @@ class StatusIndex:
             return RefreshStats(tip, 0, 0, rebuilt=False)
         rebuilt = known is None or not self._is_ancestor(known, tip)
         with self.db:
-            if rebuilt:
+            if rebuilt:  # the path index is made once at the end: cheaper than kept up row by row
+                self.db.execute("DROP INDEX IF EXISTS entries_by_path")
                 self.db.execute("DELETE FROM entries")
                 self.db.execute("DELETE FROM current")
-            commits, changes, ignored = self._changes(tip if rebuilt else f"{known}..{tip}")
-            count = self._ingest(changes)
+            commits = count = ignored = 0
+            shown: list[str] = []  # the first few ignored paths, for a log line
+            for in_part, changes, ignored_in_part in self._changes(tip if rebuilt else f"{known}..{tip}"):
+                commits += in_part
+                count += self._ingest(changes)
+                ignored += len(ignored_in_part)
+                shown += ignored_in_part[: _IGNORED_SHOWN - len(shown)]
+            self.db.execute(_PATH_INDEX)
             self.db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('commit', ?)", (tip,))
-        return RefreshStats(tip, commits, count, rebuilt, len(ignored), tuple(ignored[:_IGNORED_SHOWN]))
+        return RefreshStats(tip, commits, count, rebuilt, ignored, tuple(shown))
+
+    def forget_before(self, when: int) -> int:
+        """Drop the versions committed before ``when`` (Unix time) that no cell shows any more: what a mirror
+        with a history window (``Mirror(history_days=...)``) no longer holds. Returns how many went."""
+        with self.db:
+            gone = self.db.execute(
+                "DELETE FROM entries WHERE committed_at < ? AND seq NOT IN (SELECT seq FROM current)", (when,)
+            ).rowcount
+        return int(gone)
 
     def _is_ancestor(self, old: str, new: str) -> bool:
         return self.git.run("merge-base", "--is-ancestor", old, new, check=False).returncode == 0
 
-    def _changes(self, revisions: str) -> tuple[int, list[tuple[str, int, str, CellKey, str | None]], list[str]]:
-        """(commit, time, path, cell, new blob or None when deleted) for every cell file change, oldest first;
-        and the changed paths under ``results/`` that are not cells' (ignored)."""
-        out = self.git.run(
+    def _changes(
+        self, revisions: str
+    ) -> Iterator[tuple[int, list[tuple[str, int, str, CellKey, str | None]], list[str]]]:
+        """(commits, changes, ignored) in parts of about ``_CHANGES_PER_PART`` changes, oldest first; a change
+        is (commit, time, path, cell, new blob or None when deleted) of a cell file, and ``ignored`` lists the
+        changed paths under ``results/`` that are not cells'. ``git log`` is read as it comes, so a cold index
+        of many nights never holds them all at once."""
+        stream = self.git.stream(
             "log", "--reverse", "--first-parent", "-m", "--raw", "--no-renames", "--no-abbrev", "-z",
             "--format=%x01%H%x00%ct", revisions, "--", f"{layout.RESULTS_DIR}/",
-        ).stdout.decode("utf-8", errors="surrogateescape")  # fmt: skip
+        )  # fmt: skip
+        cells: dict[str, CellKey | None] = {}  # path -> cell: a night changes every cell file again
         changes: list[tuple[str, int, str, CellKey, str | None]] = []
         ignored: list[str] = []
         commits = 0
-        for chunk in out.split("\x01")[1:]:
-            tokens = chunk.split("\x00")
-            commit, when = tokens[0], int(tokens[1])
-            commits += 1
-            for meta, path in zip(tokens[2::2], tokens[3::2], strict=False):
-                fields = meta.strip().split(" ")
-                if len(fields) < 5:
+        pending: list[bytes] = []  # the commit being read, in blocks (one night can be megabytes)
+        for block in _with_end(stream):
+            if block is None:  # the end: what is left is the last commit
+                complete, pending = [b"".join(pending)], []
+            elif b"\x01" not in block:
+                pending.append(block)
+                continue
+            else:
+                *complete, last = b"".join([*pending, block]).split(b"\x01")
+                pending = [last]
+            for raw in complete:
+                if not raw:
                     continue
-                key = layout.parse_cell_path(path)
-                if key is None:
-                    ignored.append(path)
-                    continue
-                blob = None if fields[4].startswith("D") else fields[3]
-                changes.append((commit, when, path, key, blob))
-        return commits, changes, ignored
+                tokens = raw.decode("utf-8", errors="surrogateescape").split("\x00")
+                commit, when = tokens[0], int(tokens[1])
+                commits += 1
+                for meta, path in zip(tokens[2::2], tokens[3::2], strict=False):
+                    fields = meta.strip().split(" ")
+                    if len(fields) < 5:
+                        continue
+                    key = cells[path] if path in cells else cells.setdefault(path, layout.parse_cell_path(path))
+                    if key is None:
+                        ignored.append(path)
+                        continue
+                    blob = None if fields[4].startswith("D") else fields[3]
+                    changes.append((commit, when, path, key, blob))
+            if len(changes) >= _CHANGES_PER_PART:
+                yield commits, changes, ignored
+                commits, changes, ignored = 0, [], []
+        if commits or changes or ignored:
+            yield commits, changes, ignored
 
     def _ingest(self, changes: Sequence[tuple[str, int, str, CellKey, str | None]]) -> int:
-        """Insert one entry per change (sequence numbers assigned here, in order) and move ``current``."""
+        """Insert one entry per change (sequence numbers assigned here, in order) and move ``current``.
+
+        The blobs are streamed from one ``cat-file --batch`` in the order the changes first name them, and
+        summarised as they arrive; a blob named again later (the same content at another path or time) is
+        kept until its last use."""
         row = self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM entries").fetchone()
         seq = int(row[0])
         current: dict[str, int | None] = {}  # path -> newest seq, None when deleted
-        for start in range(0, len(changes), _BLOB_BATCH):
-            part = changes[start : start + _BLOB_BATCH]
-            blobs, too_large = self.git.read_small_blobs(
-                sorted({b for *_, b in part if b is not None}), MAX_RECORD_BYTES
-            )
-            rows = []
-            for commit, when, path, key, blob in part:
-                if blob is None:
-                    current[path] = None
-                    continue
-                seq += 1
-                current[path] = seq
-                fields = (
-                    _too_large(path, too_large[blob]) if blob in too_large else _summarise(path, key, blobs.get(blob))
-                )
-                rows.append(
-                    (seq, path, commit, when, blob, key.project, key.release, key.arch, key.stage, key.cloud,
-                     key.environment, *(fields.get(name) for name in _FIELDS), fields.get("error"))
-                )  # fmt: skip
-            self.db.executemany(
-                "INSERT INTO entries (seq, path, commit_id, committed_at, blob, project, release, arch, stage, "
-                "cloud, environment, status, started_at, finished_at, ref, sha, url, reason, error) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
+        uses = Counter(blob for *_, blob in changes if blob is not None)
+        sizes = self.git.object_sizes(list(uses))  # a file too large to be a record is never read
+        too_large = {blob: size for blob, size in sizes.items() if size is not None and size > MAX_RECORD_BYTES}
+        stream = self.git.stream_blobs([blob for blob in uses if blob not in too_large])  # order of first use
+        kept: dict[str, bytes | None] = {}
+        rows: list[tuple[Any, ...]] = []
+        for commit, when, path, key, blob in changes:
+            if blob is None:
+                current[path] = None
+                continue
+            seq += 1
+            current[path] = seq
+            if blob in too_large:
+                get = _too_large(path, too_large[blob]).get
+            else:
+                if blob in kept:
+                    content = kept[blob]
+                else:
+                    found, content = next(stream)
+                    assert found == blob, (found, blob)
+                    if uses[blob] > 1:
+                        kept[blob] = content
+                uses[blob] -= 1
+                if not uses[blob]:
+                    kept.pop(blob, None)
+                get = _summarise(path, key, content).get
+            rows.append(
+                (seq, path, commit, when, blob, key.project, key.release, key.arch, key.stage, key.cloud,
+                 key.environment, get("status"), get("started_at"), get("finished_at"), get("ref"), get("sha"),
+                 get("url"), get("reason"), get("error"))
+            )  # fmt: skip
+            if len(rows) >= _ROWS_PER_INSERT:
+                self._insert(rows)
+                rows = []
+        self._insert(rows)
+        for _ in stream:  # nothing is left; this ends the process
+            pass
         self.db.executemany("DELETE FROM current WHERE path = ?", [(p,) for p, s in current.items() if s is None])
         self.db.executemany(
             "INSERT OR REPLACE INTO current (path, seq) VALUES (?, ?)",
             [(p, s) for p, s in current.items() if s is not None],
         )
         return len(changes)
+
+    def _insert(self, rows: Sequence[tuple[Any, ...]]) -> None:
+        self.db.executemany(
+            "INSERT INTO entries (seq, path, commit_id, committed_at, blob, project, release, arch, stage, "
+            "cloud, environment, status, started_at, finished_at, ref, sha, url, reason, error) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
+        )
 
     # -- queries -----------------------------------------------------------------------------
     def current(self, now: datetime | None = None) -> dict[CellKey, Entry]:
@@ -339,7 +422,14 @@ class StatusIndex:
         return int(self.db.execute("SELECT COUNT(*) FROM entries").fetchone()[0])
 
     def _validate_blobs(self, entries: Sequence[Entry]) -> None:
-        """Full schema validation of the files behind ``entries``, read in one batch, remembered by blob."""
+        """Full schema validation of the files behind ``entries``, read in one batch, remembered by blob (in
+        memory and in the index, so a restart with a persisted index validates only what is new)."""
+        blobs = sorted({e.blob for e in entries if e.blob})
+        for start in range(0, len(blobs), 500):
+            part = blobs[start : start + 500]
+            marks = ",".join("?" * len(part))
+            self._valid.update(self.db.execute(f"SELECT blob, error FROM validated WHERE blob IN ({marks})", part))  # noqa: S608 - only placeholders
+        entries = [e for e in entries if e.blob not in self._valid]
         contents, too_large = self.git.read_small_blobs(sorted({e.blob for e in entries if e.blob}), MAX_RECORD_BYTES)
         for entry in entries:
             assert entry.blob is not None
@@ -354,6 +444,9 @@ class StatusIndex:
                 self._valid[entry.blob] = f"{entry.path}: the record is for {record.key}" if mismatch else None
             except (BadInputError, StatusRepoError) as exc:
                 self._valid[entry.blob] = str(exc)
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO validated (blob, error) VALUES (?, ?)",
+                                [(e.blob, self._valid[e.blob]) for e in entries if e.blob])  # fmt: skip
 
     def _validated(self, entry: Entry, now: datetime) -> Entry:
         error = None if entry.error or entry.blob is None else self._valid.get(entry.blob)
@@ -366,6 +459,12 @@ class StatusIndex:
 
     def close(self) -> None:
         self.db.close()
+
+
+def _with_end(blocks: Iterator[bytes]) -> Iterator[bytes | None]:
+    """``blocks``, then None."""
+    yield from blocks
+    yield None
 
 
 def _entry(row: Sequence[Any]) -> Entry:

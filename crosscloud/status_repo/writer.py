@@ -197,11 +197,18 @@ class StatusRepoWriter:
 
     def config(self) -> Config:
         """The configuration at the remote's tip (to fill in defaults before records are made)."""
+        return self.config_file()[1]
+
+    def config_file(self) -> tuple[bytes, Config]:
+        """The configuration at the remote's tip: the file as stored, and parsed (``crosscloud plan`` hands
+        the very file to every job of a night)."""
         with tempfile.TemporaryDirectory(prefix="crosscloud-read-") as scratch:
             git = Git(Path(scratch), remote=self.remote, config=SCRATCH_CONFIG)
             git.run("init", "--quiet", "--bare")
             try:
-                return self._config(git, self._fetch(git))
+                tip = self._fetch(git)
+                config = self._config(git, tip)
+                return git.run("cat-file", "blob", f"{tip}:{layout.CONFIG_PATH}").stdout, config
             finally:
                 self.round_trips += git.round_trips
 
@@ -508,8 +515,8 @@ class StatusRepoWriter:
         written), or replaced by a result that wins over it, newer or the winner of a tie (it moves to
         ``result.superseded``). False, with ``result`` untouched, while any is still missing."""
         records = result.written
-        paths = {f"{tip}:{layout.cell_path(r.key)}": r for r in records}
-        stored, _ = git.read_small_blobs(list(paths), MAX_RECORD_BYTES)  # a huge stored file is never read
+        paths = {layout.cell_path(r.key): r for r in records}
+        stored = git.read_paths(tip, list(paths), MAX_RECORD_BYTES)  # a huge stored file is never read
         lost: list[Record] = []
         for spec, record in paths.items():
             held = stored[spec]
@@ -634,8 +641,8 @@ class StatusRepoWriter:
         self, git: Git, tip: str, entries: list[tuple[str, str, bytes]], pending: dict[str, str]
     ) -> set[str]:
         """The proposals every record of which ``tip`` holds exactly as proposed."""
-        held = git.read_blobs(sorted({f"{tip}:{path}" for _, path, _ in entries}))
-        short = {p for p, path, text in entries if held[f"{tip}:{path}"] != text}
+        held = git.read_paths(tip, sorted({path for _, path, _ in entries}), MAX_RECORD_BYTES)
+        short = {p for p, path, text in entries if held[path] != text}
         return {p for p in pending if p not in short}
 
     def update_config(self, text: bytes, source: str) -> WriteResult:
@@ -725,10 +732,10 @@ class StatusRepoWriter:
         if check:
             check_names(batch, self._config(git, tip))
         paths = [layout.cell_path(r.key) for r in batch]
-        stored, _ = git.read_small_blobs([f"{tip}:{p}" for p in paths], MAX_RECORD_BYTES)
+        stored = git.read_paths(tip, paths, MAX_RECORD_BYTES)
         result = WriteResult(commit=None)
         for record, path in zip(batch, paths, strict=True):
-            held = stored[f"{tip}:{path}"]
+            held = stored[path]
             if held is None:  # no file, or one too large to be a record (never read): any record repairs it
                 result.written.append(record)
                 continue

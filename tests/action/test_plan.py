@@ -1,4 +1,5 @@
-"""What ``crosscloud run`` plans: architectures and which clouds a project runs on."""
+"""What ``crosscloud run`` and ``crosscloud plan`` choose: architectures, which clouds a project runs on, and
+the test environments (a Kubernetes release per cluster, the host elsewhere)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import pytest
 
 from crosscloud.config import parse_config
 from crosscloud.errors import UnknownNameError
-from crosscloud_action.matrix import plan
+from crosscloud.layout import cell_path
 from crosscloud_action.pipeline import Pipeline
+from crosscloud_action.planning import plan
 from crosscloud_action.recording import DirectRecorder
 from crosscloud_action.runtimes.interface import StageContext
 
@@ -39,8 +41,33 @@ projects:
 
 
 def jobs(**filters: object) -> list[tuple[str, str, str, list[str]]]:
+    """(project, release, arch, the clouds of its cloud jobs) of every row; Kubernetes stable only unless
+    ``kubernetes`` is given."""
+    filters.setdefault("kubernetes", ["stable"])
     the_plan = plan(parse_config(CONFIG, "cross-cloud.yml"), **filters)  # type: ignore[arg-type]
     return [(b.project.name, b.release, b.arch, [c.cloud.name for c in the_plan.clouds[b]]) for b in the_plan.builds]
+
+
+def test_a_cloud_with_kubernetes_runs_each_kubernetes_release_and_the_host_runs_once() -> None:
+    the_plan = plan(parse_config(CONFIG, "cross-cloud.yml"), projects=["etcd"], releases=["stable"], arches=["amd64"])
+    (build,) = the_plan.builds
+    assert [(c.cloud.name, c.environment) for c in the_plan.clouds[build]] == [
+        ("local", "host"), ("kind", "stable"), ("kind", "head"),
+    ]  # fmt: skip
+    paths = [cell_path(cell) for cell in the_plan.cells()]
+    assert len(paths) == len(set(paths)) == 1 + 3 * 3
+    only_head = plan(parse_config(CONFIG, "cross-cloud.yml"), projects=["etcd"], releases=["stable"],
+                     arches=["amd64"], kubernetes=["head"])  # fmt: skip
+    assert [(c.cloud.name, c.environment) for c in only_head.clouds[only_head.builds[0]]] == [
+        ("local", "host"), ("kind", "head"),
+    ]  # fmt: skip
+
+
+def test_every_arch_plans_for_runners_of_each_architecture(monkeypatch: pytest.MonkeyPatch) -> None:
+    import platform
+
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+    assert {arch for _, _, arch, _ in jobs(every_arch=True)} == {"amd64", "arm64"}
 
 
 def test_each_architecture_is_a_build_and_runs_only_on_clouds_that_offer_it() -> None:

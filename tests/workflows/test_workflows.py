@@ -272,7 +272,11 @@ def test_nightly_template_runs_at_three_in_new_york() -> None:
     data = load(TEMPLATES / "nightly.yml")
     assert data[True]["schedule"] == [{"cron": "0 3 * * *", "timezone": "America/New_York"}]
     assert "workflow_dispatch" in data[True]
-    assert data["jobs"]["record"]["if"] == "always()"
+    jobs = data["jobs"]
+    assert jobs["record"]["if"] == "always()" and jobs["record"]["needs"] == ["plan", "run"]
+    assert jobs["run"]["strategy"]["matrix"] == "${{ fromJSON(needs.plan.outputs.matrix) }}"
+    assert jobs["run"]["strategy"]["fail-fast"] is False and jobs["run"]["needs"] == "plan"
+    assert "--shard" in next(s["run"] for s in jobs["run"]["steps"] if s.get("id") == "shard")
 
 
 # -- act ---------------------------------------------------------------------------------------------------
@@ -423,10 +427,16 @@ def test_project_workflow_records_a_failed_build_and_its_cloud_cells(act_setup: 
 
 
 @pytest.mark.slow
-def test_nightly_workflow_runs_every_active_project_and_records_the_night_in_one_commit(act_setup: ActSetup) -> None:
-    """workflows-templates/nightly.yml in the status repository's own repository: `crosscloud run` over
-    every active project, release and cloud of the configuration, then one recorder commit. Statuses are
-    the pipeline's business (its own tests): here every planned cell must be recorded, none `running`."""
+def test_nightly_workflow_runs_the_plan_in_shards_and_records_the_night_in_one_commit(act_setup: ActSetup) -> None:
+    """workflows-templates/nightly.yml in the status repository's own repository: a plan job, one run job per
+    shard of its matrix (`crosscloud run --plan ... --shard I/N`) and the fan-in recorder. The embedded
+    configuration plans 4 rows (prometheus and etcd stable, nats stable and head), so 4 shards. Every planned
+    cell must land in the one recorder commit, nothing else, none `running`. Statuses are the pipeline's
+    business (its own tests)."""
+    from crosscloud import layout
+    from crosscloud.config import parse_config
+    from crosscloud_action import planning
+
     work = act_setup.root / "status"
     workflow = work / ".github" / "workflows" / "nightly.yml"
     workflow.parent.mkdir(parents=True)
@@ -437,6 +447,9 @@ def test_nightly_workflow_runs_every_active_project_and_records_the_night_in_one
                           text=True, timeout=120, check=False)  # fmt: skip
     assert init.returncode == 0, init.stderr
     before = git(status, "rev-parse", "main")
+    config = parse_config(git(status, "show", "main:cross-cloud.yml"), "cross-cloud.yml")
+    sharding = planning.shard(planning.plan(config, every_arch=True))
+    assert sharding.count == 4, "the embedded configuration no longer plans 4 shards: pick another"
     run = run_act(
         act_setup.act,
         work,
@@ -447,18 +460,17 @@ def test_nightly_workflow_runs_every_active_project_and_records_the_night_in_one
         env={"STANDIN_ARTIFACTS": str(act_setup.root / "nightly-artifacts")},
     )
     check_run(run)
-    assert run.job_results().get("record") == ["success"], run.tail()
+    jobs = run.job_results()
+    assert jobs.get("plan") == ["success"] and jobs.get("record") == ["success"], f"{jobs}\n{run.tail()}"
+    shards = sorted((m["shard"], m["of"], m["arch"]) for m, _, _ in run.steps(("shard",), job="run"))
+    assert shards == [(i, 4, "amd64") for i in range(1, 5)], f"{shards}\n{run.tail()}"
     commits = git(status, "rev-list", f"{before}..main").split()
     assert len(commits) == 1, f"expected one recorder commit, got {len(commits)}"
-    changed = git(status, "diff-tree", "--no-commit-id", "--name-only", "-r", commits[0]).split()
-    data = yaml.safe_load(git(status, "show", "main:cross-cloud.yml"))
-    active = {name for name, p in data["projects"].items() if p.get("active")}
-    for project in active:
-        releases = data["projects"][project].get("releases") or list(RELEASES)
-        for release in releases:
-            for path in cell_files(project, release, "local"):
-                assert path in changed, f"{path} not recorded"
-                assert json.loads(git(status, "show", f"main:{path}"))["status"] != "running", path
+    changed = sorted(git(status, "diff-tree", "--no-commit-id", "--name-only", "-r", commits[0]).split())
+    planned = sorted(layout.cell_path(cell) for cell in sharding.plan.cells())
+    assert changed == planned
+    for path in planned:
+        assert json.loads(git(status, "show", f"main:{path}"))["status"] != "running", path
 
 
 @pytest.mark.slow

@@ -111,3 +111,42 @@ def test_a_failed_refresh_calls_no_listener(state: StatusState, status_repo: Pat
         gone.rename(status_repo)
     assert kept.error is not None and seen == []
     assert kept.insight[E2E].green
+
+
+def test_a_history_window_serves_every_cell_from_the_last_days_only(status_repo: Path, tmp_path: Path) -> None:
+    """``HISTORY_DAYS``: the mirror is a shallow copy of the window and the index forgets what falls out of it;
+    what every cell shows now is still served, and its insight counts only the window's runs."""
+    from datetime import UTC, datetime, timedelta
+
+    from flask import Flask
+
+    from crosscloud import layout
+    from crosscloud.errors import BadInputError
+    from crosscloud.status_repo.git import Git
+    from crosscloud_app.web import settings
+
+    now = datetime.now(UTC)
+    g = Git(status_repo)
+    for run, days_ago in enumerate((40, 20, 2, 1), start=1):  # failed long ago, green in the window
+        record = night("failed" if days_ago > 10 else "success", at=24.0 * days_ago, run=run)
+        when = int((now - timedelta(days=days_ago)).timestamp())
+        g.commit_files("refs/heads/main", {layout.cell_path(record.key): record.to_json().encode()}, message="n\n",
+                       identity=("N", "n@example.org"), when=when, parent=g.text("rev-parse", "main"))  # fmt: skip
+    windowed = StatusState(Remote.parse(str(status_repo)), tmp_path / "mirror", refresh_seconds=0, history_days=7)
+    try:
+        snap = windowed.refresh_now()
+        assert snap.current[E2E].status == "success" and snap.commit == git(status_repo, "rev-parse", "main")
+        with windowed.query() as index:
+            assert len(index.cell_history(E2E)) == 2
+        assert snap.insight[E2E].consecutive_failures == 0
+    finally:
+        windowed.close()
+
+    app = Flask(__name__)
+    for value, expected in ((None, None), ("", None), (30, 30.0), ("7.5", 7.5)):
+        app.config["HISTORY_DAYS"] = value
+        assert settings.history_days(app) == expected
+    for value in ("a week", 0, -3):
+        app.config["HISTORY_DAYS"] = value
+        with pytest.raises(BadInputError, match="HISTORY_DAYS"):
+            settings.history_days(app)

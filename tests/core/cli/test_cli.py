@@ -97,6 +97,11 @@ def test_record_files_land_in_one_commit(tmp_path: Path) -> None:
     assert git(repo, "log", "-1", "--format=%s") == "etcd, nats, prometheus: 3 results: 3 success"
     again = crosscloud("record", "--repo", str(repo), *files)
     assert again.stdout.count("unchanged (already stored)") == 3
+    # a directory stands for its *.json files (a fan-in recorder's night is more names than argv holds)
+    (tmp_path / "notes.txt").write_text("not a record")
+    by_directory = crosscloud("record", "--repo", str(repo), str(tmp_path))
+    assert by_directory.returncode == 0, by_directory.stderr
+    assert by_directory.stdout.count("unchanged (already stored)") == 3
 
 
 def test_every_command_has_help() -> None:
