@@ -26,6 +26,10 @@ def crosscloud(*args: str, cwd: Path) -> subprocess.Popen[str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
 
 
+def _running(command_line: str) -> bool:
+    return bool(subprocess.run(["pgrep", "-f", command_line], capture_output=True, text=True).stdout.split())
+
+
 def cells(repo: Path) -> dict[str, str]:
     files = git(repo, "ls-tree", "-r", "--name-only", "main", "results").splitlines()
     return {f: json.loads(git(repo, "show", f"main:{f}"))["status"] for f in files}
@@ -105,11 +109,10 @@ def test_ctrl_c_tears_down_and_records_the_interrupted_cells_as_cancelled(tmp_pa
     init_status_repo(repo, config)
     proc = crosscloud("run", "--repo", str(repo), cwd=tmp_path)
     assert proc.stdout is not None
-    deadline = time.monotonic() + 60
-    for line in proc.stdout:  # wait until the deploy is under way
-        if "sleeper stable local: running" in line or time.monotonic() > deadline:
-            break
-    time.sleep(2)
+    deadline = time.monotonic() + 90
+    while not _running("sleep 600"):  # the deploy is under way (under load, provisioning alone can take seconds)
+        assert proc.poll() is None and time.monotonic() < deadline, "the deploy never started"
+        time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, out + err
@@ -120,6 +123,5 @@ def test_ctrl_c_tears_down_and_records_the_interrupted_cells_as_cancelled(tmp_pa
     assert recorded[f"{base}/local/host/provision.json"] == "success"
     assert recorded[f"{base}/local/host/deploy.json"] == "cancelled"
     assert recorded[f"{base}/local/host/e2e.json"] == "n/a"
-    leftovers = subprocess.run(["pgrep", "-f", "sleep 600"], capture_output=True, text=True).stdout.split()
-    assert leftovers == []
+    assert not _running("sleep 600")
     assert not any((tmp_path / "var" / "work").iterdir())  # sandbox destroyed, scratch removed
