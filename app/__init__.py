@@ -46,7 +46,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     settings.apply_defaults(app)
 
     remote = Remote.parse(settings.status_repo(app), app.config.get("TOKEN") or None)
-    state = StatusState(remote, settings.mirror_dir(app), refresh_seconds=settings.refresh_seconds(app))
+    state = StatusState(
+        remote,
+        settings.mirror_dir(app),
+        refresh_seconds=settings.refresh_seconds(app),
+        clock=settings.clock(app),
+    )
     app.extensions[EXTENSION] = state
     with contextlib.suppress(NotReadyError):  # served as 503 (/healthz says why) until a refresh succeeds
         state.refresh_now("startup")

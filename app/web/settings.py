@@ -49,6 +49,9 @@ DEFAULTS: Final[dict[str, Any]] = {
     # Webhook work happens off the request on this many threads, with at most this many waiting.
     "WEBHOOK_WORKERS": 2,
     "WEBHOOK_QUEUE": 16,
+    # What "now" is for answers that depend on the clock (staleness, "3 minutes ago"): "wall", or "commit" (the
+    # status repository commit's time: the same commit gives the same bytes; what `crosscloud publish` uses).
+    "CLOCK": "wall",
 }
 
 
@@ -79,6 +82,13 @@ def refresh_seconds(app: Flask) -> float:
     if seconds < 0:
         raise BadInputError(f"{ENV_PREFIX}_REFRESH_SECONDS must not be negative (0 turns the timer off)")
     return seconds
+
+
+def clock(app: Flask) -> str:
+    value = app.config.get("CLOCK") or "wall"
+    if value not in ("wall", "commit"):
+        raise BadInputError(f"{ENV_PREFIX}_CLOCK must be wall or commit, not {value!r}")
+    return str(value)
 
 
 def private_key(app: Flask) -> str | None:

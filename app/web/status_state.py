@@ -31,7 +31,7 @@ from flask import current_app
 
 from crosscloud.cell_rules import CellView, Grid, build_grid, view
 from crosscloud.config import Config
-from crosscloud.errors import CrossCloudError, StatusRepoError
+from crosscloud.errors import BadInputError, CrossCloudError, StatusRepoError
 from crosscloud.insight import CellInsight, InsightCache
 from crosscloud.records import CellKey
 from crosscloud.status_repo.git import Remote
@@ -42,6 +42,10 @@ from crosscloud_app.web import metrics
 EXTENSION = "crosscloud"
 GRID_TTL = timedelta(seconds=60)
 """How long a cached grid is reused before staleness (which depends on the clock) is computed again."""
+WALL_CLOCK = "wall"
+COMMIT_CLOCK = "commit"
+CLOCKS = (WALL_CLOCK, COMMIT_CLOCK)
+"""What ``now`` is for a snapshot (``StatusState``'s ``clock``)."""
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +78,10 @@ class Snapshot:
     """Why the last refresh failed, when it did (then this is the last good state)."""
     insight: Mapping[CellKey, CellInsight] = field(default_factory=lambda: _NO_INSIGHT)
     """The insight of every cell with a result at ``commit`` (a read-only copy: it never changes)."""
+    as_of: datetime | None = None
+    """The instant every answer that depends on the clock (staleness, "3 minutes ago") is computed at; None:
+    the wall clock. ``crosscloud publish`` sets it to the commit's time, so that a commit publishes the same
+    bytes whenever it is published (see ``StatusState``'s ``clock``)."""
     _grids: dict[tuple[str, str | None], tuple[datetime, Grid]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -81,7 +89,7 @@ class Snapshot:
 
     def grid(self, kubernetes: str = "stable", arch: str | None = None) -> Grid:
         """The dashboard grid for a test environment, cached (for ``GRID_TTL``, as staleness moves with time)."""
-        now = datetime.now(UTC)
+        now = self.now()
         with self._lock:
             cached = self._grids.get((kubernetes, arch))
             if cached is not None and now - cached[0] < GRID_TTL:
@@ -95,7 +103,11 @@ class Snapshot:
         """What one cell shows now (``cell_rules.view`` with this snapshot's entries and configuration)."""
         project = self.config.projects.get(key.project)
         timeout = timedelta(seconds=project.timeout if project else 0)
-        return view(key, self.current, now=datetime.now(UTC), stale_after=self.config.stale_after, timeout=timeout)
+        return view(key, self.current, now=self.now(), stale_after=self.config.stale_after, timeout=timeout)
+
+    def now(self) -> datetime:
+        """The time clock-dependent answers are computed at: ``as_of``, or the wall clock (UTC)."""
+        return self.as_of or datetime.now(UTC)
 
     @property
     def age(self) -> timedelta:
@@ -105,10 +117,17 @@ class Snapshot:
 class StatusState:
     """The mirror, its index and the current ``Snapshot`` of one status repository (see the module doc)."""
 
-    def __init__(self, remote: Remote, mirror_dir: Path, *, refresh_seconds: float = 300.0):
+    def __init__(
+        self, remote: Remote, mirror_dir: Path, *, refresh_seconds: float = 300.0, clock: str = WALL_CLOCK
+    ) -> None:
+        if clock not in CLOCKS:
+            raise BadInputError(f"clock {clock!r}: use one of {', '.join(CLOCKS)}")
         self.remote = remote
         self.mirror_dir = mirror_dir
         self.refresh_seconds = refresh_seconds
+        self.clock = clock
+        """``wall``: answers move with the clock; ``commit``: every snapshot is as of its commit's time
+        (``Snapshot.as_of``, and ``refreshed_at`` is that time too), so answers depend on the commit alone."""
         mirror_dir.mkdir(parents=True, exist_ok=True)
         self._mirror: Mirror | None = None  # made by the first refresh (a local repository may not exist yet)
         self._index: StatusIndex | None = None
@@ -218,16 +237,22 @@ class StatusState:
             stats = index.refresh()
             old = self._snapshot
             if old is not None and old.commit == stats.commit:
-                self._snapshot = replace(old, refreshed_at=now, error=None)
+                self._snapshot = replace(old, refreshed_at=old.as_of or now, error=None)
                 self._last_error = None
                 return None
             config = index.config()
             current = index.current()
             insight = self._update_insight(index, config)
-        snap = Snapshot(stats.commit, config, current, now, insight=insight)
+            as_of = self._commit_time(index, stats.commit) if self.clock == COMMIT_CLOCK else None
+        snap = Snapshot(stats.commit, config, current, as_of or now, insight=insight, as_of=as_of)
         self._snapshot = snap
         self._last_error = None
         return snap
+
+    @staticmethod
+    def _commit_time(index: StatusIndex, commit: str) -> datetime:
+        """When ``commit`` was committed (its committer date, UTC)."""
+        return datetime.fromtimestamp(int(index.git.text("show", "-s", "--format=%ct", commit).strip()), UTC)
 
     def _update_insight(self, index: StatusIndex, config: Config) -> Mapping[CellKey, CellInsight]:
         """Bring the insight cache up to the index (under the index lock) and return a frozen copy of it.

@@ -119,6 +119,7 @@ class StatusIndex:
         self.db = sqlite3.connect(str(db_path), check_same_thread=False)
         self.db.executescript(_SCHEMA)
         self._valid: dict[str, str | None] = {}  # blob -> error of full validation (None: valid)
+        self._preloaded: dict[str, bytes | None] = {}  # blob -> content read by preload()
 
     # -- state -------------------------------------------------------------------------------
     @property
@@ -240,6 +241,10 @@ class StatusIndex:
         """Versions of the matching cells, newest first."""
         where: list[str] = []
         args: list[Any] = []
+        path = _one_cell_path(project, release, arch, stage, cloud, environment)
+        if path is not None:  # one cell: walk the path index, not every entry newest first
+            where.append("path = ?")
+            args.append(path)
         for column, value in (
             ("project", project), ("release", release), ("arch", arch), ("stage", stage),
             ("cloud", cloud), ("environment", environment), ("status", status),
@@ -296,11 +301,21 @@ class StatusIndex:
         row = self.db.execute("SELECT commit_id FROM entries WHERE seq = ?", (seq,)).fetchone()
         return str(row[0]) if row else None
 
+    def preload(self, entries: Sequence[Entry]) -> None:
+        """Read the files behind ``entries`` now, in one batch, for ``record`` to answer from memory (a caller
+        that will ask for many records, such as ``crosscloud publish``, saves a git process per record)."""
+        blobs = sorted({e.blob for e in entries if e.blob is not None and e.blob not in self._preloaded})
+        for start in range(0, len(blobs), _BLOB_BATCH):
+            self._preloaded.update(self.git.read_blobs(blobs[start : start + _BLOB_BATCH]))
+
     def record(self, entry: Entry) -> Record:
-        """The full record behind an entry (read from git on demand)."""
+        """The full record behind an entry (read from git on demand, or from what ``preload`` read)."""
         if entry.blob is None:
             raise StatusRepoError(f"{entry.path} at {entry.commit[:12]} has no content")
-        content = self.git.read_blobs([entry.blob])[entry.blob]
+        if entry.blob in self._preloaded:
+            content = self._preloaded[entry.blob]
+        else:
+            content = self.git.read_blobs([entry.blob])[entry.blob]
         if content is None:
             raise StatusRepoError(f"blob {entry.blob} of {entry.path} is missing")
         return Record.from_json(content, source=f"{entry.path} at {entry.commit[:12]}")
@@ -340,6 +355,26 @@ def _entry(row: Sequence[Any]) -> Entry:
         CellKey(project, release, arch, stage, cloud, environment),
         seq, path, commit, when, blob, status, started, finished, ref, sha, _link(url), reason, error,
     )  # fmt: skip
+
+
+def _one_cell_path(
+    project: str | None,
+    release: str | None,
+    arch: str | None,
+    stage: str | None,
+    cloud: str | None,
+    environment: str | None,
+) -> str | None:
+    """The file of the one cell these filters name, when they name exactly one (else None)."""
+    if project is None or release is None or arch is None or stage is None:
+        return None
+    if stage != "build" and (cloud is None or environment is None):
+        return None
+    key = CellKey(project, release, arch, stage, cloud, environment) if stage != "build" else None
+    try:
+        return layout.cell_path(key or CellKey(project, release, arch, stage))
+    except ValueError:  # not a cell at all: the other filters find nothing
+        return None
 
 
 def _link(url: str | None) -> str | None:
