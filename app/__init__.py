@@ -36,7 +36,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from crosscloud.status_repo.git import Remote
     from crosscloud_app import api, badges, pages
     from crosscloud_app.github_app import check_runs, failure_issues, webhooks
-    from crosscloud_app.web import http_errors, monitoring, response_headers, settings
+    from crosscloud_app.web import http_errors, monitoring, response_headers, settings, worker_slots
     from crosscloud_app.web.status_state import EXTENSION, NotReadyError, StatusState
 
     app = Flask(__name__)
@@ -46,11 +46,17 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     settings.apply_defaults(app)
 
     remote = Remote.parse(settings.status_repo(app), app.config.get("TOKEN") or None)
+    mirror_dir, shared_tip = settings.mirror_dir(app), None
+    if app.config.get("MIRROR_PER_WORKER"):  # one of several worker processes (see web.worker_slots)
+        slot = worker_slots.claim(mirror_dir)
+        app.extensions[worker_slots.EXTENSION] = slot
+        mirror_dir, shared_tip = slot.path, settings.mirror_dir(app) / worker_slots.TIP_FILE
     state = StatusState(
         remote,
-        settings.mirror_dir(app),
+        mirror_dir,
         refresh_seconds=settings.refresh_seconds(app),
         clock=settings.clock(app),
+        shared_tip=shared_tip,
     )
     app.extensions[EXTENSION] = state
     with contextlib.suppress(NotReadyError):  # served as 503 (/healthz says why) until a refresh succeeds

@@ -52,6 +52,9 @@ DEFAULTS: Final[dict[str, Any]] = {
     # What "now" is for answers that depend on the clock (staleness, "3 minutes ago"): "wall", or "commit" (the
     # status repository commit's time: the same commit gives the same bytes; what `crosscloud publish` uses).
     "CLOCK": "wall",
+    # Several worker processes over one MIRROR_DIR (`crosscloud serve --workers`): each keeps its mirror and index
+    # in a slot of its own (worker-<k>/) and they follow each other's new commits through a shared tip file.
+    "MIRROR_PER_WORKER": False,
 }
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -42,6 +43,8 @@ from crosscloud_app.web import metrics
 EXTENSION = "crosscloud"
 GRID_TTL = timedelta(seconds=60)
 """How long a cached grid is reused before staleness (which depends on the clock) is computed again."""
+TIP_POLL_SECONDS = 1.0
+"""How often a worker looks at the shared tip file (``StatusState.shared_tip``)."""
 WALL_CLOCK = "wall"
 COMMIT_CLOCK = "commit"
 CLOCKS = (WALL_CLOCK, COMMIT_CLOCK)
@@ -118,7 +121,13 @@ class StatusState:
     """The mirror, its index and the current ``Snapshot`` of one status repository (see the module doc)."""
 
     def __init__(
-        self, remote: Remote, mirror_dir: Path, *, refresh_seconds: float = 300.0, clock: str = WALL_CLOCK
+        self,
+        remote: Remote,
+        mirror_dir: Path,
+        *,
+        refresh_seconds: float = 300.0,
+        clock: str = WALL_CLOCK,
+        shared_tip: Path | None = None,
     ) -> None:
         if clock not in CLOCKS:
             raise BadInputError(f"clock {clock!r}: use one of {', '.join(CLOCKS)}")
@@ -128,6 +137,11 @@ class StatusState:
         self.clock = clock
         """``wall``: answers move with the clock; ``commit``: every snapshot is as of its commit's time
         (``Snapshot.as_of``, and ``refreshed_at`` is that time too), so answers depend on the commit alone."""
+        self.shared_tip = shared_tip
+        """A file the worker processes of one server share (``worker_slots``): touched after each refresh that
+        publishes a new commit; when another process touched it, this one refreshes within
+        ``TIP_POLL_SECONDS``. None: a process on its own."""
+        self._tip_seen = self._tip_mtime()
         mirror_dir.mkdir(parents=True, exist_ok=True)
         self._mirror: Mirror | None = None  # made by the first refresh (a local repository may not exist yet)
         self._index: StatusIndex | None = None
@@ -247,7 +261,23 @@ class StatusState:
         snap = Snapshot(stats.commit, config, current, as_of or now, insight=insight, as_of=as_of)
         self._snapshot = snap
         self._last_error = None
+        self._touch_tip(stats.commit)
         return snap
+
+    def _tip_mtime(self) -> int | None:
+        try:
+            return self.shared_tip.stat().st_mtime_ns if self.shared_tip is not None else None
+        except FileNotFoundError:
+            return None
+
+    def _touch_tip(self, commit: str) -> None:
+        """Tell the other workers a new commit is served (the file holds it, for people; its time is the news)."""
+        if self.shared_tip is None:
+            return
+        temporary = self.shared_tip.with_name(f".{self.shared_tip.name}.{os.getpid()}")
+        temporary.write_text(f"{commit}\n")
+        temporary.replace(self.shared_tip)
+        self._tip_seen = self._tip_mtime()
 
     @staticmethod
     def _commit_time(index: StatusIndex, commit: str) -> datetime:
@@ -288,12 +318,25 @@ class StatusState:
                 self._index.close()
 
     def _run(self) -> None:
+        next_timer = time.monotonic() + self.refresh_seconds
         while not self._stopping.is_set():
-            woken = self._wake.wait(self.refresh_seconds or None)
+            wait = max(0.0, next_timer - time.monotonic()) if self.refresh_seconds else None
+            if self.shared_tip is not None:
+                wait = TIP_POLL_SECONDS if wait is None else min(wait, TIP_POLL_SECONDS)
+            woken = self._wake.wait(wait)
             if self._stopping.is_set():
                 return
-            self._wake.clear()
-            reason, self._pending = (self._pending or "request", None) if woken else ("timer", None)
+            if woken:
+                self._wake.clear()
+                reason, self._pending = self._pending or "request", None
+            elif self.shared_tip is not None and self._tip_mtime() != self._tip_seen:
+                self._tip_seen = self._tip_mtime()
+                reason = "peer"
+            elif self.refresh_seconds and time.monotonic() >= next_timer:
+                reason = "timer"
+            else:
+                continue
+            next_timer = time.monotonic() + self.refresh_seconds
             try:
                 self.refresh_now(reason)
             except NotReadyError:
