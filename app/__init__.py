@@ -13,6 +13,9 @@ Its packages, each registered by name in ``create_app``:
   documented from one table;
 - ``github_app``: webhooks, talking to GitHub as the App, failure issues, check runs, ``crosscloud trigger``.
 
+Beside them, ``publish`` (``crosscloud publish``) is not registered in the app: it drives the whole app from
+outside, asking it for every path of the static site (one renderer, two outputs).
+
 How a status looks on every face is ``crosscloud.presentation``'s."""
 
 from __future__ import annotations

@@ -3,4 +3,5 @@ the settings (``settings``), the served state of the status repository (``status
 path (``http_errors``), what a request brings (``request_input``: the size-capped body, the bearer token), the
 one path that writes the status repository (``status_writes``), what every answer carries
 (``response_headers``), the metrics registry (``metrics``), the app's own SQLite files (``sqlite_store``),
-``/healthz`` and ``/metrics`` (``monitoring``) and the ``crosscloud serve`` command (``serve_command``)."""
+``/healthz`` and ``/metrics`` (``monitoring``), the ``crosscloud serve`` command (``serve_command``) and the
+mirror slot of each of its worker processes (``worker_slots``)."""

@@ -130,7 +130,7 @@ def serve_production(args: argparse.Namespace) -> int:
         from granian.log import LogLevels
         from granian.server import Server
     except ImportError:
-        raise BadInputError("--workers needs granian: pip install 'cross-cloud-ci[server]' (or granian)") from None
+        raise BadInputError("--workers needs granian (a dependency of cross-cloud-ci): pip install granian") from None
     port = args.port or _free_port(args.host)
     os.environ["CROSSCLOUD_STATUS_REPO"] = args.repo
     os.environ["CROSSCLOUD_MIRROR_PER_WORKER"] = "true"
