@@ -316,8 +316,11 @@ def _published(repo: Path, scratch: Path) -> Path:
 
 
 def production(repo: Path, mirror: Path, port: int, workers: int, log_file: Path) -> subprocess.Popen[bytes]:
-    """``crosscloud serve --workers N`` (the documented production command) in its own session."""
+    """``crosscloud serve --workers N`` (the documented production command) in its own session, with the commit
+    clock: the generated year ends in 2018, and on the wall clock every badge would read stale, where the
+    published one (as of the commit) does not; so both serve the same bytes."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CROSSCLOUD_")}
+    env["CROSSCLOUD_CLOCK"] = "commit"
     with log_file.open("wb") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "crosscloud", "serve", "--repo", str(repo), "--mirror-dir", str(mirror),
@@ -402,6 +405,9 @@ def throughput(repo: Path, scratch: Path, seconds: float, connections: int, with
         port = free_port()
         env = {**os.environ, "CROSSCLOUD_STATUS_REPO": str(repo), "CROSSCLOUD_MIRROR_DIR": str(scratch / "m-gu")}
         env["CROSSCLOUD_REFRESH_SECONDS"] = "5"
+        env["CROSSCLOUD_CLOCK"] = "commit"
+        # one mirror per worker: two gunicorn workers over one mirror race on its index ("database is locked")
+        env["CROSSCLOUD_MIRROR_PER_WORKER"] = "true"
         with (scratch / "gunicorn.log").open("wb") as app_log:
             guni = subprocess.Popen(
                 [str(gunicorn), "--workers", "2", "--bind", f"127.0.0.1:{port}", "--log-level", "warning",
