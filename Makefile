@@ -67,6 +67,7 @@ bench: tools
 	$(PY) bench/bench_run_matrix.py
 	$(PY) bench/bench_faults.py
 	$(PY) bench/bench_app.py
+	$(PY) bench/bench_publish.py
 	$(PY) bench/bench_insight.py
 	$(PY) bench/bench_hostile.py
 	$(PY) bench/bench_breadth.py

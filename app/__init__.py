@@ -16,6 +16,9 @@ Its packages, each registered by name in ``create_app``:
 Beside them, ``create_app`` here wires the packages into one app, ``serve_command`` serves it
 (``crosscloud serve``) and ``cli`` adds the app's commands to ``crosscloud``.
 
+Beside them, ``publish`` (``crosscloud publish``) is not registered in the app: it drives the whole app from
+outside, asking it for every path of the static site (one renderer, two outputs).
+
 How a status looks on every face is ``crosscloud.presentation``'s."""
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from crosscloud.status_repo.git import Remote
     from crosscloud_app import api, badges, pages
     from crosscloud_app.github_app import check_runs, failure_issues, webhooks
-    from crosscloud_app.web import http_errors, monitoring, public_url, response_headers, settings
+    from crosscloud_app.web import http_errors, monitoring, public_url, response_headers, settings, worker_slots
     from crosscloud_app.web.status_state import EXTENSION, NotReadyError, StatusState
 
     app = Flask(__name__)
@@ -50,8 +53,19 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     remote = Remote.parse(settings.status_repo(app), app.config.get("TOKEN") or None)
     public_url.check(app)
-    state = StatusState(remote, settings.mirror_dir(app), refresh_seconds=settings.refresh_seconds(app),
-                        history_days=settings.history_days(app))  # fmt: skip
+    mirror_dir, shared_tip = settings.mirror_dir(app), None
+    if app.config.get("MIRROR_PER_WORKER"):  # one of several worker processes (see web.worker_slots)
+        slot = worker_slots.claim(mirror_dir)
+        app.extensions[worker_slots.EXTENSION] = slot
+        mirror_dir, shared_tip = slot.path, settings.mirror_dir(app) / worker_slots.TIP_FILE
+    state = StatusState(
+        remote,
+        mirror_dir,
+        refresh_seconds=settings.refresh_seconds(app),
+        history_days=settings.history_days(app),
+        clock=settings.clock(app),
+        shared_tip=shared_tip,
+    )
     app.extensions[EXTENSION] = state
     with contextlib.suppress(NotReadyError):  # served as 503 (/healthz says why) until a refresh succeeds
         state.refresh_now("startup")

@@ -1,8 +1,14 @@
-"""``crosscloud serve``: the app on werkzeug's threaded server, for a laptop, ``make run`` and the tests.
+"""``crosscloud serve``: the app on werkzeug's threaded server, for a laptop, ``make run`` and the tests; with
+``--workers N``, the production server: granian (a Rust HTTP server, PyPI ``granian``, the ``server`` extra)
+running ``N`` worker processes of ``create_app``.
 
-Production runs the same ``create_app`` under gunicorn (see the README); this command exists so that
-the dashboard of a local status repository is one command away. SIGINT and SIGTERM stop it cleanly:
-the server finishes the requests in flight and the refresh thread is stopped."""
+The workers share the mirror directory: each keeps its mirror and index in a slot of its own and follows the
+others' new commits through a shared tip file (``worker_slots``), so N workers never race on one git
+directory or SQLite index and serve the same commit within about a second of each other. Slow clients cost
+granian a connection, not a worker: a badge is answered while others dribble their headers.
+
+SIGINT and SIGTERM stop either server cleanly: the requests in flight are finished and the refresh threads
+are stopped."""
 
 from __future__ import annotations
 
@@ -25,12 +31,18 @@ def register(commands: Any) -> None:
         "serve",
         help="serve the dashboard, badges and API",
         description="Serve the app over a local mirror of the status repository (refreshed on a timer and on "
-        "push webhooks). For production run create_app under gunicorn instead.",
+        "push webhooks). With --workers N, the production server (granian) with N worker processes.",
     )
     add_repo_options(p)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080; 0 picks a free one)")
     p.add_argument("--mirror-dir", type=Path, metavar="DIR", help="where the mirror and its index live")
+    p.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="run the production server (granian) with N worker processes (default: werkzeug, one process)",
+    )
     p.add_argument(
         "--stop-after", type=float, metavar="SECONDS", help="stop serving after this long (default: until Ctrl-C)"
     )
@@ -58,8 +70,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise BadInputError(f"--port {args.port}: use 0 to 65535")
     if args.stop_after is not None and args.stop_after <= 0:
         raise BadInputError(f"--stop-after {args.stop_after:g}: use a number of seconds above 0")
+    if args.workers is not None:
+        return serve_production(args)
     # On a loopback address the feed may take its links from the request (see crosscloud_app.web.public_url).
-    config: dict[str, Any] = {"STATUS_REPO": args.repo, "LOCAL": args.host in ("127.0.0.1", "localhost", "::1")}
+    config: dict[str, Any] = {"STATUS_REPO": args.repo, "LOCAL": _is_loopback(args.host)}
     token = token_from_args(args)
     if token:
         config["TOKEN"] = token
@@ -97,3 +111,70 @@ def cmd_serve(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
     print("crosscloud: stopped", flush=True)
     return 0
+
+
+MAX_WORKERS = 64
+BLOCKING_THREADS = 16
+"""Python threads per worker that run the app (granian's default, 256, is far more than the app's views
+need: they never wait on git, and webhooks queue their work on the app's own threads)."""
+
+
+def serve_production(args: argparse.Namespace) -> int:
+    """``--workers N``: granian with N processes, each importing ``crosscloud_app:create_app`` (configured through
+    the ``CROSSCLOUD_*`` environment it inherits)."""
+    from crosscloud.errors import BadInputError
+
+    if not 1 <= args.workers <= MAX_WORKERS:
+        raise BadInputError(f"--workers {args.workers}: use 1 to {MAX_WORKERS}")
+    try:
+        from granian.constants import Interfaces
+        from granian.log import LogLevels
+        from granian.server import Server
+    except ImportError:
+        raise BadInputError("--workers needs granian (a dependency of cross-cloud-ci): pip install granian") from None
+    port = args.port or _free_port(args.host)
+    os.environ["CROSSCLOUD_STATUS_REPO"] = args.repo
+    os.environ["CROSSCLOUD_MIRROR_PER_WORKER"] = "true"
+    if _is_loopback(args.host):  # as the development server: see crosscloud_app.web.public_url
+        os.environ["CROSSCLOUD_LOCAL"] = "true"
+    token = token_from_args(args)
+    if token:
+        os.environ["CROSSCLOUD_TOKEN"] = token
+    mirror = _mirror_dir(args)
+    if mirror is not None:
+        os.environ["CROSSCLOUD_MIRROR_DIR"] = str(mirror)
+    server = Server(
+        "crosscloud_app:create_app",
+        address=args.host,
+        port=port,
+        interface=Interfaces.WSGI,
+        workers=args.workers,
+        factory=True,
+        blocking_threads=BLOCKING_THREADS,
+        log_level=LogLevels.warning,
+        respawn_failed_workers=True,
+    )
+    host = f"[{args.host}]" if ":" in args.host else args.host
+    print(f"crosscloud: serving {args.repo} at http://{host}:{port}/ ({args.workers} workers)", flush=True)
+    if args.stop_after is not None:
+        print(f"crosscloud: stopping after {args.stop_after:g} s", flush=True)
+        timer = threading.Timer(args.stop_after, os.kill, (os.getpid(), signal.SIGTERM))
+        timer.daemon = True
+        timer.start()
+    server.serve()
+    print("crosscloud: stopped", flush=True)
+    return 0
+
+
+def _is_loopback(host: str) -> bool:
+    return host in ("127.0.0.1", "localhost", "::1")
+
+
+def _free_port(host: str) -> int:
+    """A port nothing listens on now (``--port 0`` with several workers: they must all bind one port)."""
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])

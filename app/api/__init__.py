@@ -29,12 +29,22 @@ def _no_cache(response: Response) -> Response:
     return response
 
 
+def json_alias(method: str, rule: str) -> bool:
+    """Whether a route is also answered at its path + ``.json``: a read of ``/api/v1`` without path parameters
+    (``/api/v1/projects.json``), the file name ``crosscloud publish`` gives it (a static server cannot answer
+    JSON at a path that is also a folder), so the API's index page links one address for the app and the
+    published site."""
+    return method == "get" and rule.startswith(f"{PREFIX}/") and "<" not in rule and not rule.endswith(".json")
+
+
 def register(app: Flask) -> None:
     """Every route of ``OPERATIONS`` (endpoint ``api.<view name>``) and the query parameters each accepts, and
     ``/api/v1/``, their index for people (``index_page``)."""
     bp = Blueprint(NAME, __name__)
     for op in OPERATIONS:
         bp.add_url_rule(op.rule, op.endpoint, op.view, methods=[op.method.upper()])
+        if json_alias(op.method, op.rule):  # after the path itself: url_for builds the path
+            bp.add_url_rule(f"{op.rule}.json", op.endpoint, op.view, methods=["GET"])
     bp.add_url_rule(f"{PREFIX}/", "index_page", index_page.index_page)  # the table as a page for people
     app.register_blueprint(bp)
     app.extensions[query.EXTENSION] = {f"{NAME}.{op.endpoint}": frozenset(op.query) for op in OPERATIONS}

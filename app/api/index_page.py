@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import render_template, url_for
+from flask import render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from crosscloud_app.api.openapi import document
@@ -34,10 +34,21 @@ def operations(doc: dict[str, Any]) -> list[dict[str, Any]]:
                     "summary": op.get("summary", ""),
                     "description": op.get("description", ""),
                     "parameters": parameters,
-                    "readable": method == "get" and "{" not in path,
+                    "href": _href(method, path),
                 }
             )
     return out
+
+
+def _href(method: str, path: str) -> str | None:
+    """Where the page links an operation a browser can open (a read without parameters in its path): at
+    ``<path>.json`` (see ``crosscloud_app.api.json_alias``), which the app and the published site both answer;
+    None for the rest, and for the operators' routes outside ``/api/v1`` (the app's own stores, not published)."""
+    from crosscloud_app.api import json_alias
+
+    if not json_alias(method, path) or "{" in path:
+        return None
+    return f"{request.script_root}{path}.json"
 
 
 def index_page() -> ResponseReturnValue:

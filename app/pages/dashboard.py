@@ -17,8 +17,8 @@ project failure without relying on colour. Cloud columns are headed by the cloud
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any, Final
 
 from flask import Blueprint, current_app, render_template, request, url_for
@@ -49,11 +49,23 @@ class Choice:
     kubernetes: str = "stable"
     arch: str | None = None
 
-    def args(self, **change: str | None) -> dict[str, str]:
-        """Query arguments for a link to this view with ``change`` applied (defaults left out)."""
-        values = {"stage": self.stage, "kubernetes": self.kubernetes, "arch": self.arch, **change}
-        defaults = {"stage": "deploy", "kubernetes": "stable", "arch": None}
-        return {k: str(v) for k, v in values.items() if v and v != defaults[k]}
+    def but(self, **change: str | None) -> Choice:
+        """This view with ``change`` applied (``arch=None``: each project's first)."""
+        return replace(self, **change)  # type: ignore[arg-type]
+
+    @property
+    def url(self) -> str:
+        """The link to this view: ``/`` for the default one, else ``/views/<stage>/<kubernetes>/<arch>/``
+        (``any`` for each project's first architecture). Every view is a path, not a query, so that the
+        published site (``crosscloud publish``, one file per path) has each one, and the app and the site
+        answer a link with the same bytes; ``/?stage=...`` still answers as before."""
+        if self == Choice():
+            return url_for("dashboard.index")
+        return url_for("dashboard.view", stage=self.stage, kubernetes=self.kubernetes, arch=self.arch or ANY_ARCH)
+
+
+ANY_ARCH = "any"
+"""The ``arch`` of a view's path for each project's first architecture."""
 
 
 def parse_choice() -> Choice:
@@ -216,9 +228,23 @@ PAGES = "crosscloud_dashboard_pages"
 
 @bp.get("/")
 def index() -> ResponseReturnValue:
-    """The page for the chosen view, rendered once per cached grid (a minute at most, see
-    ``state.GRID_TTL``): the relative times in it are kept current by ``static/relative-time.js``."""
-    choice = parse_choice()
+    """The page for the view the query chooses (see ``page``)."""
+    return page(parse_choice())
+
+
+@bp.get("/views/<stage>/<kubernetes>/<arch>/")
+def view(stage: str, kubernetes: str, arch: str) -> ResponseReturnValue:
+    """A view named by its path (``Choice.url``); 404 naming the part at fault for anything else."""
+    for name, value, allowed in (("stage", stage, VIEW_STAGES), ("kubernetes", kubernetes, RELEASES),
+                                 ("arch", arch, (*ARCHES, ANY_ARCH))):  # fmt: skip
+        if value not in allowed:
+            raise HttpError(404, f"no {name} {value[:40]!r}: use one of {', '.join(allowed)}")
+    return page(Choice(stage, kubernetes, None if arch == ANY_ARCH else arch))
+
+
+def page(choice: Choice) -> ResponseReturnValue:
+    """The page for ``choice``, rendered once per cached grid (a minute at most, see ``state.GRID_TTL``): the
+    relative times in it are kept current by ``static/relative-time.js``."""
     snapshot = get_state().snapshot()
     grid = snapshot.grid(kubernetes=choice.kubernetes, arch=choice.arch, stage=choice.stage)
     pages: dict[Choice, tuple[Snapshot, Grid, str]] = current_app.extensions.setdefault(PAGES, {})
@@ -231,7 +257,7 @@ def index() -> ResponseReturnValue:
 
 
 def render_page(snapshot: Snapshot, grid: Grid, choice: Choice) -> str:
-    now = datetime.now(UTC)
+    now = snapshot.now()
     sections: list[tuple[str | None, list[Line]]] = []
     for relation, rows in grid.sections:
         lines = []
@@ -247,7 +273,7 @@ def render_page(snapshot: Snapshot, grid: Grid, choice: Choice) -> str:
         choice=choice,
         stages=VIEW_STAGES,
         releases=RELEASES,
-        arches=ARCHES,
+        arches=(None, *ARCHES),
         insights=snapshot.insight,
         now=now,
         looks=[presentation.LOOKS[s] for s in LEGEND],

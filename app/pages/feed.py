@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Final
 from urllib.parse import quote, urlencode
 
-from flask import Blueprint, current_app, request, url_for
+from flask import Blueprint, current_app, request
 from werkzeug.wrappers import Response
 
 from crosscloud import layout
@@ -235,7 +235,7 @@ def feed() -> Response:
             commit = index.commit or commit  # a refresh may have indexed a newer commit meanwhile
             changes = status_changes(index, project)
         query = f"?{urlencode({'project': project})}" if project else ""
-        self_url = base + url_for("feed.feed") + query
+        self_url = base + request.path + query  # request.path is below the base, which already has the mount
         name = config.projects[project].display_name if project else None
         title = f"Cross-Cloud CI: status changes of {name}" if name else "Cross-Cloud CI: status changes"
         body = render(changes, config, base=base, self_url=self_url, title=title)

@@ -25,5 +25,6 @@
       if (!isNaN(when)) el.textContent = relative(when, now);
     });
   }
+  update(); // a published page (crosscloud publish) was rendered as of its commit: correct it at once
   setInterval(update, 30000);
 })();

@@ -2,5 +2,6 @@
 the settings (``settings``), the served state of the status repository (``status_state``), the one HTTP error
 path (``http_errors``), what a request brings (``request_input``: the size-capped body, the bearer token), the
 one path that writes the status repository (``status_writes``), what every answer carries
-(``response_headers``), the metrics registry (``metrics``), the app's own SQLite files (``sqlite_store``)
-and ``/healthz`` and ``/metrics`` (``monitoring``)."""
+(``response_headers``), the metrics registry (``metrics``), the app's own SQLite files (``sqlite_store``),
+``/healthz`` and ``/metrics`` (``monitoring``) and the mirror slot of each worker process of
+``crosscloud serve --workers`` (``worker_slots``)."""

@@ -55,6 +55,12 @@ DEFAULTS: Final[dict[str, Any]] = {
     # Webhook work happens off the request on this many threads, with at most this many waiting.
     "WEBHOOK_WORKERS": 2,
     "WEBHOOK_QUEUE": 16,
+    # What "now" is for answers that depend on the clock (staleness, "3 minutes ago"): "wall", or "commit" (the
+    # status repository commit's time: the same commit gives the same bytes; what `crosscloud publish` uses).
+    "CLOCK": "wall",
+    # Several worker processes over one MIRROR_DIR (`crosscloud serve --workers`): each keeps its mirror and index
+    # in a slot of its own (worker-<k>/) and they follow each other's new commits through a shared tip file.
+    "MIRROR_PER_WORKER": False,
 }
 
 
@@ -99,6 +105,13 @@ def history_days(app: Flask) -> float | None:
     if days <= 0:
         raise BadInputError(f"{ENV_PREFIX}_HISTORY_DAYS must be more than 0 (unset it to keep all history)")
     return days
+
+
+def clock(app: Flask) -> str:
+    value = app.config.get("CLOCK") or "wall"
+    if value not in ("wall", "commit"):
+        raise BadInputError(f"{ENV_PREFIX}_CLOCK must be wall or commit, not {value!r}")
+    return str(value)
 
 
 def private_key(app: Flask) -> str | None:

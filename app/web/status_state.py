@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -33,7 +34,7 @@ from flask import current_app
 
 from crosscloud.cell_rules import CellView, Grid, build_grid, view
 from crosscloud.config import Config
-from crosscloud.errors import CrossCloudError, StatusRepoError
+from crosscloud.errors import BadInputError, CrossCloudError, StatusRepoError
 from crosscloud.insight import CellInsight, InsightCache, self_provisioning
 from crosscloud.records import CellKey
 from crosscloud.status_repo.git import Remote
@@ -44,6 +45,12 @@ from crosscloud_app.web import metrics
 EXTENSION = "crosscloud"
 GRID_TTL = timedelta(seconds=60)
 """How long a cached grid is reused before staleness (which depends on the clock) is computed again."""
+TIP_POLL_SECONDS = 1.0
+"""How often a worker looks at the shared tip file (``StatusState.shared_tip``)."""
+WALL_CLOCK = "wall"
+COMMIT_CLOCK = "commit"
+CLOCKS = (WALL_CLOCK, COMMIT_CLOCK)
+"""What ``now`` is for a snapshot (``StatusState``'s ``clock``)."""
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +91,10 @@ class Snapshot:
     """Why the last refresh failed, when it did (then this is the last good state)."""
     insight: Mapping[CellKey, CellInsight] = field(default_factory=lambda: _NO_INSIGHT)
     """The insight of every cell with a result at ``commit`` (a read-only copy: it never changes)."""
+    as_of: datetime | None = None
+    """The instant every answer that depends on the clock (staleness, "3 minutes ago") is computed at; None:
+    the wall clock. ``crosscloud publish`` sets it to the commit's time, so that a commit publishes the same
+    bytes whenever it is published (see ``StatusState``'s ``clock``)."""
     _grids: dict[tuple[str, str | None, str], tuple[datetime, Grid]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
@@ -92,7 +103,7 @@ class Snapshot:
     def grid(self, kubernetes: str = "stable", arch: str | None = None, stage: str = "deploy") -> Grid:
         """The dashboard grid for a test environment and a view (``cell_rules.VIEW_STAGES``), cached (for
         ``GRID_TTL``, as staleness moves with time)."""
-        now = datetime.now(UTC)
+        now = self.now()
         with self._lock:
             cached = self._grids.get((kubernetes, arch, stage))
             if cached is not None and now - cached[0] < GRID_TTL:
@@ -106,7 +117,11 @@ class Snapshot:
         """What one cell shows now (``cell_rules.view`` with this snapshot's entries and configuration)."""
         project = self.config.projects.get(key.project)
         timeout = timedelta(seconds=project.timeout if project else 0)
-        return view(key, self.current, now=datetime.now(UTC), stale_after=self.config.stale_after, timeout=timeout)
+        return view(key, self.current, now=self.now(), stale_after=self.config.stale_after, timeout=timeout)
+
+    def now(self) -> datetime:
+        """The time clock-dependent answers are computed at: ``as_of``, or the wall clock (UTC)."""
+        return self.as_of or datetime.now(UTC)
 
     @property
     def age(self) -> timedelta:
@@ -117,13 +132,30 @@ class StatusState:
     """The mirror, its index and the current ``Snapshot`` of one status repository (see the module doc)."""
 
     def __init__(
-        self, remote: Remote, mirror_dir: Path, *, refresh_seconds: float = 300.0, history_days: float | None = None
-    ):
+        self,
+        remote: Remote,
+        mirror_dir: Path,
+        *,
+        refresh_seconds: float = 300.0,
+        history_days: float | None = None,
+        clock: str = WALL_CLOCK,
+        shared_tip: Path | None = None,
+    ) -> None:
+        if clock not in CLOCKS:
+            raise BadInputError(f"clock {clock!r}: use one of {', '.join(CLOCKS)}")
         self.remote = remote
         self.mirror_dir = mirror_dir
         self.refresh_seconds = refresh_seconds
         self.history_days = history_days
         """The mirror's history window (``HISTORY_DAYS``), None for all history."""
+        self.clock = clock
+        """``wall``: answers move with the clock; ``commit``: every snapshot is as of its commit's time
+        (``Snapshot.as_of``, and ``refreshed_at`` is that time too), so answers depend on the commit alone."""
+        self.shared_tip = shared_tip
+        """A file the worker processes of one server share (``worker_slots``): touched after each refresh that
+        publishes a new commit; when another process touched it, this one refreshes within
+        ``TIP_POLL_SECONDS``. None: a process on its own."""
+        self._tip_seen = self._tip_mtime()
         mirror_dir.mkdir(parents=True, exist_ok=True)
         self._mirror: Mirror | None = None  # made by the first refresh (a local repository may not exist yet)
         self._index: StatusIndex | None = None
@@ -248,16 +280,38 @@ class StatusState:
                 self._insight = None  # answers counted versions that are gone: count again
             old = self._snapshot
             if old is not None and old.commit == stats.commit:
-                self._snapshot = replace(old, refreshed_at=now, error=None)
+                self._snapshot = replace(old, refreshed_at=old.as_of or now, error=None)
                 self._last_error = None
                 return None
             config = index.config()
             current = index.current()
             insight = self._update_insight(index, config)
-        snap = Snapshot(stats.commit, config, current, now, insight=insight)
+            as_of = self._commit_time(index, stats.commit) if self.clock == COMMIT_CLOCK else None
+        snap = Snapshot(stats.commit, config, current, as_of or now, insight=insight, as_of=as_of)
         self._snapshot = snap
         self._last_error = None
+        self._touch_tip(stats.commit)
         return snap
+
+    def _tip_mtime(self) -> int | None:
+        try:
+            return self.shared_tip.stat().st_mtime_ns if self.shared_tip is not None else None
+        except FileNotFoundError:
+            return None
+
+    def _touch_tip(self, commit: str) -> None:
+        """Tell the other workers a new commit is served (the file holds it, for people; its time is the news)."""
+        if self.shared_tip is None:
+            return
+        temporary = self.shared_tip.with_name(f".{self.shared_tip.name}.{os.getpid()}")
+        temporary.write_text(f"{commit}\n")
+        temporary.replace(self.shared_tip)
+        self._tip_seen = self._tip_mtime()
+
+    @staticmethod
+    def _commit_time(index: StatusIndex, commit: str) -> datetime:
+        """When ``commit`` was committed (its committer date, UTC)."""
+        return datetime.fromtimestamp(int(index.git.text("show", "-s", "--format=%ct", commit).strip()), UTC)
 
     def _update_insight(self, index: StatusIndex, config: Config) -> Mapping[CellKey, CellInsight]:
         """Bring the insight cache up to the index (under the index lock) and return a frozen copy of it.
@@ -297,12 +351,25 @@ class StatusState:
                 self._index.close()
 
     def _run(self) -> None:
+        next_timer = time.monotonic() + self.refresh_seconds
         while not self._stopping.is_set():
-            woken = self._wake.wait(self.refresh_seconds or None)
+            wait = max(0.0, next_timer - time.monotonic()) if self.refresh_seconds else None
+            if self.shared_tip is not None:
+                wait = TIP_POLL_SECONDS if wait is None else min(wait, TIP_POLL_SECONDS)
+            woken = self._wake.wait(wait)
             if self._stopping.is_set():
                 return
-            self._wake.clear()
-            (reason, detail), self._pending = (self._pending or ("request", None)) if woken else ("timer", None), None
+            if woken:
+                self._wake.clear()
+                (reason, detail), self._pending = self._pending or ("request", None), None
+            elif self.shared_tip is not None and self._tip_mtime() != self._tip_seen:
+                self._tip_seen = self._tip_mtime()
+                reason, detail = "peer", None
+            elif self.refresh_seconds and time.monotonic() >= next_timer:
+                reason, detail = "timer", None
+            else:
+                continue
+            next_timer = time.monotonic() + self.refresh_seconds
             try:
                 self.refresh_now(reason, detail)
             except NotReadyError:

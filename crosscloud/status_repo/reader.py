@@ -49,6 +49,8 @@ _SCHEMA_DIGEST = hashlib.sha256(json.dumps(schemas.load(schemas.RESULT), sort_ke
 _CHANGES_PER_PART = 65536
 """Changes read from ``git log`` before they are ingested: a night at the CNCF's breadth is about one part."""
 _ROWS_PER_INSERT = 16384
+_PRELOAD_BATCH = 4096
+"""Blobs ``preload`` reads per ``cat-file`` call."""
 """Entries per ``executemany``: bounded memory while a cold index of many nights streams in."""
 
 
@@ -156,6 +158,7 @@ class StatusIndex:
                 self.db.execute("DELETE FROM validated")
                 self.db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES ('validated_with', ?)",
                                 (_SCHEMA_DIGEST,))  # fmt: skip
+        self._preloaded: dict[str, bytes | None] = {}  # blob -> content read by preload()
 
     # -- state -------------------------------------------------------------------------------
     @property
@@ -350,6 +353,10 @@ class StatusIndex:
         """Versions of the matching cells, newest first."""
         where: list[str] = []
         args: list[Any] = []
+        path = _one_cell_path(project, release, arch, stage, cloud, environment)
+        if path is not None:  # one cell: walk the path index, not every entry newest first
+            where.append("path = ?")
+            args.append(path)
         for column, value in (
             ("project", project), ("release", release), ("arch", arch), ("stage", stage),
             ("cloud", cloud), ("environment", environment), ("status", status),
@@ -406,14 +413,26 @@ class StatusIndex:
         row = self.db.execute("SELECT commit_id FROM entries WHERE seq = ?", (seq,)).fetchone()
         return str(row[0]) if row else None
 
+    def preload(self, entries: Sequence[Entry]) -> None:
+        """Read the files behind ``entries`` now, in one batch, for ``record`` to answer from memory (a caller
+        that will ask for many records, such as ``crosscloud publish``, saves a git process per record)."""
+        blobs = sorted({e.blob for e in entries if e.blob is not None and e.blob not in self._preloaded})
+        for start in range(0, len(blobs), _PRELOAD_BATCH):
+            contents, too_large = self.git.read_small_blobs(blobs[start : start + _PRELOAD_BATCH], MAX_RECORD_BYTES)
+            self._preloaded.update((blob, content) for blob, content in contents.items() if blob not in too_large)
+
     def record(self, entry: Entry) -> Record:
-        """The full record behind an entry (read from git on demand)."""
+        """The full record behind an entry (read from git on demand, or from what ``preload`` read)."""
         if entry.blob is None:
             raise StatusRepoError(f"{entry.path} at {entry.commit[:12]} has no content")
-        contents, too_large = self.git.read_small_blobs([entry.blob], MAX_RECORD_BYTES)
-        if entry.blob in too_large:
-            raise StatusRepoError(_too_large(f"{entry.path} at {entry.commit[:12]}", too_large[entry.blob])["error"])
-        content = contents[entry.blob]
+        if entry.blob in self._preloaded:
+            content = self._preloaded[entry.blob]
+        else:
+            contents, too_large = self.git.read_small_blobs([entry.blob], MAX_RECORD_BYTES)
+            if entry.blob in too_large:
+                where = f"{entry.path} at {entry.commit[:12]}"
+                raise StatusRepoError(_too_large(where, too_large[entry.blob])["error"])
+            content = contents[entry.blob]
         if content is None:
             raise StatusRepoError(f"blob {entry.blob} of {entry.path} is missing")
         return Record.from_json(content, source=f"{entry.path} at {entry.commit[:12]}")
@@ -474,6 +493,26 @@ def _entry(row: Sequence[Any]) -> Entry:
         CellKey(project, release, arch, stage, cloud, environment),
         seq, path, commit, when, blob, status, started, finished, ref, sha, _link(url), reason, error,
     )  # fmt: skip
+
+
+def _one_cell_path(
+    project: str | None,
+    release: str | None,
+    arch: str | None,
+    stage: str | None,
+    cloud: str | None,
+    environment: str | None,
+) -> str | None:
+    """The file of the one cell these filters name, when they name exactly one (else None)."""
+    if project is None or release is None or arch is None or stage is None:
+        return None
+    if stage != "build" and (cloud is None or environment is None):
+        return None
+    key = CellKey(project, release, arch, stage, cloud, environment) if stage != "build" else None
+    try:
+        return layout.cell_path(key or CellKey(project, release, arch, stage))
+    except ValueError:  # not a cell at all: the other filters find nothing
+        return None
 
 
 def _link(url: str | None) -> str | None:

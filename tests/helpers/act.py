@@ -38,6 +38,9 @@ STAND_IN_FOR = {
     "actions/download-artifact": "download-artifact",
     "hashicorp/setup-terraform": "setup-terraform",
     "helm/kind-action": "kind-action",
+    "actions/configure-pages": "configure-pages",
+    "actions/upload-pages-artifact": "upload-pages-artifact",
+    "actions/deploy-pages": "deploy-pages",
 }
 ACT_TIMEOUT = 600.0
 """Seconds one act run may take before it is killed."""

@@ -168,8 +168,19 @@ def test_each_terraform_readme_shows_its_step_and_its_set_up(cloud: str) -> None
         assert f"`{variable}`" in readme, f"terraform/{cloud}/README.md does not name {variable}"
 
 
-def test_the_status_repository_template_carries_the_nightly_workflow() -> None:
-    """status-data/ is the template repository that ``crosscloud init`` seeds: its nightly workflow is
-    workflows-templates/nightly.yml, byte for byte (edit the template, then copy it)."""
-    copy = ROOT / "status-data" / ".github" / "workflows" / "nightly.yml"
-    assert copy.read_bytes() == (TEMPLATES / "nightly.yml").read_bytes()
+@pytest.mark.parametrize("workflow", ["nightly.yml", "publish.yml"])
+def test_the_status_repository_template_carries_the_nightly_and_publish_workflows(workflow: str) -> None:
+    """status-data/ is the template repository that ``crosscloud init`` seeds: its nightly and status-site
+    workflows are workflows-templates/'s, byte for byte (edit the template, then copy it)."""
+    copy = ROOT / "status-data" / ".github" / "workflows" / workflow
+    assert copy.read_bytes() == (TEMPLATES / workflow).read_bytes()
+
+
+def test_the_status_site_is_published_after_the_nightly_it_shows() -> None:
+    """The nightly records with GITHUB_TOKEN, whose pushes start no workflow: the site workflow also runs when
+    the nightly (by its name) completes."""
+    nightly = yaml.safe_load((TEMPLATES / "nightly.yml").read_text(encoding="utf-8"))
+    publish = yaml.safe_load((TEMPLATES / "publish.yml").read_text(encoding="utf-8"))
+    triggers = publish[True]  # YAML 1.1 reads the key `on` as True
+    assert triggers["workflow_run"]["workflows"] == [nightly["name"]]
+    assert triggers["push"]["branches"] == ["main"]

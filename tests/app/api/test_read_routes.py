@@ -28,7 +28,7 @@ from crosscloud.status_repo.git import Git, Remote
 from crosscloud.status_repo.seed import init_status_repo
 from crosscloud.status_repo.writer import StatusRepoWriter
 from crosscloud_app import create_app
-from crosscloud_app.api import history, openapi, query
+from crosscloud_app.api import history, json_alias, openapi, query
 from crosscloud_app.web.status_state import EXTENSION, StatusState
 from tests.helpers.app_results import ALL_GREEN, Writer, pipeline, result
 from tests.helpers.paths import ROOT
@@ -547,11 +547,21 @@ def test_the_document_describes_every_route_and_parameter(reader: FlaskClient) -
     document itself as a page for people."""
     served = get(reader, "/api/v1/openapi.json", "/api/v1/openapi.json")
     assert served == DOCUMENT
+    # a read without path parameters is also answered at <path>.json, the published site's file name
+    for path in ("/api/v1/projects", "/api/v1/clouds", "/api/v1/cells", "/api/v1/insight", "/api/v1/history"):
+        plain, aliased = reader.get(path), reader.get(f"{path}.json")
+        assert aliased.status_code == 200 and aliased.get_json() == plain.get_json(), path
+    assert reader.get("/api/v1/projects/etcd.json").status_code == 404
+    every = {rule.rule for rule in reader.application.url_map.iter_rules()}
+    aliases = {f"{rule}.json" for rule in every if json_alias("get", rule) and f"{rule}.json" in every}
     rules = {
         rule.rule.replace("<", "{").replace(">", "}"): rule.methods
         for rule in reader.application.url_map.iter_rules()
-        if (rule.rule.startswith("/api/") or rule.rule.endswith(".json")) and rule.endpoint != "api.index_page"
+        if (rule.rule.startswith("/api/") or rule.rule.endswith(".json"))
+        and rule.endpoint != "api.index_page"
+        and rule.rule not in aliases
     }
+    assert len(aliases) == 5, aliases
     assert set(rules) == set(DOCUMENT["paths"])
     assert {"/api/v1/refresh", "/alerts.json"} <= set(rules)
     for path, methods in rules.items():

@@ -1,7 +1,7 @@
 """The served dashboard of the default configuration in Debian's headless Chromium (Playwright with
-``executable_path``; never ``playwright install``): it renders, cells open their deployment pages, the selector
-works without scripts of ours being needed, and the page fits 390 px and 1280 px screens. The December 2018
-grid (8 and 20 clouds) is ``test_dashboard_browser.py``'s."""
+``executable_path``; never ``playwright install``): it renders, cells open their deployment pages, the view links
+(stage, test environment) work without scripts of ours being needed, and the page fits 390 px and 1280 px
+screens. The December 2018 grid (8 and 20 clouds) is ``test_dashboard_browser.py``'s."""
 
 from __future__ import annotations
 
@@ -43,12 +43,11 @@ def test_dashboard_in_chromium(browser: Any, served: Served, tmp_path: Path) -> 
     assert stale.inner_text().split() == ["success", "stale"]
     assert stale.locator(".stale-mark").count() == 1
 
-    page.select_option('select[name="kubernetes"]', "head")
-    page.click('form.selector button[type="submit"]')
-    page.wait_for_url("**/?kubernetes=head*")
-    assert page.locator('select[name="kubernetes"]').input_value() == "head"
+    page.click('nav.selector a[data-kubernetes="head"]')
+    page.wait_for_url("**/views/deploy/head/any/")
+    assert page.locator("nav.selector a.current").all_inner_texts() == ["head", "each project's first"]
     page.click('nav.stages a:text("Provision")')
-    page.wait_for_url("**stage=provision*")
+    page.wait_for_url("**/views/provision/head/any/")
     assert page.locator('td[data-stage="provision"][data-project="etcd"]').get_attribute("data-status") == "success"
     assert errors == []  # no CSP violations, no missing assets
 

@@ -190,9 +190,15 @@ def test_stage_views_and_the_test_environment_selector(client: FlaskClient) -> N
     assert "Build view: one build per project and release" in build and "cloud columns show" not in build
     assert '<th scope="col">Built</th>' in build
     head = page(client, "/?kubernetes=head&arch=amd64")
-    assert '<option value="head" selected>' in head
-    assert '<option value="amd64" selected>' in head
-    assert 'href="/?stage=provision&amp;kubernetes=head&amp;arch=amd64"' in head  # the stage links keep the choice
+    assert '<a href="/views/deploy/head/amd64/" data-kubernetes="head" aria-current="page" class="current">' in head
+    assert '<a href="/views/deploy/head/amd64/" data-arch="amd64" aria-current="page" class="current">' in head
+    assert 'href="/views/provision/head/amd64/"' in head  # the stage links keep the choice
+    assert 'href="/views/deploy/stable/amd64/" data-kubernetes="stable"' in head
+    assert 'href="/views/deploy/head/any/" data-arch="any"' in head
+    assert page(client, "/views/deploy/head/amd64/") == head  # the path names the same view as the query
+    assert page(client, "/views/deploy/stable/any/") == page(client, "/")
+    for bad in ("/views/e2e/stable/any/", "/views/deploy/latest/any/", "/views/deploy/stable/sparc/"):
+        assert client.get(bad).status_code == 404
 
 
 def test_bad_view_parameters_answer_400_pages(client: FlaskClient) -> None:
