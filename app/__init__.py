@@ -14,10 +14,9 @@ Its packages, each registered by name in ``create_app``:
 - ``github_app``: webhooks, talking to GitHub as the App, failure issues, check runs, ``crosscloud trigger``.
 
 Beside them, ``create_app`` here wires the packages into one app, ``serve_command`` serves it
-(``crosscloud serve``) and ``cli`` adds the app's commands to ``crosscloud``.
-
-Beside them, ``publish`` (``crosscloud publish``) is not registered in the app: it drives the whole app from
-outside, asking it for every path of the static site (one renderer, two outputs).
+(``crosscloud serve``) and ``cli`` adds the app's commands to ``crosscloud``. The sixth package, ``publish``
+(``crosscloud publish``), is not registered in the app: it drives the whole app from outside, asking it for
+every path of the static site (one renderer, two outputs).
 
 How a status looks on every face is ``crosscloud.presentation``'s."""
 
