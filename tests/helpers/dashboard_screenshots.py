@@ -17,16 +17,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from playwright import sync_api
-
 from crosscloud.status_repo.git import Remote
 from crosscloud.status_repo.seed import init_status_repo
 from crosscloud.status_repo.writer import StatusRepoWriter
 from tests.helpers import dashboard_scenario
+from tests.helpers.browser import chromium
 from tests.helpers.paths import CNCF_2018, ROOT
 from tests.helpers.servers import Served
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SHOTS = {"dashboard-1280.png": (1280, 900, True), "dashboard-390.png": (390, 1500, False)}
 """File name: (width, height, whole page)."""
 
@@ -35,8 +33,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs", help="where the PNG files go (default docs/)")
     args = parser.parse_args()
-    chromium = shutil.which("chromium")
-    if chromium is None:
+    if shutil.which("chromium") is None:
         print("dashboard_screenshots: no chromium on PATH (apt-get install chromium)", file=sys.stderr)
         return 1
     args.out.mkdir(parents=True, exist_ok=True)
@@ -46,8 +43,7 @@ def main() -> int:
         dashboard_scenario.seed(StatusRepoWriter(Remote.parse(str(repo))))
         served = Served(repo, Path(scratch) / "mirror")
         try:
-            with sync_api.sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=chromium, args=FLAGS)
+            with chromium() as browser:
                 for name, (width, height, whole) in SHOTS.items():
                     page = browser.new_page(viewport={"width": width, "height": height})
                     page.route("https://**", lambda route: route.abort())
@@ -55,7 +51,6 @@ def main() -> int:
                     page.wait_for_load_state("load")
                     page.screenshot(path=str(args.out / name), full_page=whole)
                     print(f"wrote {args.out / name}")
-                browser.close()
         finally:
             served.stop()
     return 0

@@ -10,24 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright import sync_api
 
-from tests.helpers.required_tools import path_of
+from tests.helpers.browser import chromium
 from tests.helpers.servers import Served
-
-CHROMIUM = path_of("chromium")
-"""Debian's chromium (never ``playwright install``)."""
 
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
+    with chromium() as launched:
+        yield launched
 
 
 def test_dashboard_in_chromium(browser: Any, served: Served, tmp_path: Path) -> None:

@@ -17,17 +17,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright import sync_api
 
 from crosscloud.status_repo.git import Remote
 from crosscloud.status_repo.seed import init_status_repo
 from crosscloud.status_repo.writer import StatusRepoWriter
 from tests.helpers import dashboard_scenario
+from tests.helpers.browser import chromium
 from tests.helpers.paths import CNCF_2018
-from tests.helpers.required_tools import path_of
 from tests.helpers.servers import Served
 
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 LOGO_PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkaPhfDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
 )
@@ -36,10 +34,8 @@ BROKEN_LOGO = "core-dns-icon-color.png"
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=path_of("chromium"), args=CHROMIUM_FLAGS)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 def serve_scenario(root: Path, config: Path, clouds: tuple[str, ...]) -> Served:

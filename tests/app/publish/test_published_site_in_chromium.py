@@ -15,12 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright import sync_api
 
-from tests.helpers.required_tools import path_of
+from tests.helpers.browser import chromium
 from tests.helpers.servers import free_port
-
-CHROMIUM = path_of("chromium")
 
 
 @pytest.fixture
@@ -56,13 +53,8 @@ def site(seeded_repo: Path, tmp_path: Path) -> Iterator[str]:
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
+    with chromium() as launched:
+        yield launched
 
 
 def test_from_the_dashboard_to_a_deployment_page_and_back(browser: Any, site: str) -> None:
