@@ -184,13 +184,14 @@ def measure_publish(repo: Path, scratch: Path) -> dict[str, Any]:
         return {"measured": False, "why": "crosscloud publish is not in this tree yet (built on another branch)"}
     out = scratch / "site"
     began = time.perf_counter()
-    proc = subprocess.run([str(crosscloud), "publish", "--repo", str(repo), "--out", str(out)], capture_output=True,
-                          text=True, check=False)  # fmt: skip
+    command = [str(crosscloud), "publish", "--repo", str(repo), "--out", str(out), "--mirror-dir", str(scratch / "pm")]
+    proc = subprocess.run(command, capture_output=True, text=True, check=False)  # cold: mirror and index too
     seconds = time.perf_counter() - began
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) if out.exists() else 0
     files = sum(1 for f in out.rglob("*") if f.is_file()) if out.exists() else 0
     return {"measured": proc.returncode == 0, "seconds": round(seconds, 1), "returncode": proc.returncode,
-            "site_bytes": size, "site_files": files, "stderr_tail": proc.stderr[-500:]}  # fmt: skip
+            "site_bytes": size, "site_files": files, "line": proc.stdout.strip().splitlines()[-1:],
+            "stderr_tail": proc.stderr[-500:]}  # fmt: skip
 
 
 def window_mirror(repo: Path, cache: Path, days: float) -> dict[str, Any]:

@@ -1,8 +1,10 @@
 """The app under hostile input: the memory and time cases of issue 12, each against a baseline of the same run.
 
-Every scenario serves the app in a process of its own (``crosscloud serve`` on 127.0.0.1, or gunicorn with
-one worker and four threads, as in production) and drives it over HTTP from this process, so the figures are
-the server's alone, read from ``/proc/<pid>/status`` (``VmHWM``: peak RSS; ``VmRSS``: now).
+Every scenario serves the app in a process of its own (``crosscloud serve`` on 127.0.0.1, or the production
+server, ``crosscloud serve --workers 1``: granian with one worker process; a ``--source`` tree older than it
+runs gunicorn with one worker and four threads, as its production command was) and drives it over HTTP from
+this process, so the figures are the server's alone, read from ``/proc/<pid>/status`` (``VmHWM``: peak RSS;
+``VmRSS``: now).
 
 - ``huge_blob``: a 150 MB record file committed by hand; the server's peak RSS after its first refresh, and
   the size and time of the history answer, the project page and the feed. Baseline: the same repository
@@ -11,7 +13,7 @@ the server's alone, read from ``/proc/<pid>/status`` (``VmHWM``: peak RSS; ``VmR
   the server's RSS before and after. Baseline: the RSS before.
 - ``unsigned_bodies``: 16 concurrent 25 MiB webhook bodies with a wrong signature; the server's peak RSS.
   Baseline: its RSS before.
-- ``issuer``: under gunicorn, 8 forged OIDC tokens at once against an issuer stand-in answering in 3 s, and
+- ``issuer``: under the production server, 8 forged OIDC tokens at once against an issuer stand-in answering in 3 s, and
   a badge requested meanwhile (its latency; baseline: the badge alone); then 100 forged tokens against an
   issuer that fails, and how many fetches it saw.
 
@@ -22,9 +24,11 @@ is put first on the server's ``PYTHONPATH``. Prints one JSON object; progress go
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -93,22 +97,27 @@ def seeded(root: Path, huge_mb: int = 0) -> Path:
 
 
 class Server:
-    """The app in a process of its own on 127.0.0.1 (``crosscloud serve``, or gunicorn)."""
+    """The app in a process of its own on 127.0.0.1 (``crosscloud serve``, or the production server)."""
 
-    def __init__(self, source: Path, repo: Path, mirror: Path, env: dict[str, str], *, gunicorn: bool = False):
+    def __init__(self, source: Path, repo: Path, mirror: Path, env: dict[str, str], *, production: bool = False):
         path = [str(source), str(source / "build" / "typecheck"), os.environ.get("PYTHONPATH", "")]
         full = {**os.environ, **env, "PYTHONPATH": os.pathsep.join(p for p in path if p)}
-        if gunicorn:
+        if production:
             import socket
 
             with socket.socket() as sock:
                 sock.bind(("127.0.0.1", 0))
                 self.port = sock.getsockname()[1]
-            full.update(CROSSCLOUD_STATUS_REPO=str(repo), CROSSCLOUD_MIRROR_DIR=str(mirror))
-            command = [sys.executable, "-m", "gunicorn", "--workers", "1", "--threads", "4", "--worker-class",
-                       "gthread", "--bind", f"127.0.0.1:{self.port}", "crosscloud_app:create_app()"]  # fmt: skip
+            serve_command = source / "app" / "serve_command.py"
+            if serve_command.exists() and "--workers" in serve_command.read_text():
+                command = [sys.executable, "-m", "crosscloud", "serve", "--repo", str(repo), "--mirror-dir",
+                           str(mirror), "--host", "127.0.0.1", "--port", str(self.port), "--workers", "1"]  # fmt: skip
+            else:  # a tree from before the production server: its production command, gunicorn
+                full.update(CROSSCLOUD_STATUS_REPO=str(repo), CROSSCLOUD_MIRROR_DIR=str(mirror))
+                command = [sys.executable, "-m", "gunicorn", "--workers", "1", "--threads", "4", "--worker-class",
+                           "gthread", "--bind", f"127.0.0.1:{self.port}", "crosscloud_app:create_app()"]  # fmt: skip
             self.process = subprocess.Popen(command, env=full, cwd=source, stdout=subprocess.DEVNULL,
-                                            stderr=subprocess.DEVNULL)  # fmt: skip
+                                            stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
         else:
             command = [sys.executable, "-m", "crosscloud", "serve", "--repo", str(repo), "--port", "0",
                        "--mirror-dir", str(mirror)]  # fmt: skip
@@ -128,9 +137,9 @@ class Server:
                 if time.monotonic() > deadline or self.process.poll() is not None:
                     raise RuntimeError(f"the server did not start ({command[:4]})") from None
                 time.sleep(0.2)
-        # gunicorn's worker is the child that serves
+        # the production server's worker is the child that serves
         children = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        kids = children.read_text().split() if gunicorn and children.exists() else []
+        kids = children.read_text().split() if production and children.exists() else []
         self.pid = int(kids[0]) if kids else self.process.pid
 
     def status(self) -> dict[str, float]:
@@ -148,6 +157,9 @@ class Server:
             return refused.code, len(refused.read()), round(time.perf_counter() - began, 3)
 
     def stop(self) -> None:
+        if self.pid != self.process.pid:  # the production server: its workers too
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGTERM)
         self.process.terminate()
         try:
             self.process.communicate(timeout=30)
@@ -292,7 +304,7 @@ def issuer(source: Path, scratch: Path, tokens: int, delay: float) -> dict[str, 
         root.mkdir()
         env = {"CROSSCLOUD_OIDC_ISSUER": stand_in.url, "CROSSCLOUD_PUBLIC_URL": "https://ci.example.org",
                "CROSSCLOUD_REFRESH_SECONDS": "0"}  # fmt: skip
-        server = Server(source, seeded(root), root / "mirror", env, gunicorn=True)
+        server = Server(source, seeded(root), root / "mirror", env, production=True)
         try:
             alone = server.get("/badge/etcd/stable/local.svg")[2]
             body = json.dumps([record().data]).encode()

@@ -7,10 +7,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Final
 
+from flask import current_app, has_app_context
 from markupsafe import Markup, escape
 
 from crosscloud import clock, presentation
 from crosscloud.failure_kind import INFRASTRUCTURE, PROJECT, UNKNOWN
+from crosscloud_app.web.status_state import EXTENSION, NotReadyError, StatusState
 
 FAILURE_KIND_TEXT: Final = {INFRASTRUCTURE: "infra", PROJECT: "project", UNKNOWN: "unknown cause"}
 FAILURE_KIND_TITLE: Final = {
@@ -20,10 +22,25 @@ FAILURE_KIND_TITLE: Final = {
 }
 
 
+def served_now() -> datetime | None:
+    """The instant a page's relative times are computed at when the caller names none: the served snapshot's
+    ``as_of`` (its commit's time under ``CLOCK=commit``, as ``crosscloud publish`` renders), else None (the
+    wall clock). So a published page is the same bytes whenever its commit is published."""
+    if not has_app_context():
+        return None
+    state: StatusState | None = current_app.extensions.get(EXTENSION)
+    try:
+        return state.snapshot().as_of if state is not None else None
+    except NotReadyError:
+        return None
+
+
 def time_tag(value: str | datetime | None, now: datetime | None = None, *, missing: str = "—") -> Markup:
     """A time as every page shows it (the one clock, ``crosscloud.clock``): the relative time, kept current
-    by ``static/relative-time.js``, with the exact UTC time on hover and the machine form in ``datetime``."""
+    by ``static/relative-time.js``, with the exact UTC time on hover and the machine form in ``datetime``;
+    relative to ``now``, by default the served snapshot's (``served_now``)."""
     when = value if isinstance(value, datetime) else clock.when_of(value)
+    now = now or served_now()
     if when is None:
         return Markup(escape(value or missing))  # noqa: S704 - escaped
     return Markup(  # noqa: S704 - every interpolated value is escaped

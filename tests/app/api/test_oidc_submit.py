@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -310,19 +311,18 @@ def test_a_failing_issuer_is_tried_once_per_retry_period_however_many_tokens_com
 def test_forged_tokens_against_a_slow_issuer_never_hold_up_a_badge(
     status_repo: Path, issuer: LocalIssuer, tmp_path: Path
 ) -> None:
-    """The app under gunicorn as in production (one worker, four threads) on 127.0.0.1; the issuer stand-in
-    takes 3 s per answer. Eight forged tokens at once: at most one request waits on the issuer, the others
-    are answered at once, and a badge requested meanwhile answers fast."""
+    """The app under the production server (``crosscloud serve --workers 1``: granian, one worker process and its
+    threads) on 127.0.0.1; the issuer stand-in takes 3 s per answer. Eight forged tokens at once: at most one
+    request waits on the issuer, the others are answered at once, and a badge requested meanwhile answers fast."""
     issuer.add_key("key-other")
     issuer.delay = 3.0
     port = free_port()
-    env = {**os.environ, "CROSSCLOUD_STATUS_REPO": str(status_repo), "CROSSCLOUD_MIRROR_DIR": str(tmp_path / "m"),
-           "CROSSCLOUD_OIDC_ISSUER": issuer.url, "CROSSCLOUD_OIDC_AUDIENCE": AUDIENCE,
+    env = {**os.environ, "CROSSCLOUD_OIDC_ISSUER": issuer.url, "CROSSCLOUD_OIDC_AUDIENCE": AUDIENCE,
            "CROSSCLOUD_REFRESH_SECONDS": "0", "CROSSCLOUD_PUBLIC_URL": "https://ci.example.org"}  # fmt: skip
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", "1", "--threads", "4", "--worker-class", "gthread",
-         "--bind", f"127.0.0.1:{port}", "crosscloud_app:create_app()"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        [sys.executable, "-m", "crosscloud", "serve", "--repo", str(status_repo), "--mirror-dir", str(tmp_path / "m"),
+         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
@@ -333,7 +333,7 @@ def test_forged_tokens_against_a_slow_issuer_never_hold_up_a_badge(
                     if ready.status == 200:
                         break
             except OSError:
-                assert time.monotonic() < deadline and server.poll() is None, "gunicorn did not start"
+                assert time.monotonic() < deadline and server.poll() is None, "the server did not start"
                 time.sleep(0.2)
         forged = issuer.token(kid="key-1", signing_kid="key-other")
         body = json.dumps([record_data()]).encode()
@@ -361,7 +361,7 @@ def test_forged_tokens_against_a_slow_issuer_never_hold_up_a_badge(
         assert sum(1 for _, seconds in answers if seconds < 1.5) >= 7, answers  # only one waited on the issuer
         assert issuer.paths.count("/.well-known/openid-configuration") == 1
     finally:
-        server.terminate()
+        os.killpg(server.pid, signal.SIGTERM)  # granian and its worker process
         server.communicate(timeout=30)
 
 

@@ -155,7 +155,13 @@ def test_the_api_index_is_generated_from_the_openapi_document(client: FlaskClien
     operations = [(method, path) for path, ops in document()["paths"].items() for method in ops]
     shown = re.findall(r'<span class="method method-(\w+)">\w+</span> (?:<a href="[^"]+">)?<code>([^<]+)</code>', html)
     assert shown == operations
-    assert '<a href="/api/v1/cells"><code>/api/v1/cells</code></a>' in html  # a read without parameters links
+    # a read without path parameters links its <path>.json, which the app and the published site both answer
+    links = re.findall(r'<a href="([^"]+)"><code>([^<]+)</code></a>', html)
+    assert ("/api/v1/cells.json", "/api/v1/cells") in links and len(links) == 5, links
+    for href, _ in links:
+        answer = client.get(href)
+        assert answer.status_code == 200 and answer.is_json, href
+    assert "<code>/alerts.json</code></a>" not in html  # an operator's route, not published: shown, not linked
     assert "<script" not in html.split("</head>")[1]  # no third-party assets (Swagger UI)
     assert 'src="https://' not in html and 'href="https://cdn' not in html
 

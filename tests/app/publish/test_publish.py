@@ -10,11 +10,16 @@ import json
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Callable
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
+from typing import cast
 
 import pytest
 import yaml
+from flask import Flask
 
+from crosscloud import clock
 from crosscloud_app.publish.site_files import file_of
 from tests.helpers.app_results import Writer, pipeline
 from tests.helpers.servers import Served
@@ -178,3 +183,26 @@ def test_bad_input_is_refused_naming_what_is_wrong(seeded_repo: Path, tmp_path: 
     missing = refused("--repo", str(tmp_path / "nothing.git"), "--out", str(tmp_path / "o"))
     assert f"cannot publish {tmp_path / 'nothing.git'}" in missing and "no status repository at" in missing
     assert not (tmp_path / "o").exists()
+
+
+def test_pages_on_the_commit_clock_do_not_move_with_the_wall_clock(
+    make_app: Callable[..., Flask], seeded_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Under ``CLOCK=commit`` (what ``crosscloud publish`` renders with) every relative time of every page is
+    computed at the commit's time, including the times a template shows without naming the instant: three
+    days later on the wall clock, the pages are the same bytes (a publish in the next minute once differed)."""
+    app = make_app(seeded_repo, CLOCK="commit")
+    client = app.test_client()
+    paths = ["/", "/projects", "/projects/etcd", "/projects/etcd/stable/local", "/projects/nats/head/local",
+             "/feed.xml", "/badge/etcd.svg"]  # fmt: skip
+    before = {path: client.get(path).data for path in paths}
+    assert b"ago" in before["/projects/etcd/stable/local"]
+
+    class ThreeDaysLater(datetime):
+        @classmethod
+        def now(cls, tz: tzinfo | None = None) -> ThreeDaysLater:
+            return cast(ThreeDaysLater, datetime.now(tz) + timedelta(days=3))
+
+    monkeypatch.setattr(clock, "datetime", ThreeDaysLater)
+    for path in paths:
+        assert client.get(path).data == before[path], path
