@@ -123,8 +123,6 @@ def publish(
         except NotReadyError as exc:
             raise StatusRepoError(f"cannot publish {repo}: {exc}") from None
         config = snapshot.config
-        with renderer.state.query() as index:  # deployment pages show the record of each current cell
-            index.preload(list(snapshot.current.values()))
         everything = site_paths.site_paths(config)
         mode, paths = "full", everything
         if since_manifest and previous is not None and previous.base_path == site.base_path:
@@ -136,6 +134,9 @@ def publish(
                 mode, paths = "incremental", [p for p in everything if p in damaged]
             elif cells is not None:
                 mode, paths = "incremental", site_paths.affected(config, cells)
+        if mode == "full":  # deployment pages show the record of each current cell: read them in batches
+            with renderer.state.query() as index:  # (an incremental publish reads the few it renders on demand)
+                index.preload(list(snapshot.current.values()))
         if progress is not None:
             print(f"publish: {mode}, rendering {len(paths)} of {len(everything)} paths", file=progress, flush=True)
 
