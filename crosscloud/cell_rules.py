@@ -230,9 +230,12 @@ def build_grid(
     kubernetes: str = "stable",
     arch: str | None = None,
     stage: str = "deploy",
+    views: dict[tuple[str, str, str, str], RowViews] | None = None,
 ) -> Grid:
     """The dashboard for one test environment (Kubernetes release, arch; each project's first arch when
-    ``arch`` is None), its cloud columns showing ``stage`` (one of ``VIEW_STAGES``)."""
+    ``arch`` is None), its cloud columns showing ``stage`` (one of ``VIEW_STAGES``). ``views``: what the rows'
+    cells show at this ``now`` over these ``entries``, by (project, release, arch, Kubernetes release), kept by
+    the caller across grids (the views by stage and by arch show the same rows again); filled in here."""
     if stage not in VIEW_STAGES:
         raise ValueError(f"no grid of stage {stage!r}: use one of {', '.join(VIEW_STAGES)}")
     clouds = config.active_clouds()
@@ -242,9 +245,40 @@ def build_grid(
         for project in projects:
             row_arch = arch or project.arch[0]
             for release in project.releases:
-                rows.append(_row(config, project, release, row_arch, clouds, kubernetes, stage, entries, now))
+                rows.append(_row(config, project, release, row_arch, clouds, kubernetes, stage, entries, now,
+                                 {} if views is None else views))  # fmt: skip
         sections.append((relation, rows))
     return Grid(config, arch, kubernetes, sections, clouds, stage)
+
+
+RowViews = tuple[CellView, tuple[Mapping[str, CellView], ...], list[CellView], str]
+"""A row's cells, whatever stage its view shows: the build, each cloud's stages, all of them, their summary."""
+
+
+def _row_views(
+    config: Config,
+    project: Project,
+    release: str,
+    arch: str,
+    clouds: Sequence[Cloud],
+    kubernetes: str,
+    entries: Mapping[CellKey, Entry],
+    now: datetime,
+) -> RowViews:
+    timeout = timedelta(seconds=project.timeout)
+
+    def cell(key: CellKey) -> CellView:
+        return view(key, entries, now=now, stale_after=config.stale_after, timeout=timeout)
+
+    build = cell(CellKey(project.name, release, arch, "build"))
+    per_cloud = []
+    every = [build]
+    for cloud in clouds:
+        env = environment(cloud, kubernetes)
+        per_stage = {s: cell(CellKey(project.name, release, arch, s, cloud.name, env)) for s in CLOUD_STAGES}
+        every += per_stage.values()
+        per_cloud.append(per_stage)
+    return build, tuple(per_cloud), every, summary(every)
 
 
 def _row(
@@ -257,22 +291,16 @@ def _row(
     stage: str,
     entries: Mapping[CellKey, Entry],
     now: datetime,
+    views: dict[tuple[str, str, str, str], RowViews],
 ) -> Row:
-    timeout = timedelta(seconds=project.timeout)
-
-    def cell(key: CellKey) -> CellView:
-        return view(key, entries, now=now, stale_after=config.stale_after, timeout=timeout)
-
-    build = cell(CellKey(project.name, release, arch, "build"))
+    known = views.get((project.name, release, arch, kubernetes))
+    if known is None:
+        known = views[(project.name, release, arch, kubernetes)] = _row_views(
+            config, project, release, arch, clouds, kubernetes, entries, now
+        )
+    build, per_cloud, every, summarised = known
     shown = project.cloud_stage() if stage == "deploy" else stage
-    cloud_cells, e2e_cells, every = [], [], [build]
-    for cloud in clouds:
-        env = environment(cloud, kubernetes)
-        per_stage = {s: cell(CellKey(project.name, release, arch, s, cloud.name, env)) for s in CLOUD_STAGES}
-        every += per_stage.values()
-        if stage != "build":
-            cloud_cells.append(per_stage[shown])
-        e2e_cells.append(per_stage["e2e"])
+    cloud_cells = [] if stage == "build" else [per_stage[shown] for per_stage in per_cloud]
     built = build.entry
     return Row(
         project=project,
@@ -280,8 +308,8 @@ def _row(
         arch=arch,
         build=build,
         clouds=cloud_cells,
-        e2e=e2e_cells,
-        summary=summary(every),
+        e2e=[per_stage["e2e"] for per_stage in per_cloud],
+        summary=summarised,
         summary_cells=every,
         ref=built.ref if built else None,
         sha=built.sha if built else None,

@@ -32,7 +32,7 @@ from typing import Any, Final
 
 from flask import current_app
 
-from crosscloud.cell_rules import CellView, Grid, build_grid, view
+from crosscloud.cell_rules import CellView, Grid, RowViews, build_grid, view
 from crosscloud.config import Config
 from crosscloud.errors import BadInputError, CrossCloudError, StatusRepoError
 from crosscloud.insight import CellInsight, InsightCache, self_provisioning
@@ -98,6 +98,11 @@ class Snapshot:
     _grids: dict[tuple[str, str | None, str], tuple[datetime, Grid]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    _views: dict[datetime, dict[tuple[str, str, str, str], RowViews]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    """What cells show at one instant (the last one asked), shared by the grids built at it (``build_grid``'s
+    ``views``)."""
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def grid(self, kubernetes: str = "stable", arch: str | None = None, stage: str = "deploy") -> Grid:
@@ -108,7 +113,13 @@ class Snapshot:
             cached = self._grids.get((kubernetes, arch, stage))
             if cached is not None and now - cached[0] < GRID_TTL:
                 return cached[1]
-        grid = build_grid(self.config, self.current, now=now, kubernetes=kubernetes, arch=arch, stage=stage)
+        with self._lock:
+            if now not in self._views:
+                self._views.clear()
+            views = self._views.setdefault(now, {})
+        grid = build_grid(
+            self.config, self.current, now=now, kubernetes=kubernetes, arch=arch, stage=stage, views=views
+        )
         with self._lock:
             self._grids[(kubernetes, arch, stage)] = (now, grid)
         return grid
