@@ -67,6 +67,14 @@ def _pip(python: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=TIMEOUT, check=False)  # fmt: skip
 
 
+def _forget_this_project(wheelhouse: Path) -> None:
+    """The wheelhouse holds dependencies only: ``pip download`` also saves the project's own wheel, and a
+    stale one (the same version, built before a dependency was added) would be resolved in place of the
+    wheel under test, its old dependencies with it."""
+    for stale in wheelhouse.glob("cross_cloud_ci-*"):
+        stale.unlink()
+
+
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     pytest.importorskip("build", reason="python -m build is not installed: pip install build (the dev extra)")
@@ -88,7 +96,9 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     result = _pip(python, *offline)
     if result.returncode != 0:  # a dependency the wheelhouse lacks: fill it once, then install offline again
         WHEELHOUSE.mkdir(parents=True, exist_ok=True)
+        _forget_this_project(WHEELHOUSE)  # an old build of it would stand in for this one's dependencies
         fill = _pip(Path(sys.executable), "download", "--only-binary=:all:", "--dest", str(WHEELHOUSE), str(wheel))
+        _forget_this_project(WHEELHOUSE)
         assert fill.returncode == 0, fill.stderr[-3000:]
         result = _pip(python, *offline)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
