@@ -32,12 +32,11 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +47,7 @@ from crosscloud.records import Record  # noqa: E402
 from crosscloud.status_repo.git import Git, Remote  # noqa: E402
 from crosscloud.status_repo.seed import init_status_repo  # noqa: E402
 from crosscloud.status_repo.writer import StatusRepoWriter  # noqa: E402
+from tests.helpers.servers import JsonServer  # noqa: E402
 
 MIB = 1024 * 1024
 
@@ -260,29 +260,16 @@ class Issuer:
         self.forger = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         jwk = {**json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(published.public_key())), "kid": "key-1",
                "use": "sig", "alg": "RS256"}  # fmt: skip
-        issuer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                issuer.requests += 1
-                time.sleep(delay)
-                if failing:
-                    self.send_error(500)
-                    return
-                doc: Any = {"jwks_uri": f"{issuer.url}/jwks"} if "openid" in self.path else {"keys": [jwk]}
-                data = json.dumps(doc).encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+        def answer(path: str, headers: Mapping[str, str]) -> tuple[int, Any]:
+            self.requests += 1
+            time.sleep(delay)
+            if failing:
+                return 500, None
+            return 200, {"jwks_uri": f"{self.url}/jwks"} if "openid" in path else {"keys": [jwk]}
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.http = JsonServer(answer)
+        self.url = self.http.url
 
     def forged(self) -> str:
         import jwt
@@ -293,8 +280,7 @@ class Issuer:
         return jwt.encode(claims, self.forger, algorithm="RS256", headers={"kid": "key-1"})
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        self.http.close()
 
 
 def issuer(source: Path, scratch: Path, tokens: int, delay: float) -> dict[str, Any]:
