@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 import threading
+import time
+import urllib.request
 from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -20,6 +22,22 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_until_answering(url: str, process: subprocess.Popen[Any], seconds: float) -> None:
+    """Return once ``url`` answers 200; fail when ``process`` (the server the test started) ends first or
+    ``seconds`` pass."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as answer:  # noqa: S310 - a 127.0.0.1 URL of the test
+                if answer.status == 200:
+                    return
+        except OSError:
+            pass
+        assert process.poll() is None, f"the server ended ({process.returncode}) before {url} answered"
+        assert time.monotonic() < deadline, f"{url} did not answer within {seconds:g} s"
+        time.sleep(0.1)
 
 
 class Served:

@@ -44,7 +44,7 @@ from crosscloud_app.api.oidc_tokens import (
 )
 from crosscloud_app.web.http_errors import HttpError
 from tests.helpers.oidc_issuer import AUDIENCE, ETCD_CELL, LocalIssuer
-from tests.helpers.servers import free_port
+from tests.helpers.servers import free_port, wait_until_answering
 from tests.helpers.status_repos import git, record_data, snapshot
 
 ROUTE = "/api/v1/results"
@@ -326,15 +326,7 @@ def test_forged_tokens_against_a_slow_issuer_never_hold_up_a_badge(
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/healthz", timeout=5) as ready:  # noqa: S310 - 127.0.0.1
-                    if ready.status == 200:
-                        break
-            except OSError:
-                assert time.monotonic() < deadline and server.poll() is None, "the server did not start"
-                time.sleep(0.2)
+        wait_until_answering(f"{base}/healthz", server, 60)
         forged = issuer.token(kid="key-1", signing_kid="key-other")
         body = json.dumps([record_data()]).encode()
 

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +15,7 @@ from typing import Any
 import pytest
 
 from tests.helpers.browser import chromium
-from tests.helpers.servers import free_port
+from tests.helpers.servers import free_port, wait_until_answering
 
 
 @pytest.fixture
@@ -36,15 +34,7 @@ def site(seeded_repo: Path, tmp_path: Path) -> Iterator[str]:
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}/status/"
     try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                with urllib.request.urlopen(url, timeout=5):
-                    break
-            except OSError:
-                if time.monotonic() > deadline or server.poll() is not None:
-                    raise
-                time.sleep(0.1)
+        wait_until_answering(url, server, 20)
         yield url
     finally:
         server.terminate()
