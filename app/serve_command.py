@@ -64,6 +64,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     from crosscloud.errors import BadInputError
     from crosscloud_app import create_app
+    from crosscloud_app.web.public_url import LOOPBACK
     from crosscloud_app.web.status_state import EXTENSION, StatusState
 
     if not 0 <= args.port <= 65535:
@@ -73,7 +74,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.workers is not None:
         return serve_production(args)
     # On a loopback address the feed may take its links from the request (see crosscloud_app.web.public_url).
-    config: dict[str, Any] = {"STATUS_REPO": args.repo, "LOCAL": _is_loopback(args.host)}
+    config: dict[str, Any] = {"STATUS_REPO": args.repo, "LOCAL": args.host in LOOPBACK}
     token = token_from_args(args)
     if token:
         config["TOKEN"] = token
@@ -123,6 +124,7 @@ def serve_production(args: argparse.Namespace) -> int:
     """``--workers N``: granian with N processes, each importing ``crosscloud_app:create_app`` (configured through
     the ``CROSSCLOUD_*`` environment it inherits)."""
     from crosscloud.errors import BadInputError
+    from crosscloud_app.web.public_url import LOOPBACK
 
     if not 1 <= args.workers <= MAX_WORKERS:
         raise BadInputError(f"--workers {args.workers}: use 1 to {MAX_WORKERS}")
@@ -135,7 +137,7 @@ def serve_production(args: argparse.Namespace) -> int:
     port = args.port or _free_port(args.host)
     os.environ["CROSSCLOUD_STATUS_REPO"] = args.repo
     os.environ["CROSSCLOUD_MIRROR_PER_WORKER"] = "true"
-    if _is_loopback(args.host):  # as the development server: see crosscloud_app.web.public_url
+    if args.host in LOOPBACK:  # as the development server: see crosscloud_app.web.public_url
         os.environ["CROSSCLOUD_LOCAL"] = "true"
     token = token_from_args(args)
     if token:
@@ -164,10 +166,6 @@ def serve_production(args: argparse.Namespace) -> int:
     server.serve()
     print("crosscloud: stopped", flush=True)
     return 0
-
-
-def _is_loopback(host: str) -> bool:
-    return host in ("127.0.0.1", "localhost", "::1")
 
 
 def _free_port(host: str) -> int:

@@ -15,7 +15,7 @@ from flask import Blueprint, Flask, request
 from werkzeug.wrappers import Response
 
 from crosscloud_app.api import index_page, query
-from crosscloud_app.api.components import PREFIX
+from crosscloud_app.api.components import PREFIX, json_alias
 from crosscloud_app.api.openapi import OPERATIONS
 
 NAME = "api"
@@ -27,14 +27,6 @@ def _no_cache(response: Response) -> Response:
     if request.path.startswith(f"{PREFIX}/"):
         response.headers.setdefault("Cache-Control", "no-cache")
     return response
-
-
-def json_alias(method: str, rule: str) -> bool:
-    """Whether a route is also answered at its path + ``.json``: a read of ``/api/v1`` without path parameters
-    (``/api/v1/projects.json``), the file name ``crosscloud publish`` gives it (a static server cannot answer
-    JSON at a path that is also a folder), so the API's index page links one address for the app and the
-    published site."""
-    return method == "get" and rule.startswith(f"{PREFIX}/") and "<" not in rule and not rule.endswith(".json")
 
 
 def register(app: Flask) -> None:

@@ -21,6 +21,17 @@ PREFIX: Final = "/api/v1"
 VERSION: Final = "1.0.0"
 DEFAULT_LIMIT: Final = 100
 MAX_LIMIT: Final = 1000
+
+
+def json_alias(method: str, path: str) -> bool:
+    """Whether a route is also answered at its path + ``.json``: a read of ``/api/v1`` without path parameters
+    (``/api/v1/projects.json``), the file name ``crosscloud publish`` gives it (a static server cannot answer
+    JSON at a path that is also a folder), so the API's index page links one address for the app and the
+    published site. ``path`` as a Flask rule (``<name>``) or as the OpenAPI document writes it (``{name}``)."""
+    no_parameters = "<" not in path and "{" not in path
+    return method == "get" and path.startswith(f"{PREFIX}/") and no_parameters and not path.endswith(".json")
+
+
 CELL_STATUSES: Final[tuple[str, ...]] = (*STATUSES, ERROR)
 """What a cell can show: a record status, or ``error`` when its file is not a valid record."""
 ENVIRONMENTS: Final[tuple[str, ...]] = (*RELEASES, NO_KUBERNETES)

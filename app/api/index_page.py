@@ -9,6 +9,7 @@ from typing import Any
 from flask import render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from crosscloud_app.api.components import json_alias
 from crosscloud_app.api.openapi import document
 
 
@@ -42,11 +43,9 @@ def operations(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _href(method: str, path: str) -> str | None:
     """Where the page links an operation a browser can open (a read without parameters in its path): at
-    ``<path>.json`` (see ``crosscloud_app.api.json_alias``), which the app and the published site both answer;
-    None for the rest, and for the operators' routes outside ``/api/v1`` (the app's own stores, not published)."""
-    from crosscloud_app.api import json_alias
-
-    if not json_alias(method, path) or "{" in path:
+    ``<path>.json`` (see ``components.json_alias``), which the app and the published site both answer; None
+    for the rest, and for the operators' routes outside ``/api/v1`` (the app's own stores, not published)."""
+    if not json_alias(method, path):
         return None
     return f"{request.script_root}{path}.json"
 

@@ -28,7 +28,8 @@ from crosscloud.status_repo.git import Git, Remote
 from crosscloud.status_repo.seed import init_status_repo
 from crosscloud.status_repo.writer import StatusRepoWriter
 from crosscloud_app import create_app
-from crosscloud_app.api import history, json_alias, openapi, query
+from crosscloud_app.api import history, openapi, query
+from crosscloud_app.api.components import json_alias
 from crosscloud_app.web.status_state import EXTENSION, StatusState
 from tests.helpers.app_results import ALL_GREEN, Writer, pipeline, result
 from tests.helpers.paths import ROOT
