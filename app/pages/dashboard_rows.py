@@ -1,0 +1,278 @@
+"""One row of the dashboard as HTML: a project at a release, its build, its cloud columns and its Summary.
+
+Every status cell opens its deployment page (``/projects/<p>/<release>/<cloud>``, which links the job; the
+build and summary cells open the project page), and its hover text (``hover_text``) says why it shows what
+it shows: the reason of a failure, since when it fails and the last green release, how old a stale result
+is. A failing cell says whose fault it is (``crosscloud.insight``): an infrastructure failure carries the
+class ``failure-infrastructure``, the word "infra" and ``data-failure-kind``, so it looks different from a
+project failure without relying on colour.
+
+Rows are built here in Python rather than in the template because a view has thousands of cells (130
+projects x 20 clouds: 5,720) and a Jinja macro or call per cell costs several times more; every value goes
+through ``escape``. ``Rows`` keeps the rows of one snapshot at one instant, so the views that show the same
+row (each project's first architecture and that architecture by name; the deploy and provision views of
+Kubernetes, whose deploy is its provisioning) render it once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+from urllib.parse import quote
+
+from flask import url_for
+from markupsafe import Markup, escape
+
+from crosscloud import clock, presentation
+from crosscloud.cell_rules import CellView, Grid, Row
+from crosscloud.failure_kind import FAILURES, INFRASTRUCTURE, UNKNOWN, classify_failure
+from crosscloud.insight import CellInsight
+from crosscloud.records import CellKey
+from crosscloud_app.pages.template_helpers import FAILURE_KIND_TITLE, failure_kind_text, result_time, safe_logo
+from crosscloud_app.web.status_state import Snapshot
+
+SUB_TITLE_CHARS = 21
+"""The original showed at most this much of a project's ``sub_title``."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One status column of a row: the cell it shows (for the Summary, the cell that decided it)."""
+
+    cell: CellView
+    status: str
+    stage: str
+    """The cell's stage, or ``summary``."""
+    cloud: str | None
+    stale: bool
+    note: str | None
+    failure_kind: str | None = None
+    """Whose fault the failure shown is (None unless the cell shows a stored failure)."""
+    insight: CellInsight | None = None
+    """The cell's insight while it shows a stored failure."""
+
+
+Insights = Mapping[CellKey, CellInsight]
+SUMMARY = "summary"
+"""The ``data-stage`` of the Summary column."""
+
+
+def column(cell: CellView, insights: Insights | None = None, provisions_itself: bool = False) -> Column:
+    kind, found = _failure(cell, insights, provisions_itself)
+    return Column(cell, cell.status, cell.key.stage, cell.key.cloud, cell.stale, cell.note, kind, found)
+
+
+def _failure(
+    cell: CellView, insights: Insights | None, provisions_itself: bool = False
+) -> tuple[str | None, CellInsight | None]:
+    """(failure kind, insight) of a cell that shows its stored failure; (None, None) for anything else (a
+    cascaded ``n/a``, a running or green cell)."""
+    entry = cell.entry
+    if entry is None or cell.status not in FAILURES or entry.status != cell.status:
+        return None, None
+    found = insights.get(cell.key) if insights is not None else None
+    if found is not None and found.failure_kind is not None:
+        return found.failure_kind, found
+    return classify_failure(cell.status, cell.key.stage, entry.reason, provisions_itself=provisions_itself), found
+
+
+def summary_column(row: Row, insights: Insights | None = None) -> Column:
+    """The Summary column: every cell of the row aggregated (``cell_rules.summary``), with the note of the
+    cell that decided it."""
+    decider = row.summary_cell
+    cell = decider or CellView(CellKey(row.project.name, row.release, row.arch, "build"), row.summary, None)
+    stale = any(c.stale for c in row.summary_cells if c.status == row.summary)
+    kind, found = _failure(cell, insights, not row.project.app_layer)
+    if decider is None:
+        note = "nothing has run yet"
+    else:
+        where = f" on {decider.key.cloud}" if decider.key.cloud else ""
+        note = f"decided by {decider.key.stage}{where}" + (f": {decider.note}" if decider.note else "")
+    return Column(cell, row.summary, SUMMARY, None, stale, note, kind, found)
+
+
+def hover_text(col: Column, now: datetime) -> str:
+    """What a cell says on hover: its status and why (the cascade or staleness note), the failure's reason,
+    since when it fails (and whose fault that is) and the last green release; times as the one clock says."""
+    parts = [presentation.word(col.status) + (" (stale)" if col.stale else "")]
+    if col.note:
+        parts.append(col.note)
+    entry = col.cell.entry
+    shown = entry is not None and entry.status == col.status
+    if shown and entry is not None:
+        if entry.reason:
+            parts.append(f"reason: {entry.reason}")
+        if col.status == "running":
+            parts.append(f"started {clock.age(entry.started_at, now)}")
+        elif not col.stale:
+            parts.append(f"finished {clock.age(clock.result_time_text(entry), now)}")
+    found = col.insight
+    if found is not None and found.consecutive_failures and found.failing_since is not None:
+        runs = "1 run" if found.consecutive_failures == 1 else f"{found.consecutive_failures} runs in a row"
+        kind = failure_kind_text(col.failure_kind or UNKNOWN)
+        parts.append(f"failing since {clock.age(found.failing_since.time, now)} ({runs}, {kind})")
+        last = found.last_success
+        parts.append(f"last green {last.label()} {clock.age(last.time, now)}" if last else "never green")
+    return "; ".join(parts)
+
+
+def _e(value: str) -> str:
+    return str(escape(value))
+
+
+_STALE_MARK: Final = ' <span class="mark stale-mark">stale</span>'
+_INFRA_MARK: Final = ' <span class="mark kind-mark">infra</span>'
+
+
+@dataclass(frozen=True)
+class _Look:
+    """How a status looks in a cell, escaped once: its CSS class, its word."""
+
+    css: str
+    word: str
+    status: str
+
+
+_LOOKS: dict[str, _Look] = {}
+
+
+def _look(status: str) -> _Look:
+    found = _LOOKS.get(status)
+    if found is None:
+        found = _LOOKS[status] = _Look(_e(presentation.css_class(status)), _e(presentation.word(status)), _e(status))
+    return found
+
+
+def status_cell(col: Column, row: Row, href: str, now: datetime, cloud_name: str = "") -> str:
+    """One status cell: the badge (linked to ``href``, the cell's deployment page, which links the job), its
+    accessible name, its hover text, and the ``data-*`` attributes scripts and tests read. Every value is
+    escaped."""
+    look = _look(col.status)
+    what = "summary" if col.stage == SUMMARY else col.stage
+    where = f" on {cloud_name}" if cloud_name else ""
+    label = _e(f"{row.project.display_name} {row.release} {what}{where}: ") + look.word
+    label += " (stale)" if col.stale else ""
+    kind = col.failure_kind
+    cls = look.css
+    kind_attribute = ""
+    text = look.word
+    if kind is not None:
+        label += _e(f" ({FAILURE_KIND_TITLE.get(kind, kind)})")
+        cls += " stale" if col.stale else ""
+        cls += f" failure-{_e(kind)}"
+        kind_attribute = f' data-failure-kind="{_e(kind)}"'
+        if kind == INFRASTRUCTURE and col.status != "infra_failed":  # "infra failed" says so already
+            text += _INFRA_MARK
+    elif col.stale:
+        cls += " stale"
+    if col.stale:
+        text += _STALE_MARK
+    return (
+        f'<td class="{cls}" data-project="{_e(row.project.name)}" data-release="{_e(row.release)}"'
+        f' data-stage="{_e(col.stage)}" data-cloud="{_e(col.cloud or "")}" data-status="{look.status}"'
+        f'{kind_attribute} data-label="{_e(cloud_name or what.capitalize())}">'
+        f'<a class="badge" href="{_e(href)}" aria-label="{label}" title="{_e(hover_text(col, now))}">{text}</a></td>'
+    )
+
+
+def cell_links(row: Row, kubernetes: str) -> tuple[str, dict[str, str]]:
+    """(the project page's link for the row's build and summary cells, each cloud's deployment page link) in
+    the test environment of the row (``kubernetes``, the row's arch), made by ``url_for`` (the one URL helper,
+    so published pages can make them relative)."""
+    query: dict[str, Any] = {}
+    if kubernetes != "stable":
+        query["kubernetes"] = kubernetes
+    if row.arch != row.project.arch[0]:
+        query["arch"] = row.arch
+    project_page = url_for("projects.project_page", project=row.project.name, **query, _anchor=f"release-{row.release}")
+    # one url_for per row, not per cell (a 200 x 12 view has 4,800 cells): the cloud is a path segment put in
+    # place of a marker, quoted as url_for would quote it
+    pattern = url_for("projects.cell_page", project=row.project.name, release=row.release, cloud=_CLOUD, **query)
+    clouds = {
+        cell.key.cloud: pattern.replace(_CLOUD, quote(cell.key.cloud, safe=""), 1) for cell in row.e2e if cell.key.cloud
+    }
+    return project_page, clouds
+
+
+_CLOUD: Final = "CLOUD-SEGMENT-MARKER"
+"""Stands for the cloud in a deployment page's link while ``cell_links`` builds it (no name has upper case)."""
+
+
+def row_html(row: Row, grid: Grid, insights: Insights, now: datetime, first: bool) -> str:
+    """The ``<tr>`` of ``row`` in ``grid`` (``first``: the project's first release, which carries the
+    project's name, logo and sub-title for all its releases)."""
+    project = row.project
+    provisions_itself = not project.app_layer
+    project_page, cloud_pages = cell_links(row, grid.kubernetes)
+    name = _e(project.display_name)
+    page = _e(url_for("projects.project_page", project=project.name))
+    release = _e(row.release)
+    out = [f'<tr data-project="{_e(project.name)}" data-release="{release}"{_FIRST if first else ""}>']
+    if first:
+        logo = safe_logo(project.logo_url)
+        rowspan = len(project.releases)
+        out.append(f'\n<th scope="rowgroup" rowspan="{rowspan}" class="project"><div class="project-box">')
+        if logo:
+            out.append(f'<img class="logo" src="{_e(logo)}" {_LOGO_ATTRIBUTES}>')
+        out.append(f'\n<span class="project-words"><a class="name" href="{page}">{name}</a>')
+        if project.sub_title:
+            sub_title = _e(project.sub_title[:SUB_TITLE_CHARS])
+            out.append(f'\n<span class="sub-title" title="{_e(project.sub_title)}">{sub_title}</span>')
+        out.append("</span></div></th>")
+    commit = project.commit_url(row.sha) if row.sha else None
+    label = _e(row.release_label)
+    out.append(
+        f'\n<td class="release" data-release-name="{release}"><a class="card-project" href="{page}">{name}</a>'
+        f'\n<span class="release-name">{release}</span>\n'
+    )
+    if commit:
+        out.append(f'<a class="ref" href="{_e(commit)}" title="{release}: {_e(row.sha or "")}">{label}</a></td>')
+    else:
+        out.append(f'<span class="ref" title="{release}">{label}</span></td>')
+    out.append("\n" + status_cell(column(row.build, insights, provisions_itself), row, project_page, now))
+    if grid.stage == "build":
+        built = result_time(row.build.entry, now) if row.build.entry else "never"
+        out.append(f'\n<td class="built" data-label="Built">{built}</td>')
+        if commit:
+            sha = f'<a href="{_e(commit)}"><code>{_e((row.sha or "")[:12])}</code></a>'
+        elif row.sha:
+            sha = f"<code>{_e(row.sha[:12])}</code>"
+        else:
+            sha = "—"
+        out.append(f'\n<td class="built-commit" data-label="Commit">{sha}</td>')
+    else:
+        out.append("\n")
+        for cell, cloud in zip(row.clouds, grid.clouds, strict=True):
+            col = column(cell, insights, provisions_itself)
+            out.append(status_cell(col, row, cloud_pages[cloud.name], now, cloud.display_name))
+    out.append("\n" + status_cell(summary_column(row, insights), row, project_page, now) + "\n</tr>\n")
+    return "".join(out)
+
+
+_FIRST: Final = ' class="first-release"'
+_LOGO_ATTRIBUTES: Final = 'alt="" width="28" height="28" loading="lazy" decoding="async" referrerpolicy="no-referrer"'
+
+
+class Rows:
+    """The rows of the views of one snapshot at one instant, each rendered once (see the module doc)."""
+
+    def __init__(self, snapshot: Snapshot, now: datetime):
+        self.snapshot = snapshot
+        self.now = now
+        self._done: dict[tuple[str, str, str, str, str, bool], str] = {}
+
+    def section(self, grid: Grid, rows: Any) -> Markup:
+        """The rows of one section of ``grid``, as HTML."""
+        out = []
+        previous = None
+        for row in rows:
+            first = row.project.name != previous
+            previous = row.project.name
+            shown = row.project.cloud_stage() if grid.stage == "deploy" else grid.stage
+            key = (row.project.name, row.release, row.arch, grid.kubernetes, shown, first)
+            html = self._done.get(key)
+            if html is None:
+                html = self._done[key] = row_html(row, grid, self.snapshot.insight, self.now, first)
+            out.append(html)
+        return Markup("".join(out))  # noqa: S704 - row_html escapes every value
