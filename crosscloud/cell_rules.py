@@ -94,15 +94,17 @@ def view(
     now: datetime,
     stale_after: timedelta,
     timeout: timedelta,
+    before: Sequence[CellKey] | None = None,
 ) -> CellView:
-    """What the cell ``key`` shows, given the stored ``entries`` (see the module doc)."""
+    """What the cell ``key`` shows, given the stored ``entries`` (see the module doc). ``before``: its
+    ``upstream`` cells, when the caller has them already (a grid makes each row's keys once)."""
     entry = entries.get(key)
     if entry is not None and (entry.error or entry.status is None):
         # A broken file has no time to weigh against its upstream: it shows as broken, whatever came before.
         return CellView(key, ERROR, entry, note=entry.error)
     failed: list[str] = []  # why the cell will not run in a newer pipeline
     newer: list[str] = []  # why its result belongs to an older pipeline
-    for earlier in upstream(key):
+    for earlier in upstream(key) if before is None else before:
         held = entries.get(earlier)
         if held is None or held.status is None or held.started_at is None:
             continue
@@ -267,15 +269,21 @@ def _row_views(
 ) -> RowViews:
     timeout = timedelta(seconds=project.timeout)
 
-    def cell(key: CellKey) -> CellView:
-        return view(key, entries, now=now, stale_after=config.stale_after, timeout=timeout)
+    def cell(key: CellKey, before: list[CellKey]) -> CellView:
+        return view(key, entries, now=now, stale_after=config.stale_after, timeout=timeout, before=before)
 
-    build = cell(CellKey(project.name, release, arch, "build"))
+    build_key = CellKey(project.name, release, arch, "build")
+    build = cell(build_key, [])
     per_cloud = []
     every = [build]
     for cloud in clouds:
         env = environment(cloud, kubernetes)
-        per_stage = {s: cell(CellKey(project.name, release, arch, s, cloud.name, env)) for s in CLOUD_STAGES}
+        before = [build_key]  # each stage's upstream: the build, then the cloud's earlier stages (``upstream``)
+        per_stage = {}
+        for stage in CLOUD_STAGES:
+            key = CellKey(project.name, release, arch, stage, cloud.name, env)
+            per_stage[stage] = cell(key, before)
+            before = [*before, key]
         every += per_stage.values()
         per_cloud.append(per_stage)
     return build, tuple(per_cloud), every, summary(every)

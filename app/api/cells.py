@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from flask import url_for
 from werkzeug.wrappers import Response
 
 from crosscloud import layout
@@ -19,13 +18,14 @@ from crosscloud.vocabulary import ARCHES, RELEASES, STAGES
 from crosscloud_app.api import answers
 from crosscloud_app.api.query import choice, known, query_args
 from crosscloud_app.web.status_state import get_state
+from crosscloud_app.web.url_patterns import UrlPattern
 
 _BOOLEANS: Final = {"true": True, "false": False}
 
 
-def cell_json(cell: CellView, insight: CellInsight | None) -> dict[str, Any]:
+def cell_json(cell: CellView, insight: CellInsight | None, links: CellLinks | None = None) -> dict[str, Any]:
     """A cell as the dashboard shows it (``status``) with the stored result behind it and what its history
-    means (``insight``, None for a cell without any result)."""
+    means (``insight``, None for a cell without any result); ``links`` makes its history link."""
     entry = cell.entry
     return {
         **cell.key.as_dict(),
@@ -39,20 +39,38 @@ def cell_json(cell: CellView, insight: CellInsight | None) -> dict[str, Any]:
         "ref": entry.ref if entry else None,
         "sha": entry.sha if entry else None,
         "error": entry.error if entry else None,
-        "history": cell_link(cell.key),
+        "history": (links or CellLinks())(cell.key),
         "insight": insight.as_dict() if insight else None,
     }
 
 
 def cell_link(key: CellKey) -> str:
     """The history of one cell in this API."""
-    if key.stage == "build":
-        return url_for("api.build_history", project=key.project, release=key.release, arch=key.arch)
-    values: dict[str, Any] = {"project": key.project, "release": key.release, "cloud": key.cloud, "stage": key.stage}
-    values["arch"] = key.arch
-    if key.environment in RELEASES:
-        values["kubernetes"] = key.environment
-    return url_for("api.cell_history", **values)
+    return CellLinks()(key)
+
+
+class CellLinks:
+    """``cell_link`` for many cells: one ``url_for`` per shape of link (``UrlPattern``), not per cell."""
+
+    def __init__(self) -> None:
+        self._patterns: dict[tuple[bool, str, str | None], UrlPattern] = {}
+
+    def __call__(self, key: CellKey) -> str:
+        build = key.stage == "build"
+        shape = (build, key.arch, key.environment if key.environment in RELEASES and not build else None)
+        pattern = self._patterns.get(shape)
+        if pattern is None:
+            pattern = self._patterns[shape] = self._pattern(*shape)
+        if build:
+            return pattern(project=key.project, release=key.release)
+        return pattern(project=key.project, release=key.release, cloud=key.cloud or "", stage=key.stage)
+
+    @staticmethod
+    def _pattern(build: bool, arch: str, kubernetes: str | None) -> UrlPattern:
+        if build:
+            return UrlPattern("api.build_history", ("project", "release"), arch=arch)
+        query = {"arch": arch} if kubernetes is None else {"arch": arch, "kubernetes": kubernetes}
+        return UrlPattern("api.cell_history", ("project", "release", "cloud", "stage"), **query)
 
 
 def cells() -> Response:
@@ -63,6 +81,7 @@ def cells() -> Response:
     arch = choice(args, "arch", ARCHES)
     kubernetes = choice(args, "kubernetes", RELEASES) or "stable"
     grid = snap.grid(kubernetes, arch)
+    links = CellLinks()
     shown = []
     for _, rows in grid.sections:
         for row in rows:
@@ -71,9 +90,11 @@ def cells() -> Response:
             for cell in (row.build, *row.clouds, *row.e2e):
                 if cloud not in (None, cell.key.cloud) or stage not in (None, cell.key.stage):
                     continue
-                shown.append(cell_json(cell, snap.insight.get(cell.key)))
+                shown.append(cell_json(cell, snap.insight.get(cell.key), links))
     body = {"commit": snap.commit, "kubernetes": kubernetes, "arch": arch, "cells": shown}
-    return answers.serve(snap.commit, body, body)  # staleness moves with the clock: the tag covers what is shown
+    # what a cell shows moves with the clock (it turns stale, a running cell times out): the tag covers that
+    moving = [(cell["status"], cell["stale"], cell["note"]) for cell in shown]
+    return answers.serve(snap.commit, body, moving)
 
 
 def insight() -> Response:
@@ -86,6 +107,7 @@ def insight() -> Response:
     alerting_text = choice(args, "alerting", tuple(_BOOLEANS))
     alerting = None if alerting_text is None else _BOOLEANS[alerting_text]
     after = snap.config.alert_after_failures
+    links = CellLinks()
     shown = []
     for key in sorted(snap.insight, key=layout.cell_path):
         found = snap.insight[key]
@@ -95,7 +117,7 @@ def insight() -> Response:
             continue
         if kind not in (None, found.failure_kind) or alerting not in (None, found.alerting(after)):
             continue
-        shown.append({**found.as_dict(), "alerting": found.alerting(after), "history": cell_link(key)})
+        shown.append({**found.as_dict(), "alerting": found.alerting(after), "history": links(key)})
     body = {
         "commit": snap.commit,
         "alert_after_failures": after,

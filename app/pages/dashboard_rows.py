@@ -15,13 +15,11 @@ Kubernetes, whose deploy is its provisioning) render it once."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
-from urllib.parse import quote
 
-from flask import url_for
 from markupsafe import Markup, escape
 
 from crosscloud import clock, presentation
@@ -31,6 +29,7 @@ from crosscloud.insight import CellInsight
 from crosscloud.records import CellKey
 from crosscloud_app.pages.template_helpers import FAILURE_KIND_TITLE, failure_kind_text, result_time, safe_logo
 from crosscloud_app.web.status_state import Snapshot
+from crosscloud_app.web.url_patterns import UrlPattern
 
 SUB_TITLE_CHARS = 21
 """The original showed at most this much of a project's ``sub_title``."""
@@ -134,7 +133,27 @@ class _Look:
     status: str
 
 
+@dataclass(frozen=True)
+class _Place:
+    """Where a cell is in its row, escaped once: its stage and cloud attributes, its part of the label, and
+    what a narrow screen shows before it (``data-label``)."""
+
+    attributes: str
+    label: str
+    """``<stage> on <cloud>: `` (``summary: `` for the Summary)."""
+    data_label: str
+
+
+@dataclass(frozen=True)
+class _RowText:
+    """What every cell of a row repeats, escaped once: its attributes and the start of its label."""
+
+    attributes: str
+    label: str
+
+
 _LOOKS: dict[str, _Look] = {}
+_PLACES: dict[tuple[str, str | None, str], _Place] = {}
 
 
 def _look(status: str) -> _Look:
@@ -144,114 +163,46 @@ def _look(status: str) -> _Look:
     return found
 
 
-def status_cell(col: Column, row: Row, href: str, now: datetime, cloud_name: str = "") -> str:
+def _place(stage: str, cloud: str | None, cloud_name: str) -> _Place:
+    found = _PLACES.get((stage, cloud, cloud_name))
+    if found is None:
+        what = "summary" if stage == SUMMARY else stage
+        where = f" on {cloud_name}" if cloud_name else ""
+        found = _PLACES[(stage, cloud, cloud_name)] = _Place(
+            f' data-stage="{_e(stage)}" data-cloud="{_e(cloud or "")}"',
+            _e(f"{what}{where}: "),
+            _e(cloud_name or what.capitalize()),
+        )
+    return found
+
+
+def status_cell(col: Column, row: _RowText, href: str, now: datetime, cloud_name: str = "") -> str:
     """One status cell: the badge (linked to ``href``, the cell's deployment page, which links the job), its
     accessible name, its hover text, and the ``data-*`` attributes scripts and tests read. Every value is
-    escaped."""
+    escaped (once per status, place or row for what repeats)."""
     look = _look(col.status)
-    what = "summary" if col.stage == SUMMARY else col.stage
-    where = f" on {cloud_name}" if cloud_name else ""
-    label = _e(f"{row.project.display_name} {row.release} {what}{where}: ") + look.word
-    label += " (stale)" if col.stale else ""
-    kind = col.failure_kind
+    place = _place(col.stage, col.cloud, cloud_name)
+    label = row.label + place.label + look.word
     cls = look.css
-    kind_attribute = ""
     text = look.word
+    kind_attribute = ""
+    if col.stale:
+        label += " (stale)"
+        cls += " stale"
+    kind = col.failure_kind
     if kind is not None:
         label += _e(f" ({FAILURE_KIND_TITLE.get(kind, kind)})")
-        cls += " stale" if col.stale else ""
         cls += f" failure-{_e(kind)}"
         kind_attribute = f' data-failure-kind="{_e(kind)}"'
         if kind == INFRASTRUCTURE and col.status != "infra_failed":  # "infra failed" says so already
             text += _INFRA_MARK
-    elif col.stale:
-        cls += " stale"
     if col.stale:
         text += _STALE_MARK
     return (
-        f'<td class="{cls}" data-project="{_e(row.project.name)}" data-release="{_e(row.release)}"'
-        f' data-stage="{_e(col.stage)}" data-cloud="{_e(col.cloud or "")}" data-status="{look.status}"'
-        f'{kind_attribute} data-label="{_e(cloud_name or what.capitalize())}">'
-        f'<a class="badge" href="{_e(href)}" aria-label="{label}" title="{_e(hover_text(col, now))}">{text}</a></td>'
+        f'<td class="{cls}"{row.attributes}{place.attributes} data-status="{look.status}"{kind_attribute}'
+        f' data-label="{place.data_label}"><a class="badge" href="{_e(href)}" aria-label="{label}"'
+        f' title="{_e(hover_text(col, now))}">{text}</a></td>'
     )
-
-
-def cell_links(row: Row, kubernetes: str) -> tuple[str, dict[str, str]]:
-    """(the project page's link for the row's build and summary cells, each cloud's deployment page link) in
-    the test environment of the row (``kubernetes``, the row's arch), made by ``url_for`` (the one URL helper,
-    so published pages can make them relative)."""
-    query: dict[str, Any] = {}
-    if kubernetes != "stable":
-        query["kubernetes"] = kubernetes
-    if row.arch != row.project.arch[0]:
-        query["arch"] = row.arch
-    project_page = url_for("projects.project_page", project=row.project.name, **query, _anchor=f"release-{row.release}")
-    # one url_for per row, not per cell (a 200 x 12 view has 4,800 cells): the cloud is a path segment put in
-    # place of a marker, quoted as url_for would quote it
-    pattern = url_for("projects.cell_page", project=row.project.name, release=row.release, cloud=_CLOUD, **query)
-    clouds = {
-        cell.key.cloud: pattern.replace(_CLOUD, quote(cell.key.cloud, safe=""), 1) for cell in row.e2e if cell.key.cloud
-    }
-    return project_page, clouds
-
-
-_CLOUD: Final = "CLOUD-SEGMENT-MARKER"
-"""Stands for the cloud in a deployment page's link while ``cell_links`` builds it (no name has upper case)."""
-
-
-def row_html(row: Row, grid: Grid, insights: Insights, now: datetime, first: bool) -> str:
-    """The ``<tr>`` of ``row`` in ``grid`` (``first``: the project's first release, which carries the
-    project's name, logo and sub-title for all its releases)."""
-    project = row.project
-    provisions_itself = not project.app_layer
-    project_page, cloud_pages = cell_links(row, grid.kubernetes)
-    name = _e(project.display_name)
-    page = _e(url_for("projects.project_page", project=project.name))
-    release = _e(row.release)
-    out = [f'<tr data-project="{_e(project.name)}" data-release="{release}"{_FIRST if first else ""}>']
-    if first:
-        logo = safe_logo(project.logo_url)
-        rowspan = len(project.releases)
-        out.append(f'\n<th scope="rowgroup" rowspan="{rowspan}" class="project"><div class="project-box">')
-        if logo:
-            out.append(f'<img class="logo" src="{_e(logo)}" {_LOGO_ATTRIBUTES}>')
-        out.append(f'\n<span class="project-words"><a class="name" href="{page}">{name}</a>')
-        if project.sub_title:
-            sub_title = _e(project.sub_title[:SUB_TITLE_CHARS])
-            out.append(f'\n<span class="sub-title" title="{_e(project.sub_title)}">{sub_title}</span>')
-        out.append("</span></div></th>")
-    commit = project.commit_url(row.sha) if row.sha else None
-    label = _e(row.release_label)
-    out.append(
-        f'\n<td class="release" data-release-name="{release}"><a class="card-project" href="{page}">{name}</a>'
-        f'\n<span class="release-name">{release}</span>\n'
-    )
-    if commit:
-        out.append(f'<a class="ref" href="{_e(commit)}" title="{release}: {_e(row.sha or "")}">{label}</a></td>')
-    else:
-        out.append(f'<span class="ref" title="{release}">{label}</span></td>')
-    out.append("\n" + status_cell(column(row.build, insights, provisions_itself), row, project_page, now))
-    if grid.stage == "build":
-        built = result_time(row.build.entry, now) if row.build.entry else "never"
-        out.append(f'\n<td class="built" data-label="Built">{built}</td>')
-        if commit:
-            sha = f'<a href="{_e(commit)}"><code>{_e((row.sha or "")[:12])}</code></a>'
-        elif row.sha:
-            sha = f"<code>{_e(row.sha[:12])}</code>"
-        else:
-            sha = "—"
-        out.append(f'\n<td class="built-commit" data-label="Commit">{sha}</td>')
-    else:
-        out.append("\n")
-        for cell, cloud in zip(row.clouds, grid.clouds, strict=True):
-            col = column(cell, insights, provisions_itself)
-            out.append(status_cell(col, row, cloud_pages[cloud.name], now, cloud.display_name))
-    out.append("\n" + status_cell(summary_column(row, insights), row, project_page, now) + "\n</tr>\n")
-    return "".join(out)
-
-
-_FIRST: Final = ' class="first-release"'
-_LOGO_ATTRIBUTES: Final = 'alt="" width="28" height="28" loading="lazy" decoding="async" referrerpolicy="no-referrer"'
 
 
 class Rows:
@@ -261,8 +212,9 @@ class Rows:
         self.snapshot = snapshot
         self.now = now
         self._done: dict[tuple[str, str, str, str, str, bool], str] = {}
+        self._links: dict[tuple[Any, ...], UrlPattern] = {}
 
-    def section(self, grid: Grid, rows: Any) -> Markup:
+    def section(self, grid: Grid, rows: Sequence[Row]) -> Markup:
         """The rows of one section of ``grid``, as HTML."""
         out = []
         previous = None
@@ -273,6 +225,89 @@ class Rows:
             key = (row.project.name, row.release, row.arch, grid.kubernetes, shown, first)
             html = self._done.get(key)
             if html is None:
-                html = self._done[key] = row_html(row, grid, self.snapshot.insight, self.now, first)
+                html = self._done[key] = self.row_html(row, grid, first)
             out.append(html)
         return Markup("".join(out))  # noqa: S704 - row_html escapes every value
+
+    def _link(self, endpoint: str, varying: tuple[str, ...], **values: Any) -> UrlPattern:
+        """The ``UrlPattern`` of links of one shape, made once."""
+        shape = (endpoint, varying, *sorted(values.items()))
+        found = self._links.get(shape)
+        if found is None:
+            found = self._links[shape] = UrlPattern(endpoint, varying, **values)
+        return found
+
+    def cell_links(self, row: Row, kubernetes: str) -> tuple[str, dict[str, str]]:
+        """(the project page's link for the row's build and summary cells, each cloud's deployment page
+        link) in the test environment of the row (``kubernetes``, the row's arch): ``url_for``'s links (the
+        one URL helper, so published pages can make them relative), made once per shape (``UrlPattern``)."""
+        query: dict[str, Any] = {}
+        if kubernetes != "stable":
+            query["kubernetes"] = kubernetes
+        if row.arch != row.project.arch[0]:
+            query["arch"] = row.arch
+        project_page = self._link("projects.project_page", ("project",), **query, _anchor=f"release-{row.release}")
+        cell_page = self._link("projects.cell_page", ("project", "release", "cloud"), **query)
+        name, release = row.project.name, row.release
+        clouds = {
+            cell.key.cloud: cell_page(project=name, release=release, cloud=cell.key.cloud)
+            for cell in row.e2e
+            if cell.key.cloud
+        }
+        return project_page(project=name), clouds
+
+    def row_html(self, row: Row, grid: Grid, first: bool) -> str:
+        """The ``<tr>`` of ``row`` in ``grid`` (``first``: the project's first release, which carries the
+        project's name, logo and sub-title for all its releases)."""
+        project = row.project
+        insights, now = self.snapshot.insight, self.now
+        provisions_itself = not project.app_layer
+        project_page, cloud_pages = self.cell_links(row, grid.kubernetes)
+        name = _e(project.display_name)
+        page = _e(self._link("projects.project_page", ("project",))(project=project.name))
+        release = _e(row.release)
+        text = _RowText(f' data-project="{_e(project.name)}" data-release="{release}"', f"{name} {release} ")
+        out = [f"<tr{text.attributes}{_FIRST if first else ''}>"]
+        if first:
+            logo = safe_logo(project.logo_url)
+            rowspan = len(project.releases)
+            out.append(f'\n<th scope="rowgroup" rowspan="{rowspan}" class="project"><div class="project-box">')
+            if logo:
+                out.append(f'<img class="logo" src="{_e(logo)}" {_LOGO_ATTRIBUTES}>')
+            out.append(f'\n<span class="project-words"><a class="name" href="{page}">{name}</a>')
+            if project.sub_title:
+                sub_title = _e(project.sub_title[:SUB_TITLE_CHARS])
+                out.append(f'\n<span class="sub-title" title="{_e(project.sub_title)}">{sub_title}</span>')
+            out.append("</span></div></th>")
+        commit = project.commit_url(row.sha) if row.sha else None
+        label = _e(row.release_label)
+        out.append(
+            f'\n<td class="release" data-release-name="{release}"><a class="card-project" href="{page}">{name}</a>'
+            f'\n<span class="release-name">{release}</span>\n'
+        )
+        if commit:
+            out.append(f'<a class="ref" href="{_e(commit)}" title="{release}: {_e(row.sha or "")}">{label}</a></td>')
+        else:
+            out.append(f'<span class="ref" title="{release}">{label}</span></td>')
+        out.append("\n" + status_cell(column(row.build, insights, provisions_itself), text, project_page, now))
+        if grid.stage == "build":
+            built = result_time(row.build.entry, now) if row.build.entry else "never"
+            out.append(f'\n<td class="built" data-label="Built">{built}</td>')
+            if commit:
+                sha = f'<a href="{_e(commit)}"><code>{_e((row.sha or "")[:12])}</code></a>'
+            elif row.sha:
+                sha = f"<code>{_e(row.sha[:12])}</code>"
+            else:
+                sha = "—"
+            out.append(f'\n<td class="built-commit" data-label="Commit">{sha}</td>')
+        else:
+            out.append("\n")
+            for cell, cloud in zip(row.clouds, grid.clouds, strict=True):
+                col = column(cell, insights, provisions_itself)
+                out.append(status_cell(col, text, cloud_pages[cloud.name], now, cloud.display_name))
+        out.append("\n" + status_cell(summary_column(row, insights), text, project_page, now) + "\n</tr>\n")
+        return "".join(out)
+
+
+_FIRST: Final = ' class="first-release"'
+_LOGO_ATTRIBUTES: Final = 'alt="" width="28" height="28" loading="lazy" decoding="async" referrerpolicy="no-referrer"'
