@@ -25,7 +25,7 @@ Everything here is computed from the versions of a cell in the status index, new
 
 Reading: ``insights(index)`` computes every cell; ``InsightCache`` keeps the answers keyed by the last
 indexed sequence number and, after a refresh, recomputes only the cells whose files changed. Both read the
-index through ``StatusIndex`` (``cell_runs``, ``changed_paths_since``, ``entry_at``); a cell's computation
+index through ``StatusIndex`` (``cell_runs``, ``changed_paths_since``); a cell's computation
 reads its versions newest first and stops as soon as it has both windows and the last success, so its cost
 does not grow with the length of the history."""
 
@@ -272,28 +272,16 @@ def _flakiness(failed: Sequence[bool], window: int) -> tuple[float | None, float
 
 
 # -- reading the index -----------------------------------------------------------------------------------
-def _resolver(index: StatusIndex) -> Callable[[Row], RunRef]:
-    """The ``RunRef`` of a short row, read by its seq (only the few rows an insight links to)."""
-
-    def resolve(row: Row) -> RunRef:
-        entry = index.entry_at(row[0])
-        if entry is None:
-            raise LookupError(f"no index entry {row[0]}")
-        return _run_ref(row_of(entry))
-
-    return resolve
-
-
 def _compute(
     index: StatusIndex, paths: Iterable[str], window: int, provisioning: frozenset[str]
 ) -> dict[CellKey, CellInsight]:
     out: dict[CellKey, CellInsight] = {}
-    resolve = _resolver(index)
     for path in paths:
         key = layout.parse_cell_path(path)
         if key is None:
             continue
-        found = cell_insight(key, index.cell_runs(path), window, resolve, provisions_itself=key.project in provisioning)
+        rows = index.cell_runs(path, whole=True)
+        found = cell_insight(key, rows, window, provisions_itself=key.project in provisioning)
         if found is not None:
             out[key] = found
     return out
@@ -311,10 +299,8 @@ def insight_of(
     index: StatusIndex, key: CellKey, window: int = DEFAULT_WINDOW, provisioning: frozenset[str] = frozenset()
 ) -> CellInsight | None:
     """One cell (None when it has no result at all)."""
-    path = layout.cell_path(key)
-    return cell_insight(
-        key, index.cell_runs(path), window, _resolver(index), provisions_itself=key.project in provisioning
-    )
+    rows = index.cell_runs(layout.cell_path(key), whole=True)
+    return cell_insight(key, rows, window, provisions_itself=key.project in provisioning)
 
 
 class InsightCache:

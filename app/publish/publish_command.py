@@ -11,7 +11,7 @@ that commit as the one it was read from, where a full publish names the tip. Tha
 cost seconds rather than a full render at the scale of 130 projects x 20 clouds. A change of the configuration
 or of the base path, or a previous commit that is not an ancestor of the tip, means a full publish. Either way,
 files the previous manifest lists that are no longer part of the site are deleted, and no other file in the
-folder is touched."""
+folder is touched. Paths are rendered in one worker process per processor (``render_jobs``, ``--jobs``)."""
 
 from __future__ import annotations
 
@@ -51,8 +51,24 @@ def register(commands: Any) -> None:
         help="render again only what changed since the commit of DIR/manifest.json (a full publish without one)",
     )
     p.add_argument("--mirror-dir", type=Path, metavar="DIR", help="where the mirror and its index are kept")
+    p.add_argument(
+        "--jobs",
+        type=_jobs,
+        metavar="N",
+        help="render with N processes (default: one per processor this process may use)",
+    )
     p.add_argument("--quiet", action="store_true", help="print only the summary line")
     p.set_defaults(func=cmd_publish)
+
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: use a whole number of processes, 1 or more")
+    return value
 
 
 @dataclass
@@ -92,6 +108,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
         mirror_dir=args.mirror_dir,
         token=token_from_args(args),
         progress=None if args.quiet else sys.stderr,
+        jobs=args.jobs,
     )
     print(outcome.line(), flush=True)
     return 0
@@ -106,11 +123,13 @@ def publish(
     mirror_dir: Path | None = None,
     token: str | None = None,
     progress: Any = None,
+    jobs: int | None = None,
 ) -> Outcome:
-    """Publish the tip of ``repo`` into ``out`` (see the module doc)."""
+    """Publish the tip of ``repo`` into ``out`` (see the module doc) with ``jobs`` processes (default: one
+    per processor, ``render_jobs``)."""
     from crosscloud.errors import StatusRepoError
     from crosscloud.status_repo.mirror import cache_dir
-    from crosscloud_app.publish import site_files, site_paths
+    from crosscloud_app.publish import render_jobs, site_files, site_paths
     from crosscloud_app.publish.changes import changed_cells
     from crosscloud_app.publish.renderer import Renderer
     from crosscloud_app.web.status_state import NotReadyError
@@ -141,25 +160,17 @@ def publish(
             print(f"publish: {mode}, rendering {len(paths)} of {len(everything)} paths", file=progress, flush=True)
 
         old_files = dict(previous.files) if previous is not None else {}
-        rendered_names: dict[str, site_files.SiteFile] = {}
-        written = 0
-        for count, path in enumerate(paths, 1):
-            answer = renderer.get(path)
-            if answer.status != 200:
-                raise StatusRepoError(f"publish: the app answered {answer.status} for {path}: {answer.body[:200]!r}")
-            name = site_files.file_of(path, answer.content_type)
-            if name == site_files.MANIFEST or name in rendered_names:
-                raise StatusRepoError(f"publish: {path} would be written to {name}, which another path has")
-            described = site_files.describe(path, answer.body, snapshot.commit)
-            rendered_names[name] = described
-            old = old_files.get(name)
-            if old is None or old.sha256 != described.sha256 or not site_files.unchanged_on_disk(out, name, described):
-                site_files.write(out, name, answer.body)
-                written += 1
-            if progress is not None and count % 5000 == 0:
-                print(f"publish: {count}/{len(paths)}", file=progress, flush=True)
-
-        files = dict(rendered_names)
+        rendered = render_jobs.render(
+            renderer,
+            paths,
+            out=out,
+            old_files=old_files,
+            commit=snapshot.commit,
+            jobs=jobs or render_jobs.default_jobs(),
+            progress=progress,
+        )
+        written = sum(1 for r in rendered.values() if r.written)
+        files = {name: r.file for name, r in rendered.items()}
         if mode == "incremental":  # what was not rendered again is as the previous run wrote it
             wanted = set(everything)
             for name, old in old_files.items():

@@ -91,6 +91,7 @@ class Renderer:
         self.site = site
         self.app: Flask = create_app(config)
         self.state: StatusState = self.app.extensions[EXTENSION]
+        self.state.stop()  # one commit is published: no refresh will be asked for (and no thread crosses a fork)
 
     def snapshot(self) -> Snapshot:
         """The snapshot being published (``NotReadyError`` when the repository could not be read)."""
@@ -132,6 +133,10 @@ class Renderer:
         status, headers = started
         content_type = next((v for k, v in headers if k.lower() == "content-type"), "application/octet-stream")
         return Answer(path, int(status.split(" ", 1)[0]), content_type, body)
+
+    def after_fork(self) -> None:
+        """In a worker process forked from the one that made this renderer (``render_jobs``)."""
+        self.state.reconnect_after_fork()
 
     def close(self) -> None:
         self.state.close()

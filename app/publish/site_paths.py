@@ -54,6 +54,17 @@ def global_paths() -> list[str]:
     return paths
 
 
+def view_environment(path: str) -> tuple[str, str] | None:
+    """(Kubernetes release, arch or ``any``) of a dashboard view's path (``/`` is deploy, stable, any); None
+    for any other path."""
+    if path == "/":
+        return "stable", ANY_ARCH
+    parts = path.split("/")
+    if len(parts) == 6 and parts[1] == "views" and parts[5] == "":
+        return parts[3], parts[4]
+    return None
+
+
 @dataclass(frozen=True)
 class Scope:
     """A part of the site a cell belongs to: a project, one of its releases, or one of its deployments."""

@@ -355,6 +355,13 @@ class StatusState:
             self._thread.join(timeout)
             self._thread = None
 
+    def reconnect_after_fork(self) -> None:
+        """In a process forked from this one: its own connection to the index (``StatusIndex``'s)."""
+        with self._index_lock:
+            if self._index is None:
+                raise NotReadyError(f"no index of {self.remote} yet: {self._last_error}")
+            self._index.reconnect_after_fork()
+
     def close(self) -> None:
         self.stop()
         with self._index_lock:

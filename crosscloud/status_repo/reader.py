@@ -44,6 +44,8 @@ CREATE TABLE IF NOT EXISTS validated (blob TEXT PRIMARY KEY, error TEXT);
 """
 _FIELDS = ("status", "started_at", "finished_at", "ref", "sha", "url", "reason")
 _PATH_INDEX = "CREATE INDEX IF NOT EXISTS entries_by_path ON entries (path, seq)"
+_WHOLE_RUN = "seq, status, reason, started_at, finished_at, ref, sha, url, commit_id"
+"""The columns of ``cell_runs(whole=True)``: the shape of ``crosscloud.insight.Row``."""
 _SCHEMA_DIGEST = hashlib.sha256(json.dumps(schemas.load(schemas.RESULT), sort_keys=True).encode()).hexdigest()[:16]
 """The result schema that full validations were made against (a new schema invalidates them)."""
 _CHANGES_PER_PART = 65536
@@ -148,7 +150,9 @@ def _summarise(path: str, key: CellKey, content: bytes | None) -> dict[str, Any]
 class StatusIndex:
     def __init__(self, git_dir: Path, db_path: str | Path = ":memory:"):
         self.git = Git(git_dir)
-        self.db = sqlite3.connect(str(db_path), check_same_thread=False)
+        self.db_path = str(db_path)
+        self.db = sqlite3.connect(self.db_path, check_same_thread=False)
+        self._inherited: list[sqlite3.Connection] = []
         self.db.executescript(_SCHEMA)
         self.db.execute(_PATH_INDEX)
         self._valid: dict[str, str | None] = {}  # blob -> error of full validation (None: valid)
@@ -381,10 +385,13 @@ class StatusIndex:
         return [_entry(row) for row in self.db.execute(sql, args)]
 
     # -- scans for whole-history computations (crosscloud.insight) ------------------------------------------
-    def cell_runs(self, path: str) -> Iterator[tuple[int, str | None, str | None]]:
+    def cell_runs(self, path: str, *, whole: bool = False) -> Iterator[tuple[Any, ...]]:
         """``(seq, status, reason)`` of every version of the cell file ``path``, newest first, fetched lazily:
-        a scan that stops early reads only what it needed."""
-        cursor = self.db.execute("SELECT seq, status, reason FROM entries WHERE path = ? ORDER BY seq DESC", (path,))
+        a scan that stops early reads only what it needed. ``whole``: followed by ``started_at``,
+        ``finished_at``, ``ref``, ``sha``, ``url`` and the commit (a version's row is read anyway; the
+        insight of a cell links some of them)."""
+        columns = _WHOLE_RUN if whole else "seq, status, reason"
+        cursor = self.db.execute(f"SELECT {columns} FROM entries WHERE path = ? ORDER BY seq DESC", (path,))  # noqa: S608
         try:
             yield from cursor
         finally:
@@ -475,6 +482,15 @@ class StatusIndex:
         if error is None:
             return entry
         return Entry(**{**entry.__dict__, "status": None, "error": error})
+
+    def reconnect_after_fork(self) -> None:
+        """In a process forked from the one that opened the index: a connection of its own to the index file
+        (an SQLite connection must not be used across ``fork``). The inherited one is kept aside, never used
+        nor closed, as SQLite advises."""
+        if self.db_path == ":memory:":
+            raise StatusRepoError("an index in memory cannot be shared with a forked process")
+        self._inherited.append(self.db)
+        self.db = sqlite3.connect(self.db_path, check_same_thread=False)
 
     def close(self) -> None:
         self.db.close()

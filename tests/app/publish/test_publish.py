@@ -1,7 +1,8 @@
 """``crosscloud publish``: every file of the site is the answer the app gives for its path (the app running as
 ``crosscloud serve`` over HTTP, with the commit clock; badges also against the app on the wall clock), a commit
-publishes the same bytes twice, an incremental publish after a new commit equals a full one, files that left
-the site are deleted and no other file is touched, and bad input is refused naming what is wrong."""
+publishes the same bytes twice (in worker processes or in one), an incremental publish after a new commit
+equals a full one, files that left the site are deleted and no other file is touched, and bad input is refused
+naming what is wrong."""
 
 from __future__ import annotations
 
@@ -97,8 +98,8 @@ def test_a_commit_publishes_the_same_bytes_and_an_incremental_publish_equals_a_f
     seeded_repo: Path, tmp_path: Path, writer_for: Writer
 ) -> None:
     first, again = tmp_path / "first", tmp_path / "again"
-    publish(seeded_repo, first)
-    publish(seeded_repo, again)
+    publish(seeded_repo, first, "--jobs", "2")
+    publish(seeded_repo, again, "--jobs", "1")  # in worker processes or in one: the same bytes
     assert tree(first) == tree(again)
 
     (first / "CNAME").write_text("status.example.org\n")  # a file of the site's owner: never touched
@@ -172,6 +173,7 @@ def test_bad_input_is_refused_naming_what_is_wrong(seeded_repo: Path, tmp_path: 
     assert "--base-path 'status'" in refused(*base, "--base-path", "status")
     assert "--public-url 'ftp://x'" in refused(*base, "--public-url", "ftp://x")
     assert "name different paths" in refused(*base, "--base-path", "/a/", "--public-url", "https://o.github.io/b/")
+    assert "--jobs: '0': use a whole number of processes" in refused(*base, "--jobs", "0")
     (out / "manifest.json").write_text('{"version": 1, "files": {"../../etc/passwd": {}}}')
     assert "manifest.json: not a manifest of crosscloud publish" in refused(*base, "--since-manifest")
     (out / "manifest.json").write_text("{not json")
