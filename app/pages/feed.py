@@ -8,11 +8,14 @@ is no result, so the feed never announces "running" and a result is compared wit
 never with its own start. The
 newest ``LIMIT`` changes come first; ``?project=`` keeps one project.
 
-The changes are found from the index (``StatusIndex.cell_runs``): each cell's versions are walked newest
-first in pairs and the cells are merged by index position, so a pass stops as soon as it has ``LIMIT``
-changes. The answer depends only on the status repository commit and the filter: it is computed once per
-commit and served with a strong ETag (``304`` on ``If-None-Match``). The XML is written by ElementTree,
-which escapes every string: names and reasons from the configuration or from records render as text."""
+The changes are found in one walk of the index's versions, newest first (``StatusIndex.runs_newest_first``):
+each cell's oldest version seen so far waits for the result before it, and a change not known yet can only be
+at a waiting version, so the walk stops once ``LIMIT`` known changes are newer than every waiting version (a
+cell waiting at its first result, a change from nothing, is settled by one lookup). A feed of the newest
+changes reads the newest few nights, however many cells and however long the history. The answer depends
+only on the status repository commit and the filter: it is computed once per commit and served with a strong
+ETag (``304`` on ``If-None-Match``). The XML is written by ElementTree, which escapes every string: names and
+reasons from the configuration or from records render as text."""
 
 from __future__ import annotations
 
@@ -21,7 +24,6 @@ import heapq
 import threading
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Generator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Final
@@ -64,37 +66,77 @@ def _shown(status: str | None) -> str:
     return status or ERROR
 
 
-def _cell_changes(index: StatusIndex, path: str) -> Generator[tuple[int, str, str | None], None, None]:
-    """``(seq, status, previous status)`` of each change of one cell, newest first (lazily)."""
-    newer: tuple[int, str] | None = None
-    for seq, status, _reason in index.cell_runs(path):
-        if status == RUNNING:
-            continue  # a step, not a result
-        shown = _shown(status)
-        if newer is not None and newer[1] != shown:
-            yield newer[0], newer[1], shown
-        newer = (seq, shown)
-    if newer is not None:
-        yield newer[0], newer[1], None
-
-
 def status_changes(index: StatusIndex, project: str | None = None, limit: int = LIMIT) -> list[Change]:
-    """The newest ``limit`` status changes of the index's current cells (of ``project``), newest first."""
+    """The newest ``limit`` status changes of the index's current cells (of ``project``), newest first (see
+    the module doc)."""
     prefix = f"{layout.RESULTS_DIR}/{project}/" if project else f"{layout.RESULTS_DIR}/"
-    paths = [path for path in index.current_paths() if path.startswith(prefix)]
-    streams = [_cell_changes(index, path) for path in paths]
+    current = {path for path in index.current_paths() if path.startswith(prefix)}
+    walk = _Walk(index, limit)
+    for count, (seq, path, status) in enumerate(index.runs_newest_first(prefix), 1):
+        if path in current and status != RUNNING:
+            walk.version(seq, path, _shown(status))
+        if count % CHECK_EVERY == 0 and walk.complete():
+            break
+    else:
+        walk.finish()
     out: list[Change] = []
-    try:
-        for seq, status, previous in heapq.merge(*streams, key=lambda change: -change[0]):
-            entry = index.entry_at(seq)
-            if entry is not None:
-                out.append(Change(entry, status, previous))
-            if len(out) >= limit:
-                break
-    finally:
-        for stream in streams:
-            stream.close()  # closes the cell's SQLite cursor
+    for seq, status, previous in sorted(walk.found, reverse=True)[:limit]:
+        entry = index.entry_at(seq)
+        if entry is not None:
+            out.append(Change(entry, status, previous))
     return out
+
+
+CHECK_EVERY: Final = 512
+"""Versions walked between two looks at whether the newest changes are all known."""
+
+
+class _Walk:
+    """The walk of ``status_changes``: versions come newest first; each cell's oldest version seen so far
+    waits for the result before it, which decides whether it is a change."""
+
+    def __init__(self, index: StatusIndex, limit: int):
+        self.index = index
+        self.limit = limit
+        self.found: list[tuple[int, str, str | None]] = []
+        """(seq, status, status before) of the changes known."""
+        self.waiting: dict[str, tuple[int, str]] = {}
+        self._newest: list[tuple[int, str]] = []  # (-seq, path) of waiting versions, a heap; outdated ones skipped
+
+    def version(self, seq: int, path: str, shown: str) -> None:
+        newer = self.waiting.get(path)
+        if newer is not None and newer[1] != shown:
+            self.found.append((newer[0], newer[1], shown))
+        self.waiting[path] = (seq, shown)
+        heapq.heappush(self._newest, (-seq, path))
+
+    def complete(self) -> bool:
+        """Whether ``limit`` changes are known that are newer than any change not known yet (which can only
+        be at a waiting version)."""
+        if len(self.found) < self.limit:
+            return False
+        bound = self._newest_waiting()
+        return sum(1 for change in self.found if change[0] > bound) >= self.limit
+
+    def _newest_waiting(self) -> int:
+        """The seq of the newest waiting version (0 when none waits); a waiting version that is its cell's
+        oldest result is settled on the way: a first result is a change from nothing."""
+        while self._newest:
+            seq, path = -self._newest[0][0], self._newest[0][1]
+            waiting = self.waiting.get(path)
+            if waiting is None or waiting[0] != seq:
+                heapq.heappop(self._newest)
+            elif self.index.oldest_result(path, RUNNING) == seq:
+                heapq.heappop(self._newest)
+                self.found.append((seq, self.waiting.pop(path)[1], None))
+            else:
+                return seq
+        return 0
+
+    def finish(self) -> None:
+        """Every version was walked: each waiting one is its cell's first result."""
+        self.found += [(seq, shown, None) for seq, shown in self.waiting.values()]
+        self.waiting.clear()
 
 
 # -- rendering -------------------------------------------------------------------------------------------------

@@ -397,6 +397,27 @@ class StatusIndex:
         finally:
             cursor.close()
 
+    def runs_newest_first(self, prefix: str) -> Iterator[tuple[int, str, str | None]]:
+        """``(seq, path, status)`` of every version of every cell file under ``prefix`` (``results/`` or a
+        project's folder), newest first, fetched lazily (a walk of the primary key: a scan that stops early
+        reads only the newest versions)."""
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)  # the first path after every path under ``prefix``
+        cursor = self.db.execute(
+            "SELECT seq, path, status FROM entries WHERE path >= ? AND path < ? ORDER BY seq DESC", (prefix, upper)
+        )
+        try:
+            yield from cursor
+        finally:
+            cursor.close()
+
+    def oldest_result(self, path: str, skip: str) -> int | None:
+        """The seq of the oldest version of the cell file ``path`` whose status is not ``skip`` (a running
+        step is no result), None when there is none."""
+        row = self.db.execute(
+            "SELECT seq FROM entries WHERE path = ? AND status IS NOT ? ORDER BY seq LIMIT 1", (path, skip)
+        ).fetchone()
+        return row[0] if row else None
+
     def entry_at(self, seq: int) -> Entry | None:
         row = self.db.execute("SELECT * FROM entries WHERE seq = ?", (seq,)).fetchone()
         return _entry(row) if row else None

@@ -3,6 +3,7 @@ newest first, the XML parses as Atom, hostile names stay text, and the ETag give
 
 from __future__ import annotations
 
+import random
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
@@ -11,8 +12,11 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from crosscloud import layout
+from crosscloud.status_repo.reader import StatusIndex
 from crosscloud.status_repo.seed import init_status_repo
 from crosscloud.status_repo.writer import StatusRepoWriter
+from crosscloud_app.pages import feed
 from crosscloud_app.pages.feed import FEED_CACHE_SIZE, _Cache, status_changes
 from crosscloud_app.web.status_state import EXTENSION, StatusState
 from tests.helpers.app_results import night
@@ -198,3 +202,46 @@ def test_the_feed_shows_results_not_steps(
         "etcd stable deploy on Local: failed (was success)",
         "etcd stable deploy on Local: success (first result)",
     ]
+
+
+def test_the_walk_finds_the_changes_every_cells_whole_history_gives(
+    make_app: Callable[..., Flask],
+    status_repo: Path,
+    writer_for: Callable[..., StatusRepoWriter],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The feed walks the versions newest first and stops once the newest changes are all known; here it looks
+    at whether to stop after every version, over a history with cells that change often, rarely, once long
+    ago, and a project whose first results came last, and must give, for every limit, the changes each cell's
+    whole history gives."""
+    writer = writer_for(status_repo)
+    rng = random.Random(7)
+    night(writer, 1, {"build": "success", "provision": "failed"}, project="prometheus")  # provision: once
+    for n in range(2, 15):
+        night(writer, n, {s: rng.choice(["success", "success", "failed"]) for s in ("build", "deploy", "e2e")})
+        night(writer, n, {"deploy": rng.choice(["success", "timed_out"])}, project="prometheus")
+    night(writer, 15, {"build": "success", "deploy": "failed"}, project="nats")
+    monkeypatch.setattr(feed, "CHECK_EVERY", 1)
+    state: StatusState = make_app(status_repo).extensions[EXTENSION]
+    with state.query() as index:
+        for project in (None, "etcd", "prometheus", "nats"):
+            expected = _changes_from_whole_histories(index, project)
+            assert len(expected) > 8 or project in ("nats", "prometheus")
+            for limit in range(1, len(expected) + 2):
+                found = [(c.entry.seq, c.status, c.previous) for c in status_changes(index, project, limit)]
+                assert found == expected[:limit], (project, limit)
+
+
+def _changes_from_whole_histories(index: StatusIndex, project: str | None) -> list[tuple[int, str, str | None]]:
+    changes = []
+    for path in index.current_paths():
+        key = layout.parse_cell_path(path)
+        assert key is not None
+        if project not in (None, key.project):
+            continue
+        results = [e for e in index.cell_history(key) if e.status != "running"]
+        shown = [e.status or "error" for e in results]
+        for i, entry in enumerate(results):
+            if i + 1 == len(results) or shown[i + 1] != shown[i]:
+                changes.append((entry.seq, shown[i], shown[i + 1] if i + 1 < len(results) else None))
+    return sorted(changes, reverse=True)
