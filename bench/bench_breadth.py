@@ -17,8 +17,8 @@ the CLI meet them.
   (startup, RSS): what does not grow with the age of the status repository.
 - **recorder**: the nightly template's fan-in recorder, one night's 58,400 record files through one
   ``crosscloud record --repo REPO DIR`` (one commit, one push): wall time and peak RSS;
-- ``crosscloud publish`` of one night is measured when the command exists (``publish`` in ``crosscloud
-  --help``), else reported as not measured.
+- **publish**: ``crosscloud publish`` of the whole state, cold (mirror and index built too), one worker
+  process per processor; a publish that fails fails the target.
 
 Targets: cold index <= 30 s, incremental index after a night <= 5 s, dashboard p50 <= 50 ms, app peak RSS
 <= 1 GiB, publish <= 120 s. Prints one JSON object (with the load average before and after each phase)."""
@@ -42,6 +42,7 @@ from breadth_history import generate_breadth
 from generate_history import exit_on_sigterm, log
 
 from crosscloud import layout
+from crosscloud_app.publish.render_jobs import default_jobs
 
 HERE = Path(__file__).resolve().parent
 TARGETS = {
@@ -177,21 +178,20 @@ def measure_recorder(history: Any, night: int, repo: Path, scratch: Path) -> dic
 
 
 def measure_publish(repo: Path, scratch: Path) -> dict[str, Any]:
-    """``crosscloud publish`` of the repository's state, when the command exists."""
+    """``crosscloud publish`` of the repository's state, cold (the mirror and its index are built too), with
+    one worker process per processor."""
     crosscloud = Path(sys.executable).with_name("crosscloud")
-    help_text = subprocess.run([str(crosscloud), "--help"], capture_output=True, text=True, check=False).stdout
-    if " publish " not in help_text and "publish," not in help_text and "{publish" not in help_text:
-        return {"measured": False, "why": "crosscloud publish is not in this tree yet (built on another branch)"}
     out = scratch / "site"
     began = time.perf_counter()
     command = [str(crosscloud), "publish", "--repo", str(repo), "--out", str(out), "--mirror-dir", str(scratch / "pm")]
-    proc = subprocess.run(command, capture_output=True, text=True, check=False)  # cold: mirror and index too
+    proc = subprocess.run(command, capture_output=True, text=True, check=False)
     seconds = time.perf_counter() - began
     size = sum(f.stat().st_size for f in out.rglob("*") if f.is_file()) if out.exists() else 0
     files = sum(1 for f in out.rglob("*") if f.is_file()) if out.exists() else 0
+    shutil.rmtree(out, ignore_errors=True)
     return {"measured": proc.returncode == 0, "seconds": round(seconds, 1), "returncode": proc.returncode,
-            "site_bytes": size, "site_files": files, "line": proc.stdout.strip().splitlines()[-1:],
-            "stderr_tail": proc.stderr[-500:]}  # fmt: skip
+            "jobs": default_jobs(), "site_bytes": size, "site_files": files,
+            "line": proc.stdout.strip().splitlines()[-1:], "stderr_tail": proc.stderr[-500:]}  # fmt: skip
 
 
 def window_mirror(repo: Path, cache: Path, days: float) -> dict[str, Any]:
@@ -291,8 +291,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, target in TARGETS.items():
         part, field = name.split(".")
         value = result.get(part, {}).get(field)
-        if value is not None and (part != "publish" or result["publish"].get("measured")):
-            checks[name] = {"target": target, "value": value, "pass": value <= target}
+        if value is not None:
+            passed = value <= target and (part != "publish" or bool(result["publish"]["measured"]))
+            checks[name] = {"target": target, "value": value, "pass": passed}
     result["targets"] = checks
     result["pass"] = all(c["pass"] for c in checks.values())
     result["elapsed_s"] = round(time.monotonic() - started, 1)

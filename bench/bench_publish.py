@@ -3,9 +3,12 @@
 incremental publish after one nightly commit (one row: a project's release on every cloud, committed at the
 next night's time, as the nightly's rows are).
 
-Per repository, each publish is ``crosscloud publish`` in a fresh process, timed from outside:
+Per repository, each publish is ``crosscloud publish`` in a fresh process, timed from outside, rendering with
+one worker process per processor (``jobs``) unless said:
 - ``full_cold``: into an empty folder with an empty mirror directory (the mirror and its index are built too);
-- ``full_warm``: into another empty folder, the mirror and index already there (what re-publishing costs);
+- ``full_warm_one_job``: the baseline of the same run, ``--jobs 1`` (everything rendered in one process);
+- ``full_warm``: into another empty folder, the mirror and index already there (what re-publishing costs),
+  and its speedup over ``full_warm_one_job``;
 - ``incremental``: ``--since-manifest`` after one nightly commit, into the folder of ``full_warm``.
 Each reports files, bytes, files rendered and written, and the command's own seconds; the incremental site is
 also compared with a full publish of the same commit (files whose manifest entry names the tip must be equal).
@@ -33,6 +36,7 @@ from generate_history import CONFIG_2018, History, _commit_stream, exit_on_sigte
 
 from crosscloud.config import load_config
 from crosscloud.status_repo.git import Git
+from crosscloud_app.publish.render_jobs import default_jobs
 
 TARGETS = {"breadth.full_warm.seconds": 60.0, "breadth.full_cold.seconds": 60.0, "breadth.incremental.seconds": 5.0}
 _LINE = re.compile(
@@ -93,8 +97,14 @@ def measure(repo: Path, config_file: Path, nights: int, seed: int, scratch: Path
     log(f"publish {repo.name}: full, cold")
     figures["full_cold"] = publish(repo, scratch / "site-cold", mirror)
     shutil.rmtree(scratch / "site-cold")
+    log(f"publish {repo.name}: full, warm, in one process (the baseline of this run)")
+    figures["full_warm_one_job"] = publish(repo, scratch / "site-one", mirror, "--jobs", "1")
+    shutil.rmtree(scratch / "site-one")
     log(f"publish {repo.name}: full, warm")
     figures["full_warm"] = publish(repo, scratch / "site", mirror)
+    figures["full_warm_speedup_over_one_job"] = round(
+        figures["full_warm_one_job"]["seconds"] / figures["full_warm"]["seconds"], 2
+    )
     figures["nightly_commit_records"] = nightly_commit(repo, config_file, nights, seed)
     log(f"publish {repo.name}: incremental after one nightly commit")
     figures["incremental"] = publish(repo, scratch / "site", mirror, "--since-manifest")
@@ -122,7 +132,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--nights and --breadth-nights must be at least 1")
     exit_on_sigterm()
     started = time.monotonic()
-    result: dict[str, Any] = {"benchmark": "publish", "load_avg_before": [round(x, 2) for x in os.getloadavg()]}
+    result: dict[str, Any] = {
+        "benchmark": "publish",
+        "jobs": default_jobs(),
+        "load_avg_before": [round(x, 2) for x in os.getloadavg()],
+    }
     scratch = Path(tempfile.mkdtemp(prefix="bench-publish-"))
     try:
         log(f"generating {args.nights} nights of the 2018 configuration")
