@@ -10,12 +10,15 @@ of a full publish) and send back what they wrote.
 Paths go out in batches (``batches``): the slow global answers one by one, the dashboard views of one test
 environment together (they share their rows: see ``pages.dashboard_rows``), the other paths in runs of
 ``BATCH`` in site order. With one job, or where ``fork`` does not exist (Windows), the same batches run in the
-publishing process. A worker that fails (an app answer that is not 200, a crash) fails the publish."""
+publishing process. A worker that fails (an app answer that is not 200, a crash) fails the publish; a worker
+whose publishing process is gone (killed outright) exits within ``PARENT_CHECK_SECONDS``."""
 
 from __future__ import annotations
 
 import multiprocessing
 import os
+import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -108,6 +111,18 @@ def _render(batch: Sequence[str]) -> list[Rendered]:
 def _start_worker() -> None:
     assert _JOB is not None
     _JOB.renderer.after_fork()
+    parent = os.getppid()
+
+    def watch_parent() -> None:  # a publish killed outright (SIGKILL, SIGTERM) leaves no worker behind
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch_parent, name="crosscloud-publish-parent", daemon=True).start()
+
+
+PARENT_CHECK_SECONDS = 1.0
+"""How often a worker looks whether the publishing process is still there."""
 
 
 def render(

@@ -1,10 +1,14 @@
 """``crosscloud_app.publish.render_jobs``: paths go out in batches that hold each path once (a test
 environment's views together), and whatever goes wrong in a forked worker fails the publish naming the path at
-fault: an answer that is not 200, two paths that would be written to one file. Over the seeded status
-repository, with real worker processes."""
+fault: an answer that is not 200, two paths that would be written to one file; a worker outlives no killed
+publish. Over the seeded status repository, with real worker processes."""
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -67,3 +71,35 @@ def test_workers_render_what_one_process_renders(renderer: Renderer, tmp_path: P
         renderer, paths, out=tmp_path / "two", old_files={n: r.file for n, r in forked.items()}, commit="c", jobs=2
     )
     assert not any(r.written for r in again.values())  # the same bytes are on disk: nothing is written again
+
+
+WORKER_OF_A_KILLED_PUBLISH = """
+import os, signal, sys, time, types
+from concurrent.futures import ProcessPoolExecutor
+import multiprocessing
+from crosscloud_app.publish import render_jobs
+
+def started():
+    render_jobs._JOB = types.SimpleNamespace(renderer=types.SimpleNamespace(after_fork=lambda: None))
+    render_jobs._start_worker()
+
+pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"), initializer=started)
+print(pool.submit(os.getpid).result(), flush=True)
+pool.submit(time.sleep, 120)
+time.sleep(0.5)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_worker_whose_publish_was_killed_outright_exits(tmp_path: Path) -> None:
+    """SIGKILL (or a SIGTERM with no handler) gives the publishing process no chance to stop its workers: each
+    worker sees its parent gone and exits, rather than waiting forever for work. The worker here runs the
+    real start-up of ``render_jobs`` with a stand-in renderer (only its watch of the parent is under test)."""
+    command = [sys.executable, "-c", WORKER_OF_A_KILLED_PUBLISH]
+    proc = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    worker = int(proc.stdout.split()[0])
+    deadline = time.monotonic() + 10 * render_jobs.PARENT_CHECK_SECONDS
+    while Path(f"/proc/{worker}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not Path(f"/proc/{worker}").exists(), f"worker {worker} outlived its publish"
