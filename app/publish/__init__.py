@@ -6,4 +6,4 @@ to them shows in both. The app runs with the commit clock (``settings`` ``CLOCK=
 the time is computed as of the status repository commit, so a commit publishes the same bytes whenever it is
 published. ``site_paths`` says which paths make the site and which of them a new commit can change,
 ``site_files`` where each path's answer is written and the ``manifest.json`` that lets the next run rewrite only
-what changed, and ``publish_command`` is the command."""
+what changed, ``render_jobs`` renders the paths in worker processes, and ``publish_command`` is the command."""

@@ -3,5 +3,6 @@ the settings (``settings``), the served state of the status repository (``status
 path (``http_errors``), what a request brings (``request_input``: the size-capped body, the bearer token), the
 one path that writes the status repository (``status_writes``), what every answer carries
 (``response_headers``), the metrics registry (``metrics``), the app's own SQLite files (``sqlite_store``),
-``/healthz`` and ``/metrics`` (``monitoring``) and the mirror slot of each worker process of
-``crosscloud serve --workers`` (``worker_slots``)."""
+``/healthz`` and ``/metrics`` (``monitoring``), the mirror slot of each worker process of
+``crosscloud serve --workers`` (``worker_slots``) and links of one shape made by ``url_for`` once
+(``url_patterns``)."""
