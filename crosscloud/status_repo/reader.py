@@ -393,7 +393,11 @@ class StatusIndex:
         columns = _WHOLE_RUN if whole else "seq, status, reason"
         cursor = self.db.execute(f"SELECT {columns} FROM entries WHERE path = ? ORDER BY seq DESC", (path,))  # noqa: S608
         try:
-            yield from cursor
+            if whole:  # a link is read as every entry's is (``_link``: never a javascript: URL)
+                for seq, status, reason, started, finished, ref, sha, url, commit in cursor:
+                    yield seq, status, reason, started, finished, ref, sha, _link(url), commit
+            else:
+                yield from cursor
         finally:
             cursor.close()
 

@@ -192,6 +192,8 @@ def test_a_javascript_url_in_a_hand_edited_record_is_never_a_link(hostile: tuple
     assert [c["url"] for c in cells] == [None] and cells[0]["status"] == "error"
     history = client.get("/api/v1/history/nats/stable/local/deploy").get_json()
     assert all(not str(e.get("url") or "").startswith("javascript:") for e in history["entries"])
+    insight = client.get("/api/v1/insight?project=nats").get_data(as_text=True)  # the runs it links
+    assert '"nats"' in insight and "javascript:" not in insight
 
 
 @pytest.mark.parametrize("path", ["/badge/prometheus.svg", "/badge/etcd.svg", "/badge/prometheus/stable/local.svg"])
