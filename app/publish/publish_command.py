@@ -55,7 +55,7 @@ def register(commands: Any) -> None:
         "--jobs",
         type=_jobs,
         metavar="N",
-        help="render with N processes (default: one per processor this process may use)",
+        help="render with N processes (default: one per processor this process may use, at most 8)",
     )
     p.add_argument("--quiet", action="store_true", help="print only the summary line")
     p.set_defaults(func=cmd_publish)
@@ -126,7 +126,7 @@ def publish(
     jobs: int | None = None,
 ) -> Outcome:
     """Publish the tip of ``repo`` into ``out`` (see the module doc) with ``jobs`` processes (default: one
-    per processor, ``render_jobs``)."""
+    per processor, at most 8: ``render_jobs.default_jobs``)."""
     from crosscloud.errors import StatusRepoError
     from crosscloud.status_repo.mirror import cache_dir
     from crosscloud_app.publish import render_jobs, site_files, site_paths
