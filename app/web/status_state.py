@@ -62,10 +62,11 @@ metrics.describe(
     "crosscloud_ignored_paths_total", "Changed files under results/ whose path is not a cell's, ignored by refreshes."
 )
 
-REFRESH_REASONS: Final = ("startup", "timer", "request", "direct", "push", "workflow_run", "junit", "results")
+REFRESH_REASONS: Final = ("startup", "timer", "request", "direct", "push", "workflow_run", "junit", "results", "peer")
 """What may ask for a refresh: the values of the ``reason`` label of ``crosscloud_refreshes_total`` (any other
 reason is counted as ``other``). What varies (a commit, a run id) is a refresh's ``detail``, logged, never a
-label: a label that takes a new value per delivery grows a series per delivery."""
+label: a label that takes a new value per delivery grows a series per delivery. ``peer``: another worker of the
+same server served a new commit (``shared_tip``)."""
 
 Listener = Callable[["Snapshot"], None]
 """Called with each snapshot of a new status repository commit (see ``StatusState.add_listener``)."""

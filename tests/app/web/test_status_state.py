@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from crosscloud.records import Record
 from crosscloud.status_repo.git import Remote
 from crosscloud_app.web import metrics
-from crosscloud_app.web.status_state import Snapshot, StatusState
+from crosscloud_app.web.status_state import REFRESH_REASONS, TIP_POLL_SECONDS, Snapshot, StatusState
 from tests.helpers.app_results import Writer, result
 from tests.helpers.status_repos import git
 
@@ -150,3 +151,31 @@ def test_a_history_window_serves_every_cell_from_the_last_days_only(status_repo:
         app.config["HISTORY_DAYS"] = value
         with pytest.raises(BadInputError, match="HISTORY_DAYS"):
             settings.history_days(app)
+
+
+def test_a_worker_follows_a_peers_new_commit_and_counts_it_as_peer(
+    status_repo: Path, tmp_path: Path, writer_for: Writer
+) -> None:
+    """Two workers of one server share a tip file: when one serves a new commit, the other refreshes within
+    ``TIP_POLL_SECONDS``, and its refresh is counted under its own reason (not ``other``)."""
+    tip = tmp_path / "tip"
+    one, two = (
+        StatusState(Remote.parse(str(status_repo)), tmp_path / name, refresh_seconds=0, shared_tip=tip)
+        for name in ("one", "two")
+    )
+    try:
+        one.refresh_now("startup")
+        two.refresh_now("startup")
+        two.start()
+        before = metrics.value("crosscloud_refreshes_total", {"reason": "peer"}) or 0.0
+        writer_for(status_repo).write([night("success", at=1.0, run=1)])
+        commit = one.refresh_now("push").commit
+        deadline = time.monotonic() + 10 * TIP_POLL_SECONDS
+        while two.snapshot().commit != commit and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert two.snapshot().commit == commit
+        assert (metrics.value("crosscloud_refreshes_total", {"reason": "peer"}) or 0.0) == before + 1
+        assert "peer" in REFRESH_REASONS
+    finally:
+        one.close()
+        two.close()
