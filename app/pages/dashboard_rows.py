@@ -237,10 +237,10 @@ class Rows:
             found = self._links[shape] = UrlPattern(endpoint, varying, **values)
         return found
 
-    def cell_links(self, row: Row, kubernetes: str) -> tuple[str, dict[str, str]]:
-        """(the project page's link for the row's build and summary cells, each cloud's deployment page
-        link) in the test environment of the row (``kubernetes``, the row's arch): ``url_for``'s links (the
-        one URL helper, so published pages can make them relative), made once per shape (``UrlPattern``)."""
+    def cell_links(self, row: Row, kubernetes: str) -> tuple[str, UrlPattern]:
+        """(the project page's link for the row's build and summary cells, the pattern of its deployment
+        pages' links by cloud) in the test environment of the row (``kubernetes``, the row's arch): ``url_for``'s
+        links (the one URL helper, so published pages can make them relative), made once per shape."""
         query: dict[str, Any] = {}
         if kubernetes != "stable":
             query["kubernetes"] = kubernetes
@@ -248,13 +248,7 @@ class Rows:
             query["arch"] = row.arch
         project_page = self._link("projects.project_page", ("project",), **query, _anchor=f"release-{row.release}")
         cell_page = self._link("projects.cell_page", ("project", "release", "cloud"), **query)
-        name, release = row.project.name, row.release
-        clouds = {
-            cell.key.cloud: cell_page(project=name, release=release, cloud=cell.key.cloud)
-            for cell in row.e2e
-            if cell.key.cloud
-        }
-        return project_page(project=name), clouds
+        return project_page(project=row.project.name), cell_page
 
     def row_html(self, row: Row, grid: Grid, first: bool) -> str:
         """The ``<tr>`` of ``row`` in ``grid`` (``first``: the project's first release, which carries the
@@ -262,7 +256,7 @@ class Rows:
         project = row.project
         insights, now = self.snapshot.insight, self.now
         provisions_itself = not project.app_layer
-        project_page, cloud_pages = self.cell_links(row, grid.kubernetes)
+        project_page, cell_page = self.cell_links(row, grid.kubernetes)
         name = _e(project.display_name)
         page = _e(self._link("projects.project_page", ("project",))(project=project.name))
         release = _e(row.release)
@@ -304,7 +298,8 @@ class Rows:
             out.append("\n")
             for cell, cloud in zip(row.clouds, grid.clouds, strict=True):
                 col = column(cell, insights, provisions_itself)
-                out.append(status_cell(col, text, cloud_pages[cloud.name], now, cloud.display_name))
+                href = cell_page(project=project.name, release=row.release, cloud=cloud.name)
+                out.append(status_cell(col, text, href, now, cloud.display_name))
         out.append("\n" + status_cell(summary_column(row, insights), text, project_page, now) + "\n</tr>\n")
         return "".join(out)
 
