@@ -15,6 +15,7 @@ Kubernetes, whose deploy is its provisioning) render it once."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -152,28 +153,17 @@ class _RowText:
     label: str
 
 
-_LOOKS: dict[str, _Look] = {}
-_PLACES: dict[tuple[str, str | None, str], _Place] = {}
-
-
+@functools.lru_cache(maxsize=64)
 def _look(status: str) -> _Look:
-    found = _LOOKS.get(status)
-    if found is None:
-        found = _LOOKS[status] = _Look(_e(presentation.css_class(status)), _e(presentation.word(status)), _e(status))
-    return found
+    return _Look(_e(presentation.css_class(status)), _e(presentation.word(status)), _e(status))
 
 
+@functools.lru_cache(maxsize=4096)
 def _place(stage: str, cloud: str | None, cloud_name: str) -> _Place:
-    found = _PLACES.get((stage, cloud, cloud_name))
-    if found is None:
-        what = "summary" if stage == SUMMARY else stage
-        where = f" on {cloud_name}" if cloud_name else ""
-        found = _PLACES[(stage, cloud, cloud_name)] = _Place(
-            f' data-stage="{_e(stage)}" data-cloud="{_e(cloud or "")}"',
-            _e(f"{what}{where}: "),
-            _e(cloud_name or what.capitalize()),
-        )
-    return found
+    what = "summary" if stage == SUMMARY else stage
+    where = f" on {cloud_name}" if cloud_name else ""
+    attributes = f' data-stage="{_e(stage)}" data-cloud="{_e(cloud or "")}"'
+    return _Place(attributes, _e(f"{what}{where}: "), _e(cloud_name or what.capitalize()))
 
 
 def status_cell(col: Column, row: _RowText, href: str, now: datetime, cloud_name: str = "") -> str:
