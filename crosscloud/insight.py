@@ -32,7 +32,7 @@ does not grow with the length of the history."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -149,8 +149,9 @@ def _rounded(value: float | None) -> float | None:
 
 # -- the computation of one cell ---------------------------------------------------------------------------
 Row = tuple[Any, ...]
-"""One version of a cell: ``(seq, status, reason, started_at, finished_at, ref, sha, url, commit)``. The scan
-needs only the first three; ``resolve`` turns a row into a ``RunRef`` (by default from the whole row)."""
+"""One version of a cell: ``(seq, status, reason, started_at, finished_at, ref, sha, url, commit)``
+(``StatusIndex.cell_runs(whole=True)``). The scan reads the first three; the runs an insight links to are
+``RunRef``s of the whole row."""
 
 
 def _run_ref(row: Row) -> RunRef:
@@ -168,7 +169,6 @@ def cell_insight(
     key: CellKey,
     rows_newest_first: Iterable[Row],
     window: int = DEFAULT_WINDOW,
-    resolve: Callable[[Row], RunRef] = _run_ref,
     *,
     provisions_itself: bool = False,
 ) -> CellInsight | None:
@@ -224,8 +224,8 @@ def cell_insight(
         key=key,
         latest_status=latest[1],
         latest_seq=latest[0],
-        failing_since=resolve(oldest_failure) if streak and oldest_failure else None,
-        last_success=resolve(last_success) if last_success else None,
+        failing_since=_run_ref(oldest_failure) if streak and oldest_failure else None,
+        last_success=_run_ref(last_success) if last_success else None,
         consecutive_failures=streak,
         failure_kind=newest_kind if streak else None,
         flakiness=newer,
@@ -233,7 +233,7 @@ def cell_insight(
         trend=trend,
         window_runs=min(window, len(failed)),
         failures_by_kind=dict(Counter(kind for kind in kinds[:window] if kind)),
-        last_finished=resolve(last_finished) if last_finished else None,
+        last_finished=_run_ref(last_finished) if last_finished else None,
     )
 
 

@@ -51,9 +51,9 @@ _SCHEMA_DIGEST = hashlib.sha256(json.dumps(schemas.load(schemas.RESULT), sort_ke
 _CHANGES_PER_PART = 65536
 """Changes read from ``git log`` before they are ingested: a night at the CNCF's breadth is about one part."""
 _ROWS_PER_INSERT = 16384
+"""Entries per ``executemany``: bounded memory while a cold index of many nights streams in."""
 _PRELOAD_BATCH = 4096
 """Blobs ``preload`` reads per ``cat-file`` call."""
-"""Entries per ``executemany``: bounded memory while a cold index of many nights streams in."""
 
 
 @dataclass(frozen=True)
