@@ -168,3 +168,34 @@ def test_a_failed_provision_is_the_kubernetes_project_s_own_failure() -> None:
     # an application's provisioning is still its environment
     assert classify_failure("failed", "provision", "terraform apply failed") == INFRASTRUCTURE
     assert classify_failure("failed", "provision", None) == INFRASTRUCTURE
+
+
+def test_every_cell_of_a_grid_shows_what_view_says_of_it_alone() -> None:
+    """A grid hands each cell the upstream keys it has already made for its row (``view``'s ``before``); what
+    every cell shows must still be ``view``'s answer with ``upstream``'s keys: the cascades of the tests
+    above (failed and running builds, failed provisioning, results from an older pipeline) on two clouds,
+    in every test environment."""
+    config = load_config(CNCF_2018)
+    stored = [entry(BUILD, "failed", "2018-12-04T08:00:00Z"), entry(DEPLOY, "success", "2018-12-03T08:10:00Z")]
+    fluentd = [CellKey("fluentd", "stable", "amd64", s, c, "stable") for c in ("aws", "azure") for s in
+               ("provision", "deploy", "e2e")]  # fmt: skip
+    stored += [
+        entry(CellKey("fluentd", "stable", "amd64", "build"), "running", "2018-12-04T08:00:00Z"),
+        entry(fluentd[0], "infra_failed", "2018-12-04T08:05:00Z"),
+        entry(fluentd[1], "success", "2018-12-03T08:10:00Z"),
+        entry(fluentd[3], "success", "2018-12-04T08:10:00Z"),
+        entry(fluentd[4], "failed", "2018-12-02T08:10:00Z"),
+        entry(fluentd[5], "success", "2018-12-04T09:10:00Z"),
+    ]
+    entries = {e.key: e for e in stored}
+    for kubernetes in ("stable", "head"):
+        for arch in (None, "arm64"):
+            grid = build_grid(config, entries, now=NOW, kubernetes=kubernetes, arch=arch)
+            for row in (r for _, rows in grid.sections for r in rows):
+                timeout = timedelta(seconds=row.project.timeout)
+                for cell in row.summary_cells:
+                    alone = view(cell.key, entries, now=NOW, stale_after=config.stale_after, timeout=timeout)
+                    assert cell == alone, cell.key
+    shown = {c.key: c.status for _, rows in build_grid(config, entries, now=NOW).sections for r in rows
+             for c in r.summary_cells}  # fmt: skip
+    assert shown[DEPLOY] == "n/a" and shown[fluentd[1]] == "n/a" and shown[fluentd[5]] == "success"
