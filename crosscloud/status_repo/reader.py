@@ -549,9 +549,12 @@ def _one_cell_path(
         return None
     if stage != "build" and (cloud is None or environment is None):
         return None
-    key = CellKey(project, release, arch, stage, cloud, environment) if stage != "build" else None
+    if stage == "build":  # a build has neither cloud nor environment
+        key = CellKey(project, release, arch, stage)
+    else:
+        key = CellKey(project, release, arch, stage, cloud, environment)
     try:
-        return layout.cell_path(key or CellKey(project, release, arch, stage))
+        return layout.cell_path(key)
     except ValueError:  # not a cell at all: the other filters find nothing
         return None
 
