@@ -121,6 +121,25 @@ def start(make_app: Callable[..., Flask], repo: Path, settings: dict[str, Any], 
     return app
 
 
+def failed_twice(
+    make_app: Callable[..., Flask], repo: Path, writer: StatusRepoWriter, settings: dict[str, Any]
+) -> tuple[Flask, Clock]:
+    """Nights 1-3 green, failed, failed, and an app started on them whose clock is at night 4."""
+    clock = Clock("2026-11-04T04:00:00")
+    for n, statuses in enumerate([GREEN, FAILED, FAILED], start=1):
+        night(writer, n, statuses)
+    with replaying("empty"):
+        app = start(make_app, repo, settings, clock)
+    return app, clock
+
+
+def third_failure_opens_42(app: Flask, writer: StatusRepoWriter) -> None:
+    """Night 4 fails too: the third failure in a row opens issue #42."""
+    night(writer, 4, FAILED)
+    with github(app, "alerts_open"):
+        assert kinds(refresh(app)) == [("opened", CELL, 42)]
+
+
 def test_three_failures_open_one_issue_then_comment_daily_then_close(
     make_app: Callable[..., Flask], status_repo: Path, writer: StatusRepoWriter, settings: dict[str, Any]
 ) -> None:
@@ -185,14 +204,8 @@ def test_three_failures_open_one_issue_then_comment_daily_then_close(
 def test_a_restart_with_the_same_store_does_nothing_new(
     make_app: Callable[..., Flask], status_repo: Path, writer: StatusRepoWriter, settings: dict[str, Any]
 ) -> None:
-    clock = Clock("2026-11-04T04:00:00")
-    for n, statuses in enumerate([GREEN, FAILED, FAILED], start=1):
-        night(writer, n, statuses)
-    with replaying("empty"):
-        first = start(make_app, status_repo, settings, clock)
-    night(writer, 4, FAILED)
-    with github(first, "alerts_open"):
-        assert kinds(refresh(first)) == [("opened", CELL, 42)]
+    first, clock = failed_twice(make_app, status_repo, writer, settings)
+    third_failure_opens_42(first, writer)
 
     # the same mirror dir, so the same store: the startup check of the same commit calls nobody
     with replaying("empty"):
@@ -226,11 +239,7 @@ def test_a_lost_store_finds_the_open_issue_by_its_marker(
 def test_a_github_5xx_is_retried_on_the_next_snapshot(
     make_app: Callable[..., Flask], status_repo: Path, writer: StatusRepoWriter, settings: dict[str, Any]
 ) -> None:
-    clock = Clock("2026-11-04T04:00:00")
-    for n, statuses in enumerate([GREEN, FAILED, FAILED], start=1):
-        night(writer, n, statuses)
-    with replaying("empty"):
-        app = start(make_app, status_repo, settings, clock)
+    app, clock = failed_twice(make_app, status_repo, writer, settings)
     night(writer, 4, FAILED)
     with github(app, "alerts_5xx"):
         actions = refresh(app)  # the refresh itself goes on
@@ -249,14 +258,8 @@ def test_a_github_5xx_is_retried_on_the_next_snapshot(
 def test_an_issue_closed_by_hand_is_not_reopened_for_its_streak(
     make_app: Callable[..., Flask], status_repo: Path, writer: StatusRepoWriter, settings: dict[str, Any]
 ) -> None:
-    clock = Clock("2026-11-04T04:00:00")
-    for n, statuses in enumerate([GREEN, FAILED, FAILED], start=1):
-        night(writer, n, statuses)
-    with replaying("empty"):
-        app = start(make_app, status_repo, settings, clock)
-    night(writer, 4, FAILED)
-    with github(app, "alerts_open"):
-        assert kinds(refresh(app)) == [("opened", CELL, 42)]
+    app, clock = failed_twice(make_app, status_repo, writer, settings)
+    third_failure_opens_42(app, writer)
 
     clock.set("2026-11-05T04:30:00")  # somebody closed #42 by hand meanwhile; the cell still fails
     night(writer, 5, FAILED)
@@ -291,14 +294,8 @@ def test_the_issue_of_a_cell_no_longer_followed_is_closed_saying_why(
     cassette: str,
     why: str,
 ) -> None:
-    clock = Clock("2026-11-04T04:00:00")
-    for n, statuses in enumerate([GREEN, FAILED, FAILED], start=1):
-        night(writer, n, statuses)
-    with replaying("empty"):
-        app = start(make_app, status_repo, settings, clock)
-    night(writer, 4, FAILED)
-    with github(app, "alerts_open"):
-        assert kinds(refresh(app)) == [("opened", CELL, 42)]
+    app, _ = failed_twice(make_app, status_repo, writer, settings)
+    third_failure_opens_42(app, writer)
 
     text = git(status_repo, "show", "main:cross-cloud.yml") + "\n"
     changed = change(text)
