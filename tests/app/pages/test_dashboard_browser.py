@@ -71,6 +71,12 @@ class Watched:
         self.page.route("https://raw.githubusercontent.com/**", self._logo)
         self.page.route("https://github.com/**", self._logo)
 
+    def open(self, url: str) -> Any:
+        """The page, at ``url`` once it has loaded."""
+        self.page.goto(url)
+        self.page.wait_for_load_state("load")
+        return self.page
+
     def _console(self, message: Any) -> None:
         if message.type == "error" and BROKEN_LOGO not in (message.location or {}).get("url", ""):
             self.errors.append(f"{message.text} at {message.location}")
@@ -90,9 +96,7 @@ def test_the_8_cloud_grid_fits_1280_and_every_cell_opens_its_deployment_page(
     browser: Any, december: Served, tmp_path: Path
 ) -> None:
     watched = Watched(browser, 1280, 900)
-    page = watched.page
-    page.goto(december.url)
-    page.wait_for_load_state("load")
+    page = watched.open(december.url)
     assert watched.overflow() <= 0 and watched.overflow(".scroll") <= 0, "no horizontal scroll at 1280 px"
     summary = page.locator("th.summary-head").bounding_box()
     assert summary is not None and summary["x"] + summary["width"] <= 1280  # the summary column is on screen
@@ -174,9 +178,7 @@ def test_the_8_cloud_grid_fits_1280_and_every_cell_opens_its_deployment_page(
 
 def test_at_390_px_one_card_per_project_and_release(browser: Any, december: Served, tmp_path: Path) -> None:
     watched = Watched(browser, 390, 844)
-    page = watched.page
-    page.goto(december.url)
-    page.wait_for_load_state("load")
+    page = watched.open(december.url)
     assert watched.overflow() <= 0, "the page body never scrolls sideways"
     cards = page.locator("table.grid tbody tr")
     assert cards.count() == 14
@@ -203,9 +205,7 @@ def test_at_20_clouds_the_header_and_the_project_columns_stay_in_place(
     browser: Any, twenty: Served, tmp_path: Path
 ) -> None:
     watched = Watched(browser, 1280, 600)
-    page = watched.page
-    page.goto(twenty.url)
-    page.wait_for_load_state("load")
+    page = watched.open(twenty.url)
     assert watched.overflow() <= 0, "the page body never scrolls sideways"
     scroller = page.locator(".scroll").first
     assert watched.overflow(".scroll") > 0, "20 clouds scroll inside the grid's own box"
